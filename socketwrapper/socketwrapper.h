@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#define SW_INSIDE
+# include <socketwrapper/sw-version-macros.h>
+# include <socketwrapper/sw-version.h>
+# include <socketwrapper/sw-framing.h>
+# include <socketwrapper/sw-varint-framing.h>
+# include <socketwrapper/sw-multiprocessing-framing.h>
+# include <socketwrapper/sw-connection.h>
+# include <socketwrapper/sw-pipe.h>
+#undef SW_INSIDE

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined (SW_INSIDE) && !defined (SW_COMPILATION)
+# error "Only <socketwrapper/socketwrapper.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include <socketwrapper/sw-framing.h>
+#include <socketwrapper/sw-version-macros.h>
+
+G_BEGIN_DECLS
+
+/**
+ * SW_DEFAULT_MAX_MESSAGE_SIZE:
+ *
+ * The default of [property@Sw.Connection:max-message-size]: 128 MiB, the
+ * D-Bus message limit.
+ *
+ * Since: 0.1
+ */
+#define SW_DEFAULT_MAX_MESSAGE_SIZE (G_GUINT64_CONSTANT (128) * 1024 * 1024)
+
+#define SW_TYPE_CONNECTION (sw_connection_get_type ())
+SW_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (SwConnection, sw_connection, SW, CONNECTION, GObject)
+
+SW_AVAILABLE_IN_ALL
+SwConnection *sw_connection_new             (GSocket        *socket,
+                                             SwFraming      *framing);
+SW_AVAILABLE_IN_ALL
+SwConnection *sw_connection_new_for_stream  (GIOStream      *stream,
+                                             SwFraming      *framing);
+SW_AVAILABLE_IN_ALL
+SwConnection *sw_connection_new_for_streams (GInputStream   *input,
+                                             GOutputStream  *output,
+                                             SwFraming      *framing);
+SW_AVAILABLE_IN_ALL
+SwConnection *sw_connection_new_for_fd      (int             fd,
+                                             SwFraming      *framing,
+                                             GError        **error);
+
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_message    (SwConnection   *self,
+                                             GBytes         *message,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_receive_message (SwConnection   *self,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+gssize        sw_connection_send_bytes      (SwConnection   *self,
+                                             GBytes         *data,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_receive_bytes   (SwConnection   *self,
+                                             gssize          size,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_flush           (SwConnection   *self,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_shutdown_write  (SwConnection   *self,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_close           (SwConnection   *self,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_steal_buffered_input (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+int           sw_connection_get_fd          (SwConnection   *self);
+
+SW_AVAILABLE_IN_ALL
+SwFraming    *sw_connection_get_framing     (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_framing     (SwConnection   *self,
+                                             SwFraming      *framing);
+SW_AVAILABLE_IN_ALL
+GSocket      *sw_connection_get_socket      (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+GInputStream *sw_connection_get_input_stream  (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+GOutputStream *sw_connection_get_output_stream (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_readable    (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_writable    (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_closed      (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_inheritable (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_inheritable (SwConnection   *self,
+                                             gboolean        inheritable);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_close_wrapped (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+guint64       sw_connection_get_max_message_size (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_max_message_size (SwConnection *self,
+                                                  guint64       max_message_size);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_read_ahead  (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_read_ahead  (SwConnection   *self,
+                                             gboolean        read_ahead);
+
+G_END_DECLS
