@@ -1,0 +1,1551 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/**
+ * SwConnection:
+ *
+ * A message connection over a socket, a pipe or any [class@Gio.IOStream].
+ *
+ * `SwConnection` sends and receives whole messages, framed on byte streams
+ * by a [iface@Sw.Framing] (by default none: raw bytes) and kept whole by
+ * datagram and seqpacket sockets, with a timeout on every blocking call.
+ *
+ * Every call may come from any thread. One receive and one send run at a
+ * time, served first come first served, and a receive and a send proceed
+ * concurrently. Timeouts are relative, in microseconds: -1 waits forever,
+ * 0 does only what can be done without waiting, and a positive value bounds
+ * the whole call, including the wait for another call to finish. Running
+ * out of time is always %G_IO_ERROR_TIMED_OUT.
+ *
+ * Nothing is lost when a call times out or is cancelled: a half-received
+ * message stays buffered for the next receive, and a message whose first
+ * byte was sent is committed — the call succeeds and the rest of its frame
+ * is written before any later frame, by the next send,
+ * [method@Sw.Connection.flush] or [method@Sw.Connection.close].
+ *
+ * Every file descriptor the connection wraps is switched to non-blocking
+ * mode (the file description is shared with other processes holding it),
+ * and writing to a gone peer fails with %G_IO_ERROR_BROKEN_PIPE instead of
+ * raising `SIGPIPE`.
+ *
+ * Since: 0.1
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gi18n-lib.h>
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+
+#include "sw-connection.h"
+#include "sw-cross-lock-private.h"
+#include "sw-init-private.h"
+#include "sw-operation-private.h"
+
+struct _SwConnection
+{
+  GObject        parent_instance;
+
+  /* Read-only after construction. */
+  GSocket       *socket;
+  GIOStream     *stream;
+  GInputStream  *input_stream;
+  GOutputStream *output_stream;
+  int            construct_fd;
+  gboolean       close_wrapped;
+  gboolean       owns_socket;     /* socket made here from a dup'ed fd */
+  GError        *init_error;
+
+  /* Lock order: receive_lock before send_lock. channel.input and the
+   * receive settings belong to the receive lock's owner, channel.output to
+   * the send lock's owner; the framing to both. */
+  SwCrossLock    receive_lock;
+  SwCrossLock    send_lock;
+  SwChannel      channel;
+
+  GCancellable  *close_cancellable;  /* read-only after construction */
+  GMutex         close_fd_mutex;
+  int            close_fd;           /* atomic; made on first use */
+  int            closing;            /* atomic */
+  int            closed;             /* atomic */
+};
+
+static void sw_connection_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (SwConnection, sw_connection, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      sw_connection_initable_iface_init))
+
+enum {
+  PROP_0,
+  PROP_FRAMING,
+  PROP_SOCKET,
+  PROP_INPUT_STREAM,
+  PROP_OUTPUT_STREAM,
+  PROP_STREAM,
+  PROP_FD,
+  PROP_READABLE,
+  PROP_WRITABLE,
+  PROP_CLOSED,
+  PROP_INHERITABLE,
+  PROP_CLOSE_WRAPPED,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_READ_AHEAD,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* ---- wrapping --------------------------------------------------------- */
+
+static gboolean
+set_nonblocking (int      fd,
+                 GError **error)
+{
+  if (!g_unix_set_fd_nonblocking (fd, TRUE, NULL))
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot make file descriptor %d non-blocking: %s"),
+                   fd, g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+wrap_socket (SwConnection *self)
+{
+  SwTransport *transport = &self->channel.transport;
+  int fd = g_socket_get_fd (self->socket);
+
+  transport->in_fd = fd;
+  transport->out_fd = fd;
+  transport->is_socket = TRUE;
+  switch (g_socket_get_socket_type (self->socket))
+    {
+    case G_SOCKET_TYPE_DATAGRAM:
+      transport->socket_type = SOCK_DGRAM;
+      break;
+    case G_SOCKET_TYPE_SEQPACKET:
+      transport->socket_type = SOCK_SEQPACKET;
+      break;
+    case G_SOCKET_TYPE_STREAM:
+    case G_SOCKET_TYPE_INVALID:
+    default:
+      transport->socket_type = SOCK_STREAM;
+      break;
+    }
+  /* GSocket keeps its fd non-blocking already; be explicit for fds it
+   * adopted from elsewhere. */
+  set_nonblocking (fd, NULL);
+}
+
+/* Drives a stream through its fd when it has one (fast system calls),
+ * otherwise through the stream API. */
+static void
+wrap_streams (SwConnection *self)
+{
+  SwTransport *transport = &self->channel.transport;
+
+  if (G_IS_UNIX_INPUT_STREAM (self->input_stream))
+    {
+      transport->in_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (self->input_stream));
+      set_nonblocking (transport->in_fd, NULL);
+    }
+  else
+    transport->in_stream = self->input_stream;
+
+  if (G_IS_UNIX_OUTPUT_STREAM (self->output_stream))
+    {
+      transport->out_fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (self->output_stream));
+      set_nonblocking (transport->out_fd, NULL);
+    }
+  else
+    transport->out_stream = self->output_stream;
+}
+
+static gboolean
+wrap_fd (SwConnection  *self,
+         int            fd,
+         GError       **error)
+{
+  struct stat st;
+  int flags;
+
+  if (fd < 0 || fstat (fd, &st) < 0 || (flags = fcntl (fd, F_GETFL)) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%d is not an open file descriptor"), fd);
+      return FALSE;
+    }
+
+  if (S_ISSOCK (st.st_mode))
+    {
+      /* A GSocket closes its fd when finalized: to leave the caller's fd
+       * open, wrap a duplicate of it. */
+      int socket_fd = self->close_wrapped ? fd : fcntl (fd, F_DUPFD_CLOEXEC, 0);
+
+      if (socket_fd < 0 || !(self->socket = g_socket_new_from_fd (socket_fd, error)))
+        {
+          if (socket_fd >= 0 && socket_fd != fd)
+            close (socket_fd);
+          if (socket_fd < 0)
+            g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                         _("Cannot duplicate file descriptor %d: %s"), fd, g_strerror (errno));
+          return FALSE;
+        }
+      self->owns_socket = socket_fd != fd;
+      wrap_socket (self);
+      return TRUE;
+    }
+
+  if (!set_nonblocking (fd, error))
+    return FALSE;
+  if ((flags & O_ACCMODE) != O_WRONLY)
+    self->input_stream = g_unix_input_stream_new (fd, self->close_wrapped);
+  if ((flags & O_ACCMODE) != O_RDONLY)
+    /* With both ends on one fd, only the input stream closes it. */
+    self->output_stream = g_unix_output_stream_new (fd, self->close_wrapped
+                                                        && self->input_stream == NULL);
+  wrap_streams (self);
+  return TRUE;
+}
+
+static void
+wrap_io_stream (SwConnection *self)
+{
+  if (G_IS_SOCKET_CONNECTION (self->stream))
+    {
+      self->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream)));
+      wrap_socket (self);
+      return;
+    }
+  self->input_stream = g_object_ref (g_io_stream_get_input_stream (self->stream));
+  self->output_stream = g_object_ref (g_io_stream_get_output_stream (self->stream));
+  wrap_streams (self);
+}
+
+/* ---- locking helpers -------------------------------------------------- */
+
+static int
+get_close_fd (SwConnection *self)
+{
+  int fd = g_atomic_int_get (&self->close_fd);
+  GPollFD pollfd;
+
+  if (fd >= 0)
+    return fd;
+  g_mutex_lock (&self->close_fd_mutex);
+  if (self->close_fd < 0 && g_cancellable_make_pollfd (self->close_cancellable, &pollfd))
+    g_atomic_int_set (&self->close_fd, pollfd.fd);
+  fd = self->close_fd;
+  g_mutex_unlock (&self->close_fd_mutex);
+  return fd;
+}
+
+static gboolean
+check_open (SwConnection  *self,
+            GError       **error)
+{
+  if (g_atomic_int_get (&self->closing))
+    {
+      sw_transport_set_closed (error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gint64
+deadline_from_timeout (gint64 timeout_us)
+{
+  if (timeout_us < 0)
+    return -1;
+  return g_get_monotonic_time () + timeout_us;
+}
+
+static SwCrossLock *
+lock_for (SwConnection *self,
+          SwOperation  *op)
+{
+  if (op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_RECEIVE_BYTES)
+    return &self->receive_lock;
+  return &self->send_lock;
+}
+
+/* Runs @op with the sync driver, holding its direction's lock. */
+static gboolean
+run_sync (SwConnection  *self,
+          SwOperation   *op,
+          gint64         timeout_us,
+          GCancellable  *cancellable,
+          GError       **error)
+{
+  gint64 deadline = deadline_from_timeout (timeout_us);
+  SwCrossLock *lock = lock_for (self, op);
+  gboolean ok;
+
+  if (!check_open (self, error))
+    return FALSE;
+  if (!sw_cross_lock_acquire (lock, deadline, cancellable, error))
+    return FALSE;
+  ok = sw_operation_validate (op, &self->channel, error)
+       && sw_operation_run_sync (op, &self->channel, deadline, cancellable,
+                                 get_close_fd (self), error);
+  sw_cross_lock_release (lock);
+  return ok;
+}
+
+/* Takes both locks for a settings change; FALSE once closed, when the
+ * locks are the closer's for good and no I/O runs any more. */
+static gboolean
+lock_both (SwConnection *self)
+{
+  if (!sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL))
+    return FALSE;
+  if (!sw_cross_lock_acquire (&self->send_lock, -1, NULL, NULL))
+    {
+      sw_cross_lock_release (&self->receive_lock);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+unlock_both (SwConnection *self)
+{
+  sw_cross_lock_release (&self->send_lock);
+  sw_cross_lock_release (&self->receive_lock);
+}
+
+/* ---- closing ---------------------------------------------------------- */
+
+static gboolean
+close_wrapped_objects (SwConnection  *self,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  gboolean ok = TRUE;
+
+  if (self->owns_socket)
+    return g_socket_close (self->socket, error);
+  if (!self->close_wrapped)
+    return TRUE;
+
+  if (self->stream != NULL)
+    return g_io_stream_close (self->stream, cancellable, error);
+  if (self->socket != NULL)
+    ok = g_socket_close (self->socket, error);
+  if (self->input_stream != NULL)
+    ok = g_input_stream_close (self->input_stream, cancellable, ok ? error : NULL) && ok;
+  if (self->output_stream != NULL)
+    ok = g_output_stream_close (self->output_stream, cancellable, ok ? error : NULL) && ok;
+  return ok;
+}
+
+/* Wakes every call, waits until none is inside a system call, finishes a
+ * committed frame (waiting until @flush_deadline), then closes what the
+ * connection wraps. */
+static gboolean
+close_internal (SwConnection  *self,
+                gint64         flush_deadline,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  SwTransport *transport = &self->channel.transport;
+  GError *local_error = NULL;
+  gboolean ok = TRUE;
+
+  if (!g_atomic_int_compare_and_exchange (&self->closing, 0, 1))
+    return TRUE;
+
+  g_cancellable_cancel (self->close_cancellable);
+  sw_cross_lock_close (&self->receive_lock);
+  sw_cross_lock_close (&self->send_lock);
+
+  if (self->channel.output.active && sw_transport_can_write (transport))
+    {
+      SwOperation flush;
+
+      sw_operation_init (&flush, SW_OPERATION_FLUSH);
+      ok = sw_operation_run_sync (&flush, &self->channel, flush_deadline,
+                                  cancellable, -1, &local_error);
+      sw_operation_clear (&flush);
+    }
+
+  transport->in_fd = transport->out_fd = -1;
+  transport->in_stream = NULL;
+  transport->out_stream = NULL;
+  if (!close_wrapped_objects (self, cancellable, ok ? &local_error : NULL))
+    ok = FALSE;
+
+  g_atomic_int_set (&self->closed, 1);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
+  if (!ok)
+    g_propagate_error (error, local_error);
+  return ok;
+}
+
+/* ---- GObject ---------------------------------------------------------- */
+
+static gboolean
+sw_connection_initable_init (GInitable     *initable,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  SwConnection *self = SW_CONNECTION (initable);
+
+  if (self->init_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->init_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+sw_connection_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = sw_connection_initable_init;
+}
+
+static void
+sw_connection_constructed (GObject *object)
+{
+  SwConnection *self = SW_CONNECTION (object);
+
+  G_OBJECT_CLASS (sw_connection_parent_class)->constructed (object);
+
+  if (self->construct_fd >= 0)
+    wrap_fd (self, self->construct_fd, &self->init_error);
+  else if (self->stream != NULL)
+    wrap_io_stream (self);
+  else if (self->socket != NULL)
+    wrap_socket (self);
+  else
+    wrap_streams (self);
+}
+
+static void
+sw_connection_dispose (GObject *object)
+{
+  SwConnection *self = SW_CONNECTION (object);
+
+  /* Best effort only: a committed frame is finished if the peer takes it
+   * at once; finalization must never block. */
+  if (self->init_error == NULL)
+    close_internal (self, 0, NULL, NULL);
+  else
+    g_atomic_int_set (&self->closing, 1);
+
+  G_OBJECT_CLASS (sw_connection_parent_class)->dispose (object);
+}
+
+static void
+sw_connection_finalize (GObject *object)
+{
+  SwConnection *self = SW_CONNECTION (object);
+
+  if (self->close_fd >= 0)
+    g_cancellable_release_fd (self->close_cancellable);
+  g_clear_object (&self->close_cancellable);
+  g_mutex_clear (&self->close_fd_mutex);
+  sw_channel_clear (&self->channel);
+  sw_cross_lock_clear (&self->receive_lock);
+  sw_cross_lock_clear (&self->send_lock);
+  g_clear_object (&self->socket);
+  g_clear_object (&self->stream);
+  g_clear_object (&self->input_stream);
+  g_clear_object (&self->output_stream);
+  g_clear_error (&self->init_error);
+
+  G_OBJECT_CLASS (sw_connection_parent_class)->finalize (object);
+}
+
+static void
+sw_connection_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  SwConnection *self = SW_CONNECTION (object);
+
+  switch (prop_id)
+    {
+    case PROP_FRAMING:
+      g_value_set_object (value, sw_connection_get_framing (self));
+      break;
+    case PROP_SOCKET:
+      g_value_set_object (value, self->socket);
+      break;
+    case PROP_INPUT_STREAM:
+      g_value_set_object (value, self->input_stream);
+      break;
+    case PROP_OUTPUT_STREAM:
+      g_value_set_object (value, self->output_stream);
+      break;
+    case PROP_STREAM:
+      g_value_set_object (value, self->stream);
+      break;
+    case PROP_FD:
+      g_value_set_int (value, sw_connection_get_fd (self));
+      break;
+    case PROP_READABLE:
+      g_value_set_boolean (value, sw_connection_get_readable (self));
+      break;
+    case PROP_WRITABLE:
+      g_value_set_boolean (value, sw_connection_get_writable (self));
+      break;
+    case PROP_CLOSED:
+      g_value_set_boolean (value, sw_connection_get_closed (self));
+      break;
+    case PROP_INHERITABLE:
+      g_value_set_boolean (value, sw_connection_get_inheritable (self));
+      break;
+    case PROP_CLOSE_WRAPPED:
+      g_value_set_boolean (value, self->close_wrapped);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint64 (value, sw_connection_get_max_message_size (self));
+      break;
+    case PROP_READ_AHEAD:
+      g_value_set_boolean (value, sw_connection_get_read_ahead (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sw_connection_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  SwConnection *self = SW_CONNECTION (object);
+
+  switch (prop_id)
+    {
+    case PROP_FRAMING:
+      sw_connection_set_framing (self, g_value_get_object (value));
+      break;
+    case PROP_SOCKET:
+      self->socket = g_value_dup_object (value);
+      break;
+    case PROP_INPUT_STREAM:
+      self->input_stream = g_value_dup_object (value);
+      break;
+    case PROP_OUTPUT_STREAM:
+      self->output_stream = g_value_dup_object (value);
+      break;
+    case PROP_STREAM:
+      self->stream = g_value_dup_object (value);
+      break;
+    case PROP_FD:
+      self->construct_fd = g_value_get_int (value);
+      break;
+    case PROP_INHERITABLE:
+      sw_connection_set_inheritable (self, g_value_get_boolean (value));
+      break;
+    case PROP_CLOSE_WRAPPED:
+      self->close_wrapped = g_value_get_boolean (value);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      sw_connection_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_READ_AHEAD:
+      sw_connection_set_read_ahead (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sw_connection_class_init (SwConnectionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  const GParamFlags construct_only = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
+                                     | G_PARAM_STATIC_STRINGS;
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  sw_init ();
+
+  object_class->constructed = sw_connection_constructed;
+  object_class->dispose = sw_connection_dispose;
+  object_class->finalize = sw_connection_finalize;
+  object_class->get_property = sw_connection_get_property;
+  object_class->set_property = sw_connection_set_property;
+
+  /**
+   * SwConnection:framing: (getter get_framing) (setter set_framing)
+   *
+   * Where a message ends on a byte stream, or %NULL for raw bytes only.
+   * Datagram and seqpacket sockets keep message boundaries themselves and
+   * ignore it.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_FRAMING] =
+    g_param_spec_object ("framing", NULL, NULL, SW_TYPE_FRAMING,
+                         rw | G_PARAM_CONSTRUCT);
+
+  /**
+   * SwConnection:socket: (getter get_socket)
+   *
+   * The socket the connection wraps, if any.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SOCKET] =
+    g_param_spec_object ("socket", NULL, NULL, G_TYPE_SOCKET, construct_only);
+
+  /**
+   * SwConnection:input-stream: (getter get_input_stream)
+   *
+   * The stream the connection reads from, if it wraps streams.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_INPUT_STREAM] =
+    g_param_spec_object ("input-stream", NULL, NULL, G_TYPE_INPUT_STREAM, construct_only);
+
+  /**
+   * SwConnection:output-stream: (getter get_output_stream)
+   *
+   * The stream the connection writes to, if it wraps streams.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_OUTPUT_STREAM] =
+    g_param_spec_object ("output-stream", NULL, NULL, G_TYPE_OUTPUT_STREAM, construct_only);
+
+  /**
+   * SwConnection:stream:
+   *
+   * The [class@Gio.IOStream] the connection wraps, if it was made with
+   * [ctor@Sw.Connection.new_for_stream]. A [class@Gio.SocketConnection] is
+   * driven through its socket.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_STREAM] =
+    g_param_spec_object ("stream", NULL, NULL, G_TYPE_IO_STREAM, construct_only);
+
+  /**
+   * SwConnection:fd: (getter get_fd)
+   *
+   * A file descriptor to wrap, given at construction (the connection then
+   * owns it), and afterwards the descriptor the connection does its I/O
+   * on, or -1 when it wraps none.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_FD] =
+    g_param_spec_int ("fd", NULL, NULL, -1, G_MAXINT, -1, construct_only);
+
+  /**
+   * SwConnection:readable: (getter get_readable)
+   *
+   * Whether the connection has an end to receive from.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_READABLE] =
+    g_param_spec_boolean ("readable", NULL, NULL, FALSE, ro);
+
+  /**
+   * SwConnection:writable: (getter get_writable)
+   *
+   * Whether the connection has an end to send to. It becomes %FALSE after
+   * [method@Sw.Connection.shutdown_write].
+   *
+   * Since: 0.1
+   */
+  properties[PROP_WRITABLE] =
+    g_param_spec_boolean ("writable", NULL, NULL, FALSE, ro | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * SwConnection:closed: (getter get_closed)
+   *
+   * Whether [method@Sw.Connection.close] has completed. Notified from the
+   * thread that closed the connection.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CLOSED] =
+    g_param_spec_boolean ("closed", NULL, NULL, FALSE, ro | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * SwConnection:inheritable: (getter get_inheritable) (setter set_inheritable)
+   *
+   * Whether the file descriptors the connection wraps directly survive an
+   * `exec()` (the inverse of `FD_CLOEXEC`). Always %FALSE for streams
+   * without a file descriptor. Descriptors the library makes are not
+   * inheritable until this is set.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_INHERITABLE] =
+    g_param_spec_boolean ("inheritable", NULL, NULL, FALSE, rw);
+
+  /**
+   * SwConnection:close-wrapped:
+   *
+   * Whether closing (or finalizing) the connection closes what it wraps.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CLOSE_WRAPPED] =
+    g_param_spec_boolean ("close-wrapped", NULL, NULL, TRUE,
+                          construct_only);
+
+  /**
+   * SwConnection:max-message-size: (getter get_max_message_size) (setter set_max_message_size)
+   *
+   * The largest message a receive accepts, in bytes; %G_MAXUINT64 for no
+   * limit. A larger frame fails with %G_IO_ERROR_MESSAGE_TOO_LARGE as soon
+   * as its header is read, before anything is allocated, and is skipped.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint64 ("max-message-size", NULL, NULL, 0, G_MAXUINT64,
+                         SW_DEFAULT_MAX_MESSAGE_SIZE, rw);
+
+  /**
+   * SwConnection:read-ahead: (getter get_read_ahead) (setter set_read_ahead)
+   *
+   * Whether receives read as much as is available and keep the surplus for
+   * the next receive (fast), or never read past the end of the frame being
+   * assembled, so the file descriptor can be handed to someone else
+   * between messages.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_READ_AHEAD] =
+    g_param_spec_boolean ("read-ahead", NULL, NULL, TRUE, rw);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+sw_connection_init (SwConnection *self)
+{
+  self->construct_fd = -1;
+  self->close_wrapped = TRUE;
+  self->close_fd = -1;
+  self->close_cancellable = g_cancellable_new ();
+  g_mutex_init (&self->close_fd_mutex);
+  sw_cross_lock_init (&self->receive_lock);
+  sw_cross_lock_init (&self->send_lock);
+  sw_channel_init (&self->channel);
+  self->channel.max_message_size = SW_DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+/* ---- construction ----------------------------------------------------- */
+
+/**
+ * sw_connection_new:
+ * @socket: a connected socket: stream, datagram or seqpacket
+ * @framing: (nullable): where messages end on a stream socket, or %NULL
+ *
+ * Wraps @socket. The connection closes it when closed, unless
+ * [property@Sw.Connection:close-wrapped] is %FALSE.
+ *
+ * Returns: (transfer full): a new connection
+ *
+ * Since: 0.1
+ */
+SwConnection *
+sw_connection_new (GSocket   *socket,
+                   SwFraming *framing)
+{
+  g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+  g_return_val_if_fail (framing == NULL || SW_IS_FRAMING (framing), NULL);
+
+  return g_object_new (SW_TYPE_CONNECTION, "socket", socket, "framing", framing, NULL);
+}
+
+/**
+ * sw_connection_new_for_stream:
+ * @stream: a stream to exchange messages over
+ * @framing: (nullable): where messages end on the stream, or %NULL
+ *
+ * Wraps @stream: a [class@Gio.SocketConnection] (driven through its
+ * socket), a pair of Unix streams, a TLS connection or any other
+ * [class@Gio.IOStream]. Streams that cannot poll are driven with blocking
+ * calls, which only their cancellable interrupts.
+ *
+ * Returns: (transfer full): a new connection
+ *
+ * Since: 0.1
+ */
+SwConnection *
+sw_connection_new_for_stream (GIOStream *stream,
+                              SwFraming *framing)
+{
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (framing == NULL || SW_IS_FRAMING (framing), NULL);
+
+  return g_object_new (SW_TYPE_CONNECTION, "stream", stream, "framing", framing, NULL);
+}
+
+/**
+ * sw_connection_new_for_streams:
+ * @input: (nullable): the stream to receive from, or %NULL
+ * @output: (nullable): the stream to send to, or %NULL
+ * @framing: (nullable): where messages end on the streams, or %NULL
+ *
+ * Wraps a pair of streams, either of which may be missing: a connection
+ * over a pipe's read end only receives.
+ *
+ * Returns: (transfer full): a new connection
+ *
+ * Since: 0.1
+ */
+SwConnection *
+sw_connection_new_for_streams (GInputStream  *input,
+                               GOutputStream *output,
+                               SwFraming     *framing)
+{
+  g_return_val_if_fail (input == NULL || G_IS_INPUT_STREAM (input), NULL);
+  g_return_val_if_fail (output == NULL || G_IS_OUTPUT_STREAM (output), NULL);
+  g_return_val_if_fail (framing == NULL || SW_IS_FRAMING (framing), NULL);
+
+  return g_object_new (SW_TYPE_CONNECTION,
+                       "input-stream", input,
+                       "output-stream", output,
+                       "framing", framing,
+                       NULL);
+}
+
+/**
+ * sw_connection_new_for_fd:
+ * @fd: an open file descriptor: a socket, a pipe end, a FIFO or a terminal
+ * @framing: (nullable): where messages end on a byte stream, or %NULL
+ * @error: return location for a #GError
+ *
+ * Wraps @fd: a socket in a [class@Gio.Socket], anything else in Unix
+ * streams that read and write as its access mode allows. On success the
+ * connection owns @fd and puts it in non-blocking mode; on error @fd is
+ * left alone.
+ *
+ * Returns: (transfer full) (nullable): a new connection, or %NULL when @fd
+ *   is not an open file descriptor
+ *
+ * Since: 0.1
+ */
+SwConnection *
+sw_connection_new_for_fd (int         fd,
+                          SwFraming  *framing,
+                          GError    **error)
+{
+  g_return_val_if_fail (framing == NULL || SW_IS_FRAMING (framing), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (fd < 0)
+    {
+      sw_init ();
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%d is not an open file descriptor"), fd);
+      return NULL;
+    }
+  return g_initable_new (SW_TYPE_CONNECTION, NULL, error,
+                         "fd", fd, "framing", framing, NULL);
+}
+
+/* ---- messages and bytes ----------------------------------------------- */
+
+/**
+ * sw_connection_send_message:
+ * @self: a connection
+ * @message: the message
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Sends @message as one frame (one datagram on datagram and seqpacket
+ * sockets). Frames of concurrent senders never interleave.
+ *
+ * A send that wrote nothing when its time runs out or it is cancelled
+ * fails with %G_IO_ERROR_TIMED_OUT or %G_IO_ERROR_CANCELLED. Once the first
+ * byte of its frame is written the message is committed: the call
+ * succeeds, and the rest of the frame (@message is kept by reference, not
+ * copied) is written before any later frame, by the next send,
+ * [method@Sw.Connection.flush] or [method@Sw.Connection.close].
+ *
+ * Returns: %TRUE if the message was sent or committed
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_message (SwConnection  *self,
+                            GBytes        *message,
+                            gint64         timeout_us,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  SwOperation op;
+  gboolean ok;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  op.data = g_bytes_ref (message);
+  ok = run_sync (self, &op, timeout_us, cancellable, error);
+  sw_operation_clear (&op);
+  return ok;
+}
+
+/**
+ * sw_connection_receive_message:
+ * @self: a connection
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Receives one whole message. If the call times out or is cancelled part
+ * way through a frame, the bytes already read stay in the connection and
+ * the next receive returns the complete message.
+ *
+ * The peer closing the connection at a message boundary is
+ * %G_IO_ERROR_CONNECTION_CLOSED; inside a frame it is
+ * %G_IO_ERROR_PARTIAL_INPUT, and the partial bytes are available from
+ * [method@Sw.Connection.steal_buffered_input]. A malformed header is
+ * %G_IO_ERROR_INVALID_DATA and a frame over
+ * [property@Sw.Connection:max-message-size] is
+ * %G_IO_ERROR_MESSAGE_TOO_LARGE.
+ *
+ * Returns: (transfer full): the message, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_receive_message (SwConnection  *self,
+                               gint64         timeout_us,
+                               GCancellable  *cancellable,
+                               GError       **error)
+{
+  SwOperation op;
+  GBytes *result = NULL;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  if (run_sync (self, &op, timeout_us, cancellable, error))
+    result = g_steal_pointer (&op.result);
+  sw_operation_clear (&op);
+  return result;
+}
+
+/**
+ * sw_connection_send_bytes:
+ * @self: a connection
+ * @data: the bytes to send, without framing
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Sends raw bytes (one datagram on datagram and seqpacket sockets), after
+ * any committed frame. It writes all of @data unless time runs out or the
+ * call is cancelled after some of it was written.
+ *
+ * Returns: the count of bytes written (at least 1 when @data is not
+ *   empty), or -1 on error, when nothing was written
+ *
+ * Since: 0.1
+ */
+gssize
+sw_connection_send_bytes (SwConnection  *self,
+                          GBytes        *data,
+                          gint64         timeout_us,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  SwOperation op;
+  gssize written = -1;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), -1);
+  g_return_val_if_fail (data != NULL, -1);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
+  op.data = g_bytes_ref (data);
+  if (run_sync (self, &op, timeout_us, cancellable, error))
+    written = (gssize) op.written;
+  sw_operation_clear (&op);
+  return written;
+}
+
+/**
+ * sw_connection_receive_bytes:
+ * @self: a connection
+ * @size: how many bytes to receive, or -1 for a blind receive
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Receives raw bytes, ignoring the framing. On a stream it returns exactly
+ * @size bytes, or with @size -1 the first chunk available (whatever is
+ * buffered, else what one read returns). On a datagram or seqpacket
+ * socket it returns one whole datagram: with @size -1 whatever its size;
+ * otherwise a datagram larger than @size fails with
+ * %G_IO_ERROR_MESSAGE_TOO_LARGE and stays queued — never a silent
+ * truncation.
+ *
+ * The peer closing the connection before any byte is
+ * %G_IO_ERROR_CONNECTION_CLOSED (also for a blind receive, which never
+ * returns empty bytes at the end of the stream); part way through @size
+ * bytes it is %G_IO_ERROR_PARTIAL_INPUT, and the bytes are available from
+ * [method@Sw.Connection.steal_buffered_input].
+ *
+ * Returns: (transfer full): the bytes, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_receive_bytes (SwConnection  *self,
+                             gssize         size,
+                             gint64         timeout_us,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  SwOperation op;
+  GBytes *result = NULL;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (size >= -1, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_BYTES);
+  op.size = size;
+  if (run_sync (self, &op, timeout_us, cancellable, error))
+    result = g_steal_pointer (&op.result);
+  sw_operation_clear (&op);
+  return result;
+}
+
+/**
+ * sw_connection_flush:
+ * @self: a connection
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Writes the rest of a committed frame, if a send left one unfinished.
+ *
+ * Returns: %TRUE when no frame is left unfinished
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_flush (SwConnection  *self,
+                     gint64         timeout_us,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  SwOperation op;
+  gboolean ok;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sw_operation_init (&op, SW_OPERATION_FLUSH);
+  ok = run_sync (self, &op, timeout_us, cancellable, error);
+  sw_operation_clear (&op);
+  return ok;
+}
+
+/**
+ * sw_connection_shutdown_write:
+ * @self: a connection
+ * @error: return location for a #GError
+ *
+ * Half-closes the connection: finishes a committed frame, then shuts a
+ * socket down for writing or closes the output stream, so the peer reads
+ * the end of the stream while this side can still receive. It waits for a
+ * send in progress and for the peer to take the committed frame; only
+ * [method@Sw.Connection.close] interrupts it.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_shutdown_write (SwConnection  *self,
+                              GError       **error)
+{
+  SwTransport *transport = &self->channel.transport;
+  SwOperation flush;
+  gboolean ok;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sw_operation_init (&flush, SW_OPERATION_FLUSH);
+  if (!check_open (self, error) || !sw_cross_lock_acquire (&self->send_lock, -1, NULL, error))
+    return FALSE;
+
+  if (!sw_transport_can_write (transport))
+    {
+      sw_cross_lock_release (&self->send_lock);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The connection cannot send: it has no writable end"));
+      return FALSE;
+    }
+
+  ok = sw_operation_run_sync (&flush, &self->channel, -1, NULL, get_close_fd (self), error);
+  if (ok && transport->is_socket)
+    ok = g_socket_shutdown (self->socket, FALSE, TRUE, error);
+  else if (ok && self->output_stream != NULL)
+    ok = g_output_stream_close (self->output_stream, NULL, error);
+  if (ok)
+    {
+      /* Later sends fail as on a connection that never had a write end. */
+      transport->out_fd = -1;
+      transport->out_stream = NULL;
+    }
+  sw_cross_lock_release (&self->send_lock);
+  sw_operation_clear (&flush);
+
+  if (ok)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WRITABLE]);
+  return ok;
+}
+
+/**
+ * sw_connection_close:
+ * @self: a connection
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Closes the connection from any thread. Every call waiting or queued
+ * fails first with %G_IO_ERROR_CLOSED; once no call is inside a system
+ * call on the connection's file descriptors, a committed frame is finished
+ * (this may wait for the peer; @cancellable interrupts it) and what the
+ * connection wraps is closed unless
+ * [property@Sw.Connection:close-wrapped] is %FALSE. Later calls fail with
+ * %G_IO_ERROR_CLOSED. Closing twice is harmless.
+ *
+ * Returns: %TRUE on success; the connection is closed either way
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_close (SwConnection  *self,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return close_internal (self, -1, cancellable, error);
+}
+
+/**
+ * sw_connection_steal_buffered_input:
+ * @self: a connection
+ *
+ * Takes every byte the connection has read but not returned: read-ahead
+ * surplus, and a partly received frame (header included) after a
+ * %G_IO_ERROR_PARTIAL_INPUT, a timeout or a cancellation. The next receive
+ * starts on a fresh frame with what arrives next. It waits for a receive
+ * in progress.
+ *
+ * Returns: (transfer full): the buffered bytes, possibly empty
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_steal_buffered_input (SwConnection *self)
+{
+  GBytes *bytes;
+  gboolean locked;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  /* After close the lock is the closer's, and no receive runs any more. */
+  locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL);
+  bytes = sw_channel_steal_input (&self->channel);
+  if (locked)
+    sw_cross_lock_release (&self->receive_lock);
+  return bytes;
+}
+
+/**
+ * sw_connection_get_fd:
+ * @self: a connection
+ *
+ * Gets the file descriptor the connection does its I/O on: its socket's,
+ * or its input's (else its output's) for streams over file descriptors.
+ *
+ * Returns: the file descriptor, or -1 when it wraps none or is closed
+ *
+ * Since: 0.1
+ */
+int
+sw_connection_get_fd (SwConnection *self)
+{
+  const SwTransport *transport;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), -1);
+
+  transport = &self->channel.transport;
+  if (g_atomic_int_get (&self->closed))
+    return -1;
+  if (self->socket != NULL)
+    return g_socket_get_fd (self->socket);
+  return transport->in_fd >= 0 ? transport->in_fd : transport->out_fd;
+}
+
+/* ---- properties ------------------------------------------------------- */
+
+/**
+ * sw_connection_get_framing:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:framing].
+ *
+ * Returns: (transfer none) (nullable): the framing, or %NULL for raw bytes
+ *
+ * Since: 0.1
+ */
+SwFraming *
+sw_connection_get_framing (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  return self->channel.framing;
+}
+
+/**
+ * sw_connection_set_framing:
+ * @self: a connection
+ * @framing: (nullable): the framing, or %NULL for raw bytes
+ *
+ * Sets [property@Sw.Connection:framing]. It waits for a receive and a send
+ * in progress, and applies from the next frame on.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_set_framing (SwConnection *self,
+                           SwFraming    *framing)
+{
+  gboolean locked;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (framing == NULL || SW_IS_FRAMING (framing));
+
+  if (self->channel.framing == framing)
+    return;
+  locked = lock_both (self);
+  sw_channel_set_framing (&self->channel, framing);
+  if (locked)
+    unlock_both (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMING]);
+}
+
+/**
+ * sw_connection_get_socket:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:socket].
+ *
+ * Returns: (transfer none) (nullable): the socket, or %NULL
+ *
+ * Since: 0.1
+ */
+GSocket *
+sw_connection_get_socket (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  return self->socket;
+}
+
+/**
+ * sw_connection_get_input_stream:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:input-stream].
+ *
+ * Returns: (transfer none) (nullable): the input stream, or %NULL
+ *
+ * Since: 0.1
+ */
+GInputStream *
+sw_connection_get_input_stream (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  return self->input_stream;
+}
+
+/**
+ * sw_connection_get_output_stream:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:output-stream].
+ *
+ * Returns: (transfer none) (nullable): the output stream, or %NULL
+ *
+ * Since: 0.1
+ */
+GOutputStream *
+sw_connection_get_output_stream (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  return self->output_stream;
+}
+
+/**
+ * sw_connection_get_readable:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:readable].
+ *
+ * Returns: whether the connection can receive
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_get_readable (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  return !g_atomic_int_get (&self->closing)
+         && sw_transport_can_read (&self->channel.transport);
+}
+
+/**
+ * sw_connection_get_writable:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:writable].
+ *
+ * Returns: whether the connection can send
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_get_writable (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  return !g_atomic_int_get (&self->closing)
+         && sw_transport_can_write (&self->channel.transport);
+}
+
+/**
+ * sw_connection_get_closed:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:closed].
+ *
+ * Returns: whether the connection is closed
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_get_closed (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  return g_atomic_int_get (&self->closed);
+}
+
+/**
+ * sw_connection_get_inheritable:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:inheritable].
+ *
+ * Returns: whether the wrapped file descriptors survive `exec()`
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_get_inheritable (SwConnection *self)
+{
+  int fd, flags;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  fd = sw_connection_get_fd (self);
+  if (fd < 0 || (flags = fcntl (fd, F_GETFD)) < 0)
+    return FALSE;
+  return (flags & FD_CLOEXEC) == 0;
+}
+
+static void
+set_cloexec (int      fd,
+             gboolean cloexec)
+{
+  int flags = fd >= 0 ? fcntl (fd, F_GETFD) : -1;
+
+  if (flags < 0)
+    return;
+  flags = cloexec ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+  if (fcntl (fd, F_SETFD, flags) < 0)
+    g_warning ("Cannot change FD_CLOEXEC on file descriptor %d: %s", fd, g_strerror (errno));
+}
+
+/**
+ * sw_connection_set_inheritable:
+ * @self: a connection
+ * @inheritable: whether the wrapped file descriptors survive `exec()`
+ *
+ * Sets [property@Sw.Connection:inheritable] on every file descriptor the
+ * connection wraps directly. Typically set around a fork-and-exec that
+ * hands an end to a child, and cleared right after so it leaks nowhere
+ * else.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_set_inheritable (SwConnection *self,
+                               gboolean      inheritable)
+{
+  const SwTransport *transport;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  inheritable = !!inheritable;
+  if (sw_connection_get_inheritable (self) == inheritable)
+    return;
+  transport = &self->channel.transport;
+  set_cloexec (transport->in_fd, !inheritable);
+  if (transport->out_fd != transport->in_fd)
+    set_cloexec (transport->out_fd, !inheritable);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INHERITABLE]);
+}
+
+/**
+ * sw_connection_get_close_wrapped:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:close-wrapped].
+ *
+ * Returns: whether closing the connection closes what it wraps
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_get_close_wrapped (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  return self->close_wrapped;
+}
+
+/**
+ * sw_connection_get_max_message_size:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:max-message-size].
+ *
+ * Returns: the largest message a receive accepts, in bytes
+ *
+ * Since: 0.1
+ */
+guint64
+sw_connection_get_max_message_size (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), 0);
+
+  return self->channel.max_message_size;
+}
+
+/**
+ * sw_connection_set_max_message_size:
+ * @self: a connection
+ * @max_message_size: the largest message a receive accepts, in bytes;
+ *   %G_MAXUINT64 for no limit
+ *
+ * Sets [property@Sw.Connection:max-message-size]. It waits for a receive
+ * in progress.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_set_max_message_size (SwConnection *self,
+                                    guint64       max_message_size)
+{
+  gboolean locked;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  if (self->channel.max_message_size == max_message_size)
+    return;
+  locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL);
+  self->channel.max_message_size = max_message_size;
+  if (locked)
+    sw_cross_lock_release (&self->receive_lock);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+}
+
+/**
+ * sw_connection_get_read_ahead:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:read-ahead].
+ *
+ * Returns: whether receives read ahead
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_get_read_ahead (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  return self->channel.read_ahead;
+}
+
+/**
+ * sw_connection_set_read_ahead:
+ * @self: a connection
+ * @read_ahead: whether receives read ahead
+ *
+ * Sets [property@Sw.Connection:read-ahead]. It waits for a receive in
+ * progress. Turning it off does not give back what was already read: see
+ * [method@Sw.Connection.steal_buffered_input].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_set_read_ahead (SwConnection *self,
+                              gboolean      read_ahead)
+{
+  gboolean locked;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  read_ahead = !!read_ahead;
+  if (self->channel.read_ahead == read_ahead)
+    return;
+  locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL);
+  self->channel.read_ahead = read_ahead;
+  if (locked)
+    sw_cross_lock_release (&self->receive_lock);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "sw-cross-lock-private.h"
+
+void
+sw_cross_lock_init (SwCrossLock *lock)
+{
+  g_mutex_init (&lock->mutex);
+  lock->owned = FALSE;
+  lock->closed = FALSE;
+  g_queue_init (&lock->waiters);
+}
+
+void
+sw_cross_lock_clear (SwCrossLock *lock)
+{
+  g_assert (g_queue_is_empty (&lock->waiters));
+  g_mutex_clear (&lock->mutex);
+}
+
+static void
+sw_lock_waiter_signal (SwLockWaiter *waiter)
+{
+  g_cond_signal (&waiter->cond);
+}
+
+static void
+set_closed_error (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                       _("The connection is closed"));
+}
+
+static void
+enqueue_unlocked (SwCrossLock  *lock,
+                  SwLockWaiter *waiter)
+{
+  if (lock->closed)
+    waiter->state = SW_LOCK_WAITER_CLOSED;
+  else if (!lock->owned)
+    {
+      g_assert (g_queue_is_empty (&lock->waiters));
+      lock->owned = TRUE;
+      waiter->state = SW_LOCK_WAITER_GRANTED;
+    }
+  else
+    {
+      waiter->state = SW_LOCK_WAITER_QUEUED;
+      waiter->link.data = waiter;
+      g_queue_push_tail_link (&lock->waiters, &waiter->link);
+    }
+}
+
+void
+sw_cross_lock_enqueue (SwCrossLock  *lock,
+                       SwLockWaiter *waiter)
+{
+  g_mutex_lock (&lock->mutex);
+  enqueue_unlocked (lock, waiter);
+  g_mutex_unlock (&lock->mutex);
+}
+
+gboolean
+sw_cross_lock_dequeue (SwCrossLock  *lock,
+                       SwLockWaiter *waiter)
+{
+  gboolean was_queued;
+
+  g_mutex_lock (&lock->mutex);
+  was_queued = waiter->state == SW_LOCK_WAITER_QUEUED;
+  if (was_queued)
+    g_queue_unlink (&lock->waiters, &waiter->link);
+  g_mutex_unlock (&lock->mutex);
+
+  return was_queued;
+}
+
+static void
+on_waiter_cancelled (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  SwCrossLock *lock = ((gpointer *) user_data)[0];
+  SwLockWaiter *waiter = ((gpointer *) user_data)[1];
+
+  /* Taking the mutex orders this signal after the waiter's check of the
+   * cancellable, so the wake-up cannot be lost. */
+  g_mutex_lock (&lock->mutex);
+  g_cond_signal (&waiter->cond);
+  g_mutex_unlock (&lock->mutex);
+}
+
+/* Waits, mutex held, until @waiter leaves the QUEUED state or gives up.
+ * Returns the final state; a waiter that gave up is no longer queued. */
+static SwLockWaiterState
+wait_queued_unlocked (SwCrossLock  *lock,
+                      SwLockWaiter *waiter,
+                      gint64        deadline,
+                      GCancellable *cancellable)
+{
+  while (waiter->state == SW_LOCK_WAITER_QUEUED)
+    {
+      if (g_cancellable_is_cancelled (cancellable))
+        break;
+      if (deadline < 0)
+        g_cond_wait (&waiter->cond, &lock->mutex);
+      else if (!g_cond_wait_until (&waiter->cond, &lock->mutex, deadline))
+        break;
+    }
+
+  if (waiter->state == SW_LOCK_WAITER_QUEUED)
+    g_queue_unlink (&lock->waiters, &waiter->link);
+
+  return waiter->state;
+}
+
+static gboolean
+acquire_slow (SwCrossLock   *lock,
+              gint64         deadline,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  SwLockWaiter waiter = { .wake = sw_lock_waiter_signal };
+  gpointer handler_data[2] = { lock, &waiter };
+  SwLockWaiterState state;
+  gulong handler = 0;
+
+  g_cond_init (&waiter.cond);
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (on_waiter_cancelled),
+                                     handler_data, NULL);
+
+  g_mutex_lock (&lock->mutex);
+  enqueue_unlocked (lock, &waiter);
+  state = wait_queued_unlocked (lock, &waiter, deadline, cancellable);
+  g_mutex_unlock (&lock->mutex);
+
+  /* Not under the mutex: disconnecting waits for a running handler, which
+   * takes the mutex. */
+  g_cancellable_disconnect (cancellable, handler);
+  g_cond_clear (&waiter.cond);
+
+  if (state == SW_LOCK_WAITER_GRANTED)
+    return TRUE;
+  if (state == SW_LOCK_WAITER_CLOSED)
+    set_closed_error (error);
+  else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                         _("Timed out waiting for the connection"));
+  return FALSE;
+}
+
+gboolean
+sw_cross_lock_acquire (SwCrossLock   *lock,
+                       gint64         deadline,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  /* Uncontended: one mutex round-trip, no allocation. */
+  g_mutex_lock (&lock->mutex);
+  if (!lock->owned && !lock->closed)
+    {
+      lock->owned = TRUE;
+      g_mutex_unlock (&lock->mutex);
+      return TRUE;
+    }
+  if (lock->closed)
+    {
+      g_mutex_unlock (&lock->mutex);
+      set_closed_error (error);
+      return FALSE;
+    }
+  if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+    {
+      g_mutex_unlock (&lock->mutex);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           _("Timed out waiting for the connection"));
+      return FALSE;
+    }
+  g_mutex_unlock (&lock->mutex);
+
+  return acquire_slow (lock, deadline, cancellable, error);
+}
+
+void
+sw_cross_lock_release (SwCrossLock *lock)
+{
+  GList *head;
+
+  g_mutex_lock (&lock->mutex);
+  g_assert (lock->owned);
+  head = g_queue_pop_head_link (&lock->waiters);
+  if (head != NULL)
+    {
+      /* Hand-off: the lock stays owned and passes to the head waiter. */
+      SwLockWaiter *waiter = head->data;
+
+      waiter->state = SW_LOCK_WAITER_GRANTED;
+      waiter->wake (waiter);
+    }
+  else
+    lock->owned = FALSE;
+  g_mutex_unlock (&lock->mutex);
+}
+
+void
+sw_cross_lock_close (SwCrossLock *lock)
+{
+  SwLockWaiter closer = { .wake = sw_lock_waiter_signal };
+  GList *link;
+
+  g_cond_init (&closer.cond);
+  g_mutex_lock (&lock->mutex);
+  lock->closed = TRUE;
+  while ((link = g_queue_pop_head_link (&lock->waiters)) != NULL)
+    {
+      SwLockWaiter *waiter = link->data;
+
+      waiter->state = SW_LOCK_WAITER_CLOSED;
+      waiter->wake (waiter);
+    }
+
+  if (lock->owned)
+    {
+      /* Queue behind the owner, bypassing the closed flag. */
+      closer.state = SW_LOCK_WAITER_QUEUED;
+      closer.link.data = &closer;
+      g_queue_push_tail_link (&lock->waiters, &closer.link);
+      while (closer.state == SW_LOCK_WAITER_QUEUED)
+        g_cond_wait (&closer.cond, &lock->mutex);
+    }
+  else
+    lock->owned = TRUE;
+  g_mutex_unlock (&lock->mutex);
+  g_cond_clear (&closer.cond);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sw-framing-private.h"
+#include "sw-transport-private.h"
+
+G_BEGIN_DECLS
+
+/* Bytes read but not yet returned, and the frame being assembled. Owned by
+ * whoever holds the connection's receive lock. */
+typedef struct
+{
+  guint8  *data;            /* read-ahead buffer: bytes [start, end) */
+  gsize    start;
+  gsize    end;
+  gsize    capacity;
+
+  gboolean in_frame;        /* the current frame's header is decoded */
+  guint64  scratch;         /* the framing's per-frame state */
+  gsize    header_length;
+  guint64  payload_length;
+  gsize    trailer_length;
+
+  /* A large payload is read straight into the buffer that becomes the
+   * returned GBytes; its header is kept aside in case it must be given back
+   * (sw_connection_steal_buffered_input()). */
+  guint8  *payload;
+  gsize    payload_filled;
+  gsize    payload_capacity;
+  guint8  *saved_header;
+
+  guint64  skip;            /* bytes of a refused frame still to discard */
+} SwInput;
+
+/* The committed frame being written. Owned by whoever holds the send lock. */
+typedef struct
+{
+  guint8   header[SW_FRAMING_MAX_HEADER];
+  GBytes  *header_bytes;    /* set instead of @header by custom framings */
+  gsize    header_length;
+  GBytes  *payload;
+  GBytes  *trailer;
+  gsize    offset;          /* bytes of the frame already written */
+  gsize    total;
+  gboolean active;
+} SwOutput;
+
+/* The I/O engine of a connection: what it wraps and the state kept across
+ * calls, so an operation interrupted by a timeout loses nothing. */
+typedef struct
+{
+  SwTransport               transport;
+
+  SwFraming                *framing;    /* protected by both locks */
+  const SwFramingFastPath  *fast_path;  /* protected by both locks */
+  guint64                   max_message_size;  /* receive lock */
+  gboolean                  read_ahead;        /* receive lock */
+
+  SwInput                   input;      /* receive lock */
+  SwOutput                  output;     /* send lock */
+} SwChannel;
+
+typedef enum
+{
+  SW_OPERATION_RECEIVE_MESSAGE,
+  SW_OPERATION_RECEIVE_BYTES,
+  SW_OPERATION_SEND_MESSAGE,
+  SW_OPERATION_SEND_BYTES,
+  SW_OPERATION_FLUSH,
+} SwOperationKind;
+
+/* One call in progress. step() advances it on non-blocking I/O; a driver
+ * (sync: poll; async: a source in the task's context) waits in between. */
+typedef struct
+{
+  SwOperationKind kind;
+  gssize          size;         /* receive bytes: wanted, -1 = blind */
+  GBytes         *data;         /* send: the message or bytes */
+  GBytes         *result;       /* receive: what was received */
+  gsize           written;      /* send bytes: count written */
+  gboolean        started;      /* send message: frame queued in output */
+  gboolean        committed;    /* send message: first byte written */
+  GIOCondition    wait_for;     /* after SW_STEP_WOULD_BLOCK */
+} SwOperation;
+
+typedef enum
+{
+  SW_STEP_DONE,
+  SW_STEP_WOULD_BLOCK,
+  SW_STEP_ERROR,
+} SwStep;
+
+void     sw_channel_init           (SwChannel     *channel);
+void     sw_channel_clear          (SwChannel     *channel);
+void     sw_channel_set_framing    (SwChannel     *channel,
+                                    SwFraming     *framing);
+/* Every buffered input byte, raw, with any frame state reset. */
+GBytes  *sw_channel_steal_input    (SwChannel     *channel);
+
+void     sw_operation_init         (SwOperation   *op,
+                                    SwOperationKind kind);
+void     sw_operation_clear        (SwOperation   *op);
+
+/* Checks that @op can run on @channel at all (direction, framing, sizes). */
+gboolean sw_operation_validate     (SwOperation   *op,
+                                    SwChannel     *channel,
+                                    GError       **error);
+SwStep   sw_operation_step         (SwOperation   *op,
+                                    SwChannel     *channel,
+                                    GCancellable  *cancellable,
+                                    GError       **error);
+/* The op was interrupted (timeout, cancel, close) with @error. Applies the
+ * committed-send rule: returns TRUE (and frees @error) when the op has
+ * nevertheless succeeded, else undoes what it had not committed. */
+gboolean sw_operation_interrupted  (SwOperation   *op,
+                                    SwChannel     *channel,
+                                    GError       **error);
+
+/* The sync driver: steps @op, polling in between, until done, @deadline,
+ * @cancellable or @close_fd (see sw_transport_wait()). */
+gboolean sw_operation_run_sync     (SwOperation   *op,
+                                    SwChannel     *channel,
+                                    gint64         deadline,
+                                    GCancellable  *cancellable,
+                                    int            close_fd,
+                                    GError       **error);
+
+G_END_DECLS

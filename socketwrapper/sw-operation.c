@@ -1,0 +1,921 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The operation state machines: receive a frame, receive bytes, send a
+ * frame, send bytes, flush. Each step does non-blocking I/O only and
+ * reports done, would-block or an error; the drivers decide how to wait.
+ * Everything that must survive an interrupted call (a half-read frame, a
+ * half-written frame) lives in the channel, not in the operation. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <glib/gi18n-lib.h>
+
+#include "sw-operation-private.h"
+
+/* Read-ahead chunk, and the smallest buffer kept between messages. */
+#define SW_READ_CHUNK (64 * 1024)
+/* Payloads at least this large are read straight into their own buffer. */
+#define SW_DIRECT_PAYLOAD (64 * 1024)
+/* First capacity of a direct payload buffer; it doubles as bytes arrive, so
+ * a lying length header costs at most twice what was really sent. */
+#define SW_DIRECT_INITIAL (256 * 1024)
+
+/* ---- channel ---------------------------------------------------------- */
+
+void
+sw_channel_init (SwChannel *channel)
+{
+  memset (channel, 0, sizeof *channel);
+  channel->transport.in_fd = -1;
+  channel->transport.out_fd = -1;
+  channel->transport.socket_type = SOCK_STREAM;
+  channel->read_ahead = TRUE;
+}
+
+static void
+input_reset_frame (SwInput *in)
+{
+  in->in_frame = FALSE;
+  in->scratch = 0;
+  in->header_length = 0;
+  in->payload_length = 0;
+  in->trailer_length = 0;
+  g_clear_pointer (&in->payload, g_free);
+  g_clear_pointer (&in->saved_header, g_free);
+  in->payload_filled = 0;
+  in->payload_capacity = 0;
+}
+
+static void
+output_reset (SwOutput *out)
+{
+  g_clear_pointer (&out->header_bytes, g_bytes_unref);
+  g_clear_pointer (&out->payload, g_bytes_unref);
+  g_clear_pointer (&out->trailer, g_bytes_unref);
+  out->offset = 0;
+  out->total = 0;
+  out->active = FALSE;
+}
+
+void
+sw_channel_clear (SwChannel *channel)
+{
+  input_reset_frame (&channel->input);
+  g_clear_pointer (&channel->input.data, g_free);
+  output_reset (&channel->output);
+  g_clear_object (&channel->framing);
+  channel->fast_path = NULL;
+}
+
+void
+sw_channel_set_framing (SwChannel *channel,
+                        SwFraming *framing)
+{
+  g_set_object (&channel->framing, framing);
+  channel->fast_path = framing ? sw_framing_get_fast_path (framing) : NULL;
+}
+
+/* Puts a partly assembled frame back into the buffer as raw bytes. */
+static void
+input_unwind (SwInput *in)
+{
+  if (in->payload != NULL)
+    {
+      gsize rest = in->end - in->start;
+      gsize total = in->header_length + in->payload_filled + rest;
+      guint8 *data = g_malloc (MAX (total, 1));
+
+      memcpy (data, in->saved_header, in->header_length);
+      memcpy (data + in->header_length, in->payload, in->payload_filled);
+      if (rest > 0)
+        memcpy (data + in->header_length + in->payload_filled, in->data + in->start, rest);
+      g_free (in->data);
+      in->data = data;
+      in->start = 0;
+      in->end = total;
+      in->capacity = MAX (total, 1);
+    }
+  input_reset_frame (in);
+  in->skip = 0;
+}
+
+GBytes *
+sw_channel_steal_input (SwChannel *channel)
+{
+  SwInput *in = &channel->input;
+  GBytes *bytes;
+
+  input_unwind (in);
+  bytes = g_bytes_new (in->data ? in->data + in->start : NULL, in->end - in->start);
+  in->start = in->end = 0;
+  return bytes;
+}
+
+/* ---- input buffer ----------------------------------------------------- */
+
+static gsize
+input_available (const SwInput *in)
+{
+  return in->end - in->start;
+}
+
+/* Makes room after the buffered bytes for @wanted more, or for as many as
+ * are already buffered if that is less, and returns the room. */
+static gsize
+input_reserve (SwInput *in,
+               gsize    wanted)
+{
+  gsize used = input_available (in);
+  gsize capacity;
+
+  /* Grow by at most doubling what is already there: a peer announcing a
+   * huge read costs memory only as its bytes really arrive. */
+  wanted = MIN (wanted, MAX (used, SW_READ_CHUNK));
+  if (in->capacity - in->end >= wanted)
+    return in->capacity - in->end;
+  if (in->start > 0)
+    {
+      memmove (in->data, in->data + in->start, used);
+      in->start = 0;
+      in->end = used;
+      if (in->capacity - in->end >= wanted)
+        return in->capacity - in->end;
+    }
+
+  capacity = MAX (in->capacity, SW_READ_CHUNK);
+  while (capacity - used < wanted)
+    capacity *= 2;
+  in->data = g_realloc (in->data, capacity);
+  in->capacity = capacity;
+  return capacity - in->end;
+}
+
+/* Drops consumed bytes; an emptied buffer that grew for a large frame
+ * shrinks back, so idle connections stay cheap. */
+static void
+input_consume (SwInput *in,
+               gsize    count)
+{
+  in->start += count;
+  if (in->start == in->end)
+    {
+      in->start = in->end = 0;
+      if (in->capacity > SW_READ_CHUNK)
+        {
+          g_clear_pointer (&in->data, g_free);
+          in->capacity = 0;
+        }
+    }
+}
+
+/* Reads into the buffer. @wanted (≥ 1) is how many more bytes the caller
+ * needs; with @exact it never reads more, otherwise as much as fits. */
+static SwIOStatus
+input_fill (SwChannel     *channel,
+            gsize          wanted,
+            gboolean       exact,
+            GCancellable  *cancellable,
+            GError       **error)
+{
+  SwInput *in = &channel->input;
+  gsize room, n_read;
+  SwIOStatus status;
+
+  room = input_reserve (in, exact ? wanted : MAX (wanted, 4096));
+  if (exact)
+    room = MIN (room, wanted);
+  status = sw_transport_read (&channel->transport, in->data + in->end, room,
+                              &n_read, cancellable, error);
+  in->end += n_read;
+  return status;
+}
+
+/* Returns the first @count buffered bytes as a GBytes, handing over the
+ * buffer itself when it holds exactly those bytes. */
+static GBytes *
+input_take (SwInput *in,
+            gsize    count)
+{
+  GBytes *bytes;
+
+  if (in->start == 0 && in->end == count && count >= SW_READ_CHUNK)
+    {
+      bytes = g_bytes_new_take (g_realloc (in->data, count), count);
+      in->data = NULL;
+      in->capacity = 0;
+      in->end = 0;
+      return bytes;
+    }
+  bytes = g_bytes_new (in->data + in->start, count);
+  input_consume (in, count);
+  return bytes;
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+static SwStep
+fail_eof (gboolean  inside,
+          gsize     received,
+          GError  **error)
+{
+  if (inside)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+                 _("The peer closed the connection in the middle of a message "
+                   "(%" G_GSIZE_FORMAT " bytes buffered)"), received);
+  else
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                         _("The peer closed the connection"));
+  return SW_STEP_ERROR;
+}
+
+static SwStep
+fail_too_large (guint64   size,
+                guint64   limit,
+                GError  **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               _("A message of %" G_GUINT64_FORMAT " bytes exceeds the limit of %"
+                 G_GUINT64_FORMAT " bytes"), size, limit);
+  return SW_STEP_ERROR;
+}
+
+static SwStep
+wait_for (SwOperation  *op,
+          GIOCondition  condition)
+{
+  op->wait_for = condition;
+  return SW_STEP_WOULD_BLOCK;
+}
+
+/* Maps the outcome of a read that was needed to make progress. */
+static SwStep
+after_read (SwOperation  *op,
+            SwIOStatus    status,
+            gboolean      inside,
+            gsize         buffered,
+            GError      **error)
+{
+  switch (status)
+    {
+    case SW_IO_DONE:
+      return SW_STEP_DONE;
+    case SW_IO_WOULD_BLOCK:
+      return wait_for (op, G_IO_IN);
+    case SW_IO_EOF:
+      return fail_eof (inside, buffered, error);
+    case SW_IO_ERROR:
+    default:
+      return SW_STEP_ERROR;
+    }
+}
+
+/* ---- receive a frame -------------------------------------------------- */
+
+static SwFramingResult
+decode_frame (SwChannel  *channel,
+              gsize      *needed,
+              GError    **error)
+{
+  SwInput *in = &channel->input;
+  const guint8 *data = in->data ? in->data + in->start : (const guint8 *) "";
+
+  if (channel->fast_path != NULL)
+    return channel->fast_path->decode (channel->framing, data, input_available (in),
+                                       &in->scratch, &in->header_length,
+                                       &in->payload_length, &in->trailer_length,
+                                       needed, error);
+  return sw_framing_decode (channel->framing, data, input_available (in),
+                            &in->scratch, &in->header_length, &in->payload_length,
+                            &in->trailer_length, needed, error);
+}
+
+/* Discards buffered bytes of a refused frame; returns how many more must
+ * still be read and dropped. */
+static guint64
+skip_buffered (SwInput *in)
+{
+  gsize count = (gsize) MIN (in->skip, (guint64) input_available (in));
+
+  input_consume (in, count);
+  in->skip -= count;
+  return in->skip;
+}
+
+/* Switches a large frame to reading straight into its payload buffer. */
+static void
+start_direct_payload (SwInput *in)
+{
+  gsize have = MIN (input_available (in) - in->header_length, (gsize) in->payload_length);
+
+  in->saved_header = g_memdup2 (in->data + in->start, in->header_length);
+  in->payload_capacity = (gsize) MIN (in->payload_length,
+                                      (guint64) MAX (2 * have, SW_DIRECT_INITIAL));
+  in->payload = g_malloc (in->payload_capacity);
+  memcpy (in->payload, in->data + in->start + in->header_length, have);
+  in->payload_filled = have;
+  input_consume (in, in->header_length + have);
+}
+
+static SwStep
+read_direct_payload (SwOperation   *op,
+                     SwChannel     *channel,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  SwInput *in = &channel->input;
+
+  while (in->payload_filled < in->payload_length)
+    {
+      gsize n_read;
+      SwIOStatus status;
+
+      if (in->payload_filled == in->payload_capacity)
+        {
+          in->payload_capacity = (gsize) MIN (in->payload_length,
+                                              (guint64) in->payload_capacity * 2);
+          in->payload = g_realloc (in->payload, in->payload_capacity);
+        }
+      status = sw_transport_read (&channel->transport, in->payload + in->payload_filled,
+                                  in->payload_capacity - in->payload_filled,
+                                  &n_read, cancellable, error);
+      in->payload_filled += n_read;
+      if (status != SW_IO_DONE)
+        return after_read (op, status, TRUE,
+                           in->header_length + in->payload_filled, error);
+    }
+  return SW_STEP_DONE;
+}
+
+static void
+finish_frame (SwOperation *op,
+              SwInput     *in)
+{
+  if (in->payload != NULL)
+    {
+      op->result = g_bytes_new_take (g_steal_pointer (&in->payload),
+                                     (gsize) in->payload_length);
+      input_consume (in, in->trailer_length);
+    }
+  else
+    {
+      op->result = g_bytes_new (in->data + in->start + in->header_length,
+                                (gsize) in->payload_length);
+      input_consume (in, in->header_length + (gsize) in->payload_length + in->trailer_length);
+    }
+  input_reset_frame (in);
+}
+
+/* One pass over what is buffered: returns DONE with a frame in op->result,
+ * ERROR, or WOULD_BLOCK after setting *wanted to the bytes still needed. */
+static SwStep
+parse_buffered_frame (SwOperation  *op,
+                      SwChannel    *channel,
+                      gsize        *wanted,
+                      GError      **error)
+{
+  SwInput *in = &channel->input;
+  gsize available;
+
+  if (in->skip > 0 && skip_buffered (in) > 0)
+    {
+      *wanted = (gsize) MIN (in->skip, (guint64) G_MAXSIZE);
+      return SW_STEP_WOULD_BLOCK;
+    }
+
+  if (!in->in_frame)
+    {
+      switch (decode_frame (channel, wanted, error))
+        {
+        case SW_FRAMING_RESULT_NEED_MORE:
+          return SW_STEP_WOULD_BLOCK;
+        case SW_FRAMING_RESULT_FRAME:
+          break;
+        case SW_FRAMING_RESULT_ERROR:
+        default:
+          in->scratch = 0;
+          return SW_STEP_ERROR;
+        }
+      if (in->payload_length > channel->max_message_size)
+        {
+          guint64 frame = in->header_length + in->payload_length;
+
+          /* Refused from the header alone; the frame is skipped as it
+           * arrives so the connection stays usable. */
+          in->skip = frame + in->trailer_length < frame ? G_MAXUINT64
+                                                        : frame + in->trailer_length;
+          fail_too_large (in->payload_length, channel->max_message_size, error);
+          input_reset_frame (in);
+          skip_buffered (in);
+          return SW_STEP_ERROR;
+        }
+      in->in_frame = TRUE;
+    }
+
+  available = input_available (in);
+  if (in->payload == NULL)
+    {
+      gsize total = in->header_length + (gsize) in->payload_length + in->trailer_length;
+
+      if (available >= total)
+        {
+          finish_frame (op, in);
+          return SW_STEP_DONE;
+        }
+      if (in->payload_length < SW_DIRECT_PAYLOAD)
+        {
+          *wanted = total - available;
+          return SW_STEP_WOULD_BLOCK;
+        }
+      start_direct_payload (in);
+      available = input_available (in);
+    }
+
+  if (in->payload_filled < in->payload_length)
+    {
+      *wanted = 0;  /* read straight into the payload */
+      return SW_STEP_WOULD_BLOCK;
+    }
+  if (available < in->trailer_length)
+    {
+      *wanted = in->trailer_length - available;
+      return SW_STEP_WOULD_BLOCK;
+    }
+  finish_frame (op, in);
+  return SW_STEP_DONE;
+}
+
+static SwStep
+receive_frame_step (SwOperation   *op,
+                    SwChannel     *channel,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  SwInput *in = &channel->input;
+
+  for (;;)
+    {
+      gsize wanted = 0;
+      SwIOStatus status;
+      SwStep step;
+
+      step = parse_buffered_frame (op, channel, &wanted, error);
+      if (step != SW_STEP_WOULD_BLOCK)
+        return step;
+
+      if (wanted == 0)
+        step = read_direct_payload (op, channel, cancellable, error);
+      else
+        {
+          gboolean inside = in->in_frame || in->skip > 0 || input_available (in) > 0;
+
+          status = input_fill (channel, wanted, !channel->read_ahead, cancellable, error);
+          step = after_read (op, status, inside, input_available (in), error);
+          if (status == SW_IO_EOF)
+            in->skip = 0;
+        }
+      if (step != SW_STEP_DONE)
+        return step;
+    }
+}
+
+/* ---- receive raw bytes ------------------------------------------------ */
+
+static SwStep
+receive_bytes_step (SwOperation   *op,
+                    SwChannel     *channel,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  SwInput *in = &channel->input;
+  gboolean blind = op->size < 0;
+
+  /* Raw reads see the stream as it is: a half-assembled frame becomes
+   * plain bytes again. */
+  input_unwind (in);
+
+  for (;;)
+    {
+      gsize available = input_available (in);
+      gsize wanted;
+      SwIOStatus status;
+      SwStep step;
+
+      if (!blind && available >= (gsize) op->size)
+        {
+          op->result = op->size == 0 ? g_bytes_new (NULL, 0) : input_take (in, (gsize) op->size);
+          return SW_STEP_DONE;
+        }
+      if (blind && available > 0)
+        {
+          op->result = input_take (in, available);
+          return SW_STEP_DONE;
+        }
+
+      /* A blind read takes the first chunk available, whatever its size. */
+      wanted = blind ? SW_READ_CHUNK : (gsize) op->size - available;
+      status = input_fill (channel, wanted, !blind && !channel->read_ahead,
+                           cancellable, error);
+      step = after_read (op, status, available > 0, available, error);
+      if (step != SW_STEP_DONE)
+        return step;
+    }
+}
+
+/* ---- datagrams -------------------------------------------------------- */
+
+static SwStep
+receive_datagram_step (SwOperation   *op,
+                       SwChannel     *channel,
+                       GError       **error)
+{
+  SwTransport *transport = &channel->transport;
+  guint64 limit = G_MAXUINT64;
+  gsize size, n_read;
+  guint8 *buffer;
+  SwIOStatus status;
+
+  status = sw_transport_peek_datagram (transport, &size, error);
+  if (status != SW_IO_DONE)
+    return after_read (op, status, FALSE, 0, error);
+
+  if (op->kind == SW_OPERATION_RECEIVE_MESSAGE)
+    limit = channel->max_message_size;
+  else if (op->size >= 0)
+    limit = (guint64) op->size;
+
+  if (size > limit)
+    {
+      /* A message over the limit is dropped, the connection stays usable;
+       * a raw read that is too small leaves the datagram queued. */
+      if (op->kind == SW_OPERATION_RECEIVE_MESSAGE)
+        {
+          guint8 byte;
+
+          if (sw_transport_recv_datagram (transport, &byte, 1, &n_read, error) == SW_IO_ERROR)
+            return SW_STEP_ERROR;
+        }
+      return fail_too_large (size, limit, error);
+    }
+
+  buffer = g_malloc (MAX (size, 1));
+  status = sw_transport_recv_datagram (transport, buffer, size, &n_read, error);
+  if (status != SW_IO_DONE)
+    {
+      g_free (buffer);
+      return after_read (op, status, FALSE, 0, error);
+    }
+  op->result = g_bytes_new_take (buffer, n_read);
+  return SW_STEP_DONE;
+}
+
+static SwStep
+send_datagram_step (SwOperation   *op,
+                    SwChannel     *channel,
+                    GError       **error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (op->data, &size);
+
+  switch (sw_transport_send_datagram (&channel->transport, data, size, error))
+    {
+    case SW_IO_DONE:
+      op->written = size;
+      op->committed = TRUE;
+      return SW_STEP_DONE;
+    case SW_IO_WOULD_BLOCK:
+      return wait_for (op, G_IO_OUT);
+    case SW_IO_EOF:
+    case SW_IO_ERROR:
+    default:
+      return SW_STEP_ERROR;
+    }
+}
+
+/* ---- send ------------------------------------------------------------- */
+
+static int
+output_vectors (SwOutput     *out,
+                struct iovec  vectors[3])
+{
+  const guint8 *parts[3];
+  gsize sizes[3];
+  gsize skip = out->offset;
+  int n = 0;
+
+  parts[0] = out->header_bytes ? g_bytes_get_data (out->header_bytes, NULL) : out->header;
+  sizes[0] = out->header_length;
+  parts[1] = g_bytes_get_data (out->payload, &sizes[1]);
+  parts[2] = out->trailer ? g_bytes_get_data (out->trailer, NULL) : NULL;
+  sizes[2] = out->trailer ? g_bytes_get_size (out->trailer) : 0;
+
+  for (int i = 0; i < 3; i++)
+    {
+      if (skip >= sizes[i])
+        {
+          skip -= sizes[i];
+          continue;
+        }
+      vectors[n].iov_base = (guint8 *) parts[i] + skip;
+      vectors[n].iov_len = sizes[i] - skip;
+      skip = 0;
+      n++;
+    }
+  return n;
+}
+
+/* Writes the rest of the committed frame. */
+static SwStep
+output_write (SwOperation   *op,
+              SwChannel     *channel,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  SwOutput *out = &channel->output;
+
+  while (out->offset < out->total)
+    {
+      struct iovec vectors[3];
+      int n_vectors = output_vectors (out, vectors);
+      gsize n_written;
+
+      switch (sw_transport_writev (&channel->transport, vectors, n_vectors,
+                                   &n_written, cancellable, error))
+        {
+        case SW_IO_DONE:
+          out->offset += n_written;
+          if (n_written > 0)
+            op->committed = op->started;
+          break;
+        case SW_IO_WOULD_BLOCK:
+          return wait_for (op, G_IO_OUT);
+        case SW_IO_EOF:
+        case SW_IO_ERROR:
+        default:
+          /* The peer is gone: the frame can never be finished. */
+          op->committed = FALSE;
+          output_reset (out);
+          return SW_STEP_ERROR;
+        }
+    }
+  op->committed = op->started;
+  output_reset (out);
+  return SW_STEP_DONE;
+}
+
+static gboolean
+output_start_frame (SwChannel  *channel,
+                    GBytes     *payload,
+                    GError    **error)
+{
+  SwOutput *out = &channel->output;
+  gsize header_size;
+
+  if (channel->fast_path != NULL)
+    header_size = channel->fast_path->encode_header (channel->framing,
+                                                     g_bytes_get_size (payload),
+                                                     out->header);
+  else
+    {
+      if (!sw_framing_encode (channel->framing, payload, &out->header_bytes,
+                              &out->trailer, error))
+        return FALSE;
+      header_size = g_bytes_get_size (out->header_bytes);
+    }
+
+  out->header_length = header_size;
+  out->payload = g_bytes_ref (payload);
+  out->offset = 0;
+  out->total = header_size + g_bytes_get_size (payload)
+               + (out->trailer ? g_bytes_get_size (out->trailer) : 0);
+  out->active = TRUE;
+  return TRUE;
+}
+
+static SwStep
+send_frame_step (SwOperation   *op,
+                 SwChannel     *channel,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  if (!op->started)
+    {
+      /* An earlier committed frame goes first. */
+      if (channel->output.active)
+        {
+          SwStep step = output_write (op, channel, cancellable, error);
+
+          if (step != SW_STEP_DONE)
+            return step;
+        }
+      if (!output_start_frame (channel, op->data, error))
+        return SW_STEP_ERROR;
+      op->started = TRUE;
+    }
+  return output_write (op, channel, cancellable, error);
+}
+
+static SwStep
+send_bytes_step (SwOperation   *op,
+                 SwChannel     *channel,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (op->data, &size);
+
+  if (!op->started && channel->output.active)
+    {
+      SwStep step = output_write (op, channel, cancellable, error);
+
+      if (step != SW_STEP_DONE)
+        return step;
+    }
+  op->started = TRUE;
+
+  while (op->written < size)
+    {
+      struct iovec vector = { (guint8 *) data + op->written, size - op->written };
+      gsize n_written;
+
+      switch (sw_transport_writev (&channel->transport, &vector, 1, &n_written,
+                                   cancellable, error))
+        {
+        case SW_IO_DONE:
+          op->written += n_written;
+          break;
+        case SW_IO_WOULD_BLOCK:
+          return wait_for (op, G_IO_OUT);
+        case SW_IO_EOF:
+        case SW_IO_ERROR:
+        default:
+          return SW_STEP_ERROR;
+        }
+    }
+  return SW_STEP_DONE;
+}
+
+/* ---- operations and the sync driver ----------------------------------- */
+
+void
+sw_operation_init (SwOperation     *op,
+                   SwOperationKind  kind)
+{
+  memset (op, 0, sizeof *op);
+  op->kind = kind;
+  op->size = -1;
+}
+
+void
+sw_operation_clear (SwOperation *op)
+{
+  g_clear_pointer (&op->data, g_bytes_unref);
+  g_clear_pointer (&op->result, g_bytes_unref);
+}
+
+static gboolean
+is_receive (const SwOperation *op)
+{
+  return op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_RECEIVE_BYTES;
+}
+
+gboolean
+sw_operation_validate (SwOperation  *op,
+                       SwChannel    *channel,
+                       GError      **error)
+{
+  SwTransport *transport = &channel->transport;
+  gboolean datagram = sw_transport_is_datagram (transport);
+
+  if (is_receive (op) && !sw_transport_can_read (transport))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The connection cannot receive: it has no readable end"));
+      return FALSE;
+    }
+  if (!is_receive (op) && op->kind != SW_OPERATION_FLUSH
+      && !sw_transport_can_write (transport))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The connection cannot send: it has no writable end"));
+      return FALSE;
+    }
+  if ((op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_SEND_MESSAGE)
+      && !datagram && channel->framing == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("Messages need a framing on a byte stream; "
+                             "this connection has none"));
+      return FALSE;
+    }
+  if (op->data != NULL && g_bytes_get_size (op->data) == 0
+      && datagram && transport->socket_type == SOCK_SEQPACKET)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("An empty message cannot be sent on a seqpacket socket: "
+                             "the peer would read it as the end of the connection"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+SwStep
+sw_operation_step (SwOperation   *op,
+                   SwChannel     *channel,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  gboolean datagram = sw_transport_is_datagram (&channel->transport);
+
+  switch (op->kind)
+    {
+    case SW_OPERATION_RECEIVE_MESSAGE:
+      if (datagram)
+        return receive_datagram_step (op, channel, error);
+      return receive_frame_step (op, channel, cancellable, error);
+    case SW_OPERATION_RECEIVE_BYTES:
+      if (datagram)
+        return receive_datagram_step (op, channel, error);
+      return receive_bytes_step (op, channel, cancellable, error);
+    case SW_OPERATION_SEND_MESSAGE:
+      if (datagram)
+        return send_datagram_step (op, channel, error);
+      return send_frame_step (op, channel, cancellable, error);
+    case SW_OPERATION_SEND_BYTES:
+      if (datagram)
+        return send_datagram_step (op, channel, error);
+      return send_bytes_step (op, channel, cancellable, error);
+    case SW_OPERATION_FLUSH:
+    default:
+      if (!channel->output.active)
+        return SW_STEP_DONE;
+      return output_write (op, channel, cancellable, error);
+    }
+}
+
+gboolean
+sw_operation_interrupted (SwOperation  *op,
+                          SwChannel    *channel,
+                          GError      **error)
+{
+  switch (op->kind)
+    {
+    case SW_OPERATION_SEND_MESSAGE:
+      /* Committed: the rest of the frame goes out before any later one. */
+      if (op->committed)
+        {
+          g_clear_error (error);
+          return TRUE;
+        }
+      if (op->started)
+        output_reset (&channel->output);
+      return FALSE;
+    case SW_OPERATION_SEND_BYTES:
+      if (op->written > 0)
+        {
+          g_clear_error (error);
+          return TRUE;
+        }
+      return FALSE;
+    case SW_OPERATION_RECEIVE_MESSAGE:
+    case SW_OPERATION_RECEIVE_BYTES:
+    case SW_OPERATION_FLUSH:
+    default:
+      /* Whatever was read stays buffered for the next receive. */
+      return FALSE;
+    }
+}
+
+gboolean
+sw_operation_run_sync (SwOperation   *op,
+                       SwChannel     *channel,
+                       gint64         deadline,
+                       GCancellable  *cancellable,
+                       int            close_fd,
+                       GError       **error)
+{
+  GError *local_error = NULL;
+
+  for (;;)
+    {
+      switch (sw_operation_step (op, channel, cancellable, &local_error))
+        {
+        case SW_STEP_DONE:
+          return TRUE;
+        case SW_STEP_ERROR:
+          g_propagate_error (error, local_error);
+          return FALSE;
+        case SW_STEP_WOULD_BLOCK:
+        default:
+          break;
+        }
+
+      if (!sw_transport_wait (&channel->transport, op->wait_for, deadline,
+                              cancellable, close_fd, &local_error))
+        {
+          if (sw_operation_interrupted (op, channel, &local_error))
+            return TRUE;
+          g_propagate_error (error, local_error);
+          return FALSE;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/uio.h>
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Uniform non-blocking I/O over what a connection wraps. Fds (sockets,
+ * pipes, GUnix streams) are driven with system calls directly; streams
+ * without an fd through GPollable*Stream, or, when they cannot poll,
+ * through blocking stream calls. */
+typedef struct
+{
+  int            in_fd;          /* -1 when reads do not go through an fd */
+  int            out_fd;         /* -1 likewise for writes */
+  gboolean       is_socket;      /* in_fd == out_fd is a socket */
+  int            socket_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+  GInputStream  *in_stream;      /* fd-less input, or NULL */
+  GOutputStream *out_stream;     /* fd-less output, or NULL */
+} SwTransport;
+
+typedef enum
+{
+  SW_IO_DONE,
+  SW_IO_WOULD_BLOCK,
+  SW_IO_EOF,
+  SW_IO_ERROR,
+} SwIOStatus;
+
+/* Whether the transport keeps message boundaries (datagram, seqpacket). */
+gboolean   sw_transport_is_datagram   (const SwTransport  *transport);
+gboolean   sw_transport_can_read      (const SwTransport  *transport);
+gboolean   sw_transport_can_write     (const SwTransport  *transport);
+
+SwIOStatus sw_transport_read          (SwTransport        *transport,
+                                       guint8             *buffer,
+                                       gsize               size,
+                                       gsize              *n_read,
+                                       GCancellable       *cancellable,
+                                       GError            **error);
+SwIOStatus sw_transport_writev        (SwTransport        *transport,
+                                       const struct iovec *vectors,
+                                       int                 n_vectors,
+                                       gsize              *n_written,
+                                       GCancellable       *cancellable,
+                                       GError            **error);
+
+/* Datagram sockets: the size of the next datagram without consuming it
+ * (EOF on a seqpacket socket is SW_IO_EOF), receiving it whole, dropping
+ * it, and sending one. */
+SwIOStatus sw_transport_peek_datagram (SwTransport        *transport,
+                                       gsize              *size,
+                                       GError            **error);
+SwIOStatus sw_transport_recv_datagram (SwTransport        *transport,
+                                       guint8             *buffer,
+                                       gsize               size,
+                                       gsize              *n_read,
+                                       GError            **error);
+SwIOStatus sw_transport_send_datagram (SwTransport        *transport,
+                                       const guint8       *data,
+                                       gsize               size,
+                                       GError            **error);
+
+/* Blocks until the transport is ready for @condition (G_IO_IN or G_IO_OUT),
+ * @deadline passes (TIMED_OUT), @cancellable fires (CANCELLED) or
+ * @close_fd becomes readable (CLOSED). @close_fd is -1 when closing must
+ * not interrupt the wait. */
+gboolean   sw_transport_wait          (SwTransport        *transport,
+                                       GIOCondition        condition,
+                                       gint64              deadline,
+                                       GCancellable       *cancellable,
+                                       int                 close_fd,
+                                       GError            **error);
+
+void       sw_transport_set_timed_out (GError            **error);
+void       sw_transport_set_closed    (GError            **error);
+
+G_END_DECLS

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <glib/gi18n-lib.h>
+#include <glib-unix.h>
+
+#include "sw-transport-private.h"
+
+gboolean
+sw_transport_is_datagram (const SwTransport *transport)
+{
+  return transport->is_socket && transport->socket_type != SOCK_STREAM;
+}
+
+gboolean
+sw_transport_can_read (const SwTransport *transport)
+{
+  return transport->in_fd >= 0 || transport->in_stream != NULL;
+}
+
+gboolean
+sw_transport_can_write (const SwTransport *transport)
+{
+  return transport->out_fd >= 0 || transport->out_stream != NULL;
+}
+
+void
+sw_transport_set_timed_out (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       _("The operation timed out"));
+}
+
+void
+sw_transport_set_closed (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                       _("The connection is closed"));
+}
+
+static SwIOStatus
+set_errno_error (int      errsv,
+                 GError **error)
+{
+  if (errsv == EPIPE)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                         _("Broken pipe: the peer closed the connection"));
+  else if (errsv == ECONNRESET)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                         _("The connection was reset by the peer"));
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                 _("Input/output error: %s"), g_strerror (errsv));
+  return SW_IO_ERROR;
+}
+
+/* Maps a stream error: would-block is not an error here. */
+static SwIOStatus
+stream_status (gssize   result,
+               GError  *local_error,
+               GError **error)
+{
+  if (result >= 0)
+    return SW_IO_DONE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      g_error_free (local_error);
+      return SW_IO_WOULD_BLOCK;
+    }
+  g_propagate_error (error, local_error);
+  return SW_IO_ERROR;
+}
+
+static SwIOStatus
+read_stream (SwTransport   *transport,
+             guint8        *buffer,
+             gsize          size,
+             gsize         *n_read,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  GInputStream *stream = transport->in_stream;
+  GError *local_error = NULL;
+  gssize result;
+
+  if (G_IS_POLLABLE_INPUT_STREAM (stream)
+      && g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (stream)))
+    result = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
+                                                       buffer, size, cancellable,
+                                                       &local_error);
+  else
+    result = g_input_stream_read (stream, buffer, size, cancellable, &local_error);
+
+  *n_read = result > 0 ? (gsize) result : 0;
+  if (result == 0)
+    return SW_IO_EOF;
+  return stream_status (result, local_error, error);
+}
+
+SwIOStatus
+sw_transport_read (SwTransport   *transport,
+                   guint8        *buffer,
+                   gsize          size,
+                   gsize         *n_read,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  ssize_t result;
+
+  *n_read = 0;
+  if (transport->in_fd < 0)
+    return read_stream (transport, buffer, size, n_read, cancellable, error);
+
+  do
+    result = read (transport->in_fd, buffer, size);
+  while (result < 0 && errno == EINTR);
+
+  if (result > 0)
+    {
+      *n_read = (gsize) result;
+      return SW_IO_DONE;
+    }
+  if (result == 0)
+    return SW_IO_EOF;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return SW_IO_WOULD_BLOCK;
+  return set_errno_error (errno, error);
+}
+
+static SwIOStatus
+writev_stream (SwTransport        *transport,
+               const struct iovec *vectors,
+               int                 n_vectors,
+               gsize              *n_written,
+               GCancellable       *cancellable,
+               GError            **error)
+{
+  GOutputStream *stream = transport->out_stream;
+  GOutputVector *out = g_newa (GOutputVector, n_vectors);
+  GError *local_error = NULL;
+  gboolean ok;
+
+  for (int i = 0; i < n_vectors; i++)
+    {
+      out[i].buffer = vectors[i].iov_base;
+      out[i].size = vectors[i].iov_len;
+    }
+
+  if (G_IS_POLLABLE_OUTPUT_STREAM (stream)
+      && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (stream)))
+    {
+      GPollableReturn ret;
+
+      ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream),
+                                                         out, n_vectors, n_written,
+                                                         cancellable, &local_error);
+      if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+        return SW_IO_WOULD_BLOCK;
+      ok = ret == G_POLLABLE_RETURN_OK;
+    }
+  else
+    ok = g_output_stream_writev (stream, out, n_vectors, n_written,
+                                 cancellable, &local_error);
+
+  return stream_status (ok ? 0 : -1, local_error, error);
+}
+
+SwIOStatus
+sw_transport_writev (SwTransport        *transport,
+                     const struct iovec *vectors,
+                     int                 n_vectors,
+                     gsize              *n_written,
+                     GCancellable       *cancellable,
+                     GError            **error)
+{
+  ssize_t result;
+
+  *n_written = 0;
+  if (transport->out_fd < 0)
+    return writev_stream (transport, vectors, n_vectors, n_written, cancellable, error);
+
+  do
+    {
+      if (transport->is_socket)
+        {
+          /* MSG_NOSIGNAL: a gone peer is EPIPE, not a signal. */
+          struct msghdr msg = { .msg_iov = (struct iovec *) vectors,
+                                .msg_iovlen = (size_t) n_vectors };
+
+          result = sendmsg (transport->out_fd, &msg, MSG_NOSIGNAL);
+        }
+      else
+        result = writev (transport->out_fd, vectors, n_vectors);
+    }
+  while (result < 0 && errno == EINTR);
+
+  if (result >= 0)
+    {
+      *n_written = (gsize) result;
+      return SW_IO_DONE;
+    }
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return SW_IO_WOULD_BLOCK;
+  return set_errno_error (errno, error);
+}
+
+SwIOStatus
+sw_transport_peek_datagram (SwTransport  *transport,
+                            gsize        *size,
+                            GError      **error)
+{
+  ssize_t result;
+  guint8 byte;
+
+  /* MSG_TRUNC makes Linux report the datagram's real length whatever the
+   * buffer size; g_socket_get_available_bytes() caps it at 64 KiB. */
+  do
+    result = recv (transport->in_fd, &byte, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+  while (result < 0 && errno == EINTR);
+
+  if (result >= 0)
+    {
+      *size = (gsize) result;
+      if (result == 0 && transport->socket_type == SOCK_SEQPACKET)
+        return SW_IO_EOF;
+      return SW_IO_DONE;
+    }
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return SW_IO_WOULD_BLOCK;
+  return set_errno_error (errno, error);
+}
+
+SwIOStatus
+sw_transport_recv_datagram (SwTransport  *transport,
+                            guint8       *buffer,
+                            gsize         size,
+                            gsize        *n_read,
+                            GError      **error)
+{
+  ssize_t result;
+
+  do
+    result = recv (transport->in_fd, buffer, size, MSG_DONTWAIT);
+  while (result < 0 && errno == EINTR);
+
+  if (result >= 0)
+    {
+      *n_read = (gsize) result;
+      return SW_IO_DONE;
+    }
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return SW_IO_WOULD_BLOCK;
+  return set_errno_error (errno, error);
+}
+
+SwIOStatus
+sw_transport_send_datagram (SwTransport   *transport,
+                            const guint8  *data,
+                            gsize          size,
+                            GError       **error)
+{
+  ssize_t result;
+
+  do
+    result = send (transport->out_fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (result < 0 && errno == EINTR);
+
+  if (result >= 0)
+    return SW_IO_DONE;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return SW_IO_WOULD_BLOCK;
+  if (errno == EMSGSIZE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                   _("The message of %" G_GSIZE_FORMAT " bytes is too large for a datagram"),
+                   size);
+      return SW_IO_ERROR;
+    }
+  return set_errno_error (errno, error);
+}
+
+static gboolean
+wait_failed (GCancellable  *cancellable,
+             gboolean       closed,
+             GError       **error)
+{
+  if (closed)
+    sw_transport_set_closed (error);
+  else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    sw_transport_set_timed_out (error);
+  return FALSE;
+}
+
+static gboolean
+on_wait_source_ready (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_close_fd_ready (int          fd,
+                   GIOCondition condition,
+                   gpointer     user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Waits on a pollable stream without an fd of its own (TLS, for one) by
+ * iterating a private main context holding its source. */
+static gboolean
+wait_stream (SwTransport   *transport,
+             GIOCondition   condition,
+             gint64         deadline,
+             GCancellable  *cancellable,
+             int            close_fd,
+             GError       **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSource) ready_source = NULL;
+  g_autoptr(GSource) close_source = NULL;
+  g_autoptr(GSource) cancel_source = NULL;
+  gboolean ready = FALSE, closed = FALSE, cancelled = FALSE;
+
+  if (condition & G_IO_IN)
+    ready_source = g_pollable_input_stream_create_source (
+        G_POLLABLE_INPUT_STREAM (transport->in_stream), NULL);
+  else
+    ready_source = g_pollable_output_stream_create_source (
+        G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
+  g_source_set_callback (ready_source, on_wait_source_ready, &ready, NULL);
+  g_source_attach (ready_source, context);
+
+  if (close_fd >= 0)
+    {
+      close_source = g_unix_fd_source_new (close_fd, G_IO_IN);
+      g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd_ready), &closed, NULL);
+      g_source_attach (close_source, context);
+    }
+  if (cancellable != NULL)
+    {
+      cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (cancel_source, on_wait_source_ready, &cancelled, NULL);
+      g_source_attach (cancel_source, context);
+    }
+  if (deadline >= 0)
+    g_source_set_ready_time (ready_source, deadline);
+
+  /* The ready source's ready time doubles as the deadline: it dispatches
+   * then even if the stream is not ready, and the next step just finds
+   * nothing to do. Check the clock to tell the two apart. */
+  while (!ready && !closed && !cancelled)
+    g_main_context_iteration (context, TRUE);
+
+  /* Destroying a source twice is harmless. */
+  g_source_destroy (ready_source);
+  if (close_source != NULL)
+    g_source_destroy (close_source);
+  if (cancel_source != NULL)
+    g_source_destroy (cancel_source);
+
+  if (closed || cancelled)
+    return wait_failed (cancellable, closed, error);
+  if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+    return wait_failed (cancellable, FALSE, error);
+  return TRUE;
+}
+
+static int
+poll_timeout_ms (gint64 deadline)
+{
+  gint64 remaining;
+
+  if (deadline < 0)
+    return -1;
+  remaining = deadline - g_get_monotonic_time ();
+  if (remaining <= 0)
+    return 0;
+  /* Round up so a wait never ends just short of its deadline. */
+  return (int) MIN ((remaining + 999) / 1000, G_MAXINT);
+}
+
+gboolean
+sw_transport_wait (SwTransport   *transport,
+                   GIOCondition   condition,
+                   gint64         deadline,
+                   GCancellable  *cancellable,
+                   int            close_fd,
+                   GError       **error)
+{
+  struct pollfd fds[3];
+  GPollFD cancel_pollfd;
+  gboolean has_cancel_fd = FALSE;
+  int fd, n_fds = 1, result;
+
+  if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+    return wait_failed (cancellable, FALSE, error);
+
+  fd = (condition & G_IO_IN) ? transport->in_fd : transport->out_fd;
+  if (fd < 0)
+    return wait_stream (transport, condition, deadline, cancellable, close_fd, error);
+
+  fds[0] = (struct pollfd) { .fd = fd, .events = (condition & G_IO_IN) ? POLLIN : POLLOUT };
+  if (close_fd >= 0)
+    fds[n_fds++] = (struct pollfd) { .fd = close_fd, .events = POLLIN };
+  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, &cancel_pollfd))
+    {
+      has_cancel_fd = TRUE;
+      fds[n_fds++] = (struct pollfd) { .fd = cancel_pollfd.fd, .events = POLLIN };
+    }
+
+  for (;;)
+    {
+      result = poll (fds, (nfds_t) n_fds, poll_timeout_ms (deadline));
+      if (result >= 0 || errno != EINTR)
+        break;
+    }
+
+  if (has_cancel_fd)
+    g_cancellable_release_fd (cancellable);
+
+  if (result < 0)
+    {
+      set_errno_error (errno, error);
+      return FALSE;
+    }
+  if (close_fd >= 0 && fds[1].revents != 0)
+    return wait_failed (cancellable, TRUE, error);
+  if (g_cancellable_is_cancelled (cancellable))
+    return wait_failed (cancellable, FALSE, error);
+  if (fds[0].revents != 0)
+    return TRUE;
+  return wait_failed (cancellable, FALSE, error);
+}
