@@ -1549,3 +1549,637 @@ sw_connection_set_read_ahead (SwConnection *self,
     sw_cross_lock_release (&self->receive_lock);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
 }
+
+/* ---- async calls ------------------------------------------------------ */
+
+/* One async call in flight: the task's data. While in flight it holds a
+ * reference on the task, which holds one on the connection. */
+typedef struct
+{
+  SwLockWaiter   waiter;
+  SwAsyncDriver  driver;
+  SwOperation    op;
+  GTask         *task;
+  GSource       *queue_source;   /* the caller's cancellable while queued */
+} SwAsyncCall;
+
+static void
+async_call_free (gpointer data)
+{
+  SwAsyncCall *call = data;
+
+  g_assert (call->queue_source == NULL && call->driver.source == NULL);
+  g_clear_error (&call->driver.evicted_error);
+  sw_operation_clear (&call->op);
+  g_free (call);
+}
+
+static SwAsyncCall *
+async_call_from_waiter (SwLockWaiter *waiter)
+{
+  return (SwAsyncCall *) ((guint8 *) waiter - G_STRUCT_OFFSET (SwAsyncCall, waiter));
+}
+
+static SwAsyncCall *
+async_call_from_driver (SwAsyncDriver *driver)
+{
+  return (SwAsyncCall *) ((guint8 *) driver - G_STRUCT_OFFSET (SwAsyncCall, driver));
+}
+
+static void
+async_call_return (SwAsyncCall *call,
+                   GError      *error)
+{
+  GTask *task = g_steal_pointer (&call->task);
+
+  if (call->queue_source != NULL)
+    {
+      g_source_destroy (call->queue_source);
+      g_clear_pointer (&call->queue_source, g_source_unref);
+    }
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else if (call->op.kind == SW_OPERATION_RECEIVE_MESSAGE
+           || call->op.kind == SW_OPERATION_RECEIVE_BYTES)
+    g_task_return_pointer (task, g_steal_pointer (&call->op.result),
+                           (GDestroyNotify) g_bytes_unref);
+  else if (call->op.kind == SW_OPERATION_SEND_BYTES)
+    g_task_return_int (task, (gssize) call->op.written);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+/* The driver finished: hand the lock on (unless close() took it), then
+ * complete the task. */
+static void
+on_async_done (SwAsyncDriver *driver,
+               GError        *error)
+{
+  SwAsyncCall *call = async_call_from_driver (driver);
+
+  if (call->waiter.state != SW_LOCK_WAITER_EVICTED)
+    sw_cross_lock_release (driver->lock);
+  async_call_return (call, error);
+}
+
+static void
+async_call_start (SwAsyncCall *call)
+{
+  SwConnection *self = g_task_get_source_object (call->task);
+  GError *error = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (call->driver.cancellable, &error)
+      || !check_open (self, &error)
+      || !sw_operation_validate (&call->op, &self->channel, &error))
+    on_async_done (&call->driver, error);
+  else
+    sw_async_driver_run (&call->driver);
+}
+
+static gboolean
+on_async_lock_answer_idle (gpointer user_data)
+{
+  SwAsyncCall *call = g_task_get_task_data (user_data);
+  GError *error = NULL;
+
+  if (call->waiter.state == SW_LOCK_WAITER_GRANTED)
+    async_call_start (call);
+  else
+    {
+      sw_transport_set_closed (&error);
+      async_call_return (call, error);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Called with the lock's mutex held, in whichever thread released or
+ * closed the lock: resume the call in its own main context. */
+static void
+on_async_lock_answer (SwLockWaiter *waiter)
+{
+  SwAsyncCall *call = async_call_from_waiter (waiter);
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_priority (idle, g_task_get_priority (call->task));
+  g_source_set_static_name (idle, "[socketwrapper] lock granted");
+  g_source_set_callback (idle, on_async_lock_answer_idle,
+                         g_object_ref (call->task), g_object_unref);
+  g_source_attach (idle, g_task_get_context (call->task));
+  g_source_unref (idle);
+}
+
+static void
+on_async_evict (SwLockWaiter *waiter)
+{
+  sw_async_driver_evict (&async_call_from_waiter (waiter)->driver);
+}
+
+/* The caller's cancellable fired while the call was queued: leave the
+ * queue, unless the lock was handed over meanwhile (then the grant's idle
+ * sees the cancellation and passes the lock on). */
+static gboolean
+on_async_queue_cancelled (GCancellable *cancellable,
+                          gpointer      user_data)
+{
+  SwAsyncCall *call = g_task_get_task_data (user_data);
+  GError *error = NULL;
+
+  if (sw_cross_lock_dequeue (call->driver.lock, &call->waiter))
+    {
+      g_cancellable_set_error_if_cancelled (cancellable, &error);
+      async_call_return (call, error);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Non-pollable streams have only blocking calls: run the sync driver in a
+ * worker thread, as GIO does for such streams' own async API. */
+static void
+async_call_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  SwAsyncCall *call = task_data;
+  GError *error = NULL;
+
+  if (run_sync (source_object, &call->op, -1, cancellable, &error))
+    {
+      call->task = g_object_ref (task);
+      async_call_return (call, NULL);
+    }
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+start_async (SwConnection        *self,
+             SwOperation         *op,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             const char          *name,
+             gpointer             tag)
+{
+  SwAsyncCall *call = g_new0 (SwAsyncCall, 1);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  GIOCondition condition;
+
+  g_task_set_name (task, name);
+  g_task_set_source_tag (task, tag);
+  g_task_set_priority (task, io_priority);
+  g_task_set_task_data (task, call, async_call_free);
+
+  call->op = *op;
+  call->task = task;
+  call->waiter.wake = on_async_lock_answer;
+  call->waiter.evict = on_async_evict;
+  call->driver = (SwAsyncDriver) {
+    .op = &call->op,
+    .channel = &self->channel,
+    .context = g_task_get_context (task),
+    .priority = io_priority,
+    .cancellable = cancellable,
+    .close_cancellable = self->close_cancellable,
+    .done = on_async_done,
+    .lock = lock_for (self, op),
+    .owner = &call->waiter,
+  };
+
+  condition = (op->kind == SW_OPERATION_RECEIVE_MESSAGE
+               || op->kind == SW_OPERATION_RECEIVE_BYTES) ? G_IO_IN : G_IO_OUT;
+  if (!g_atomic_int_get (&self->closing)
+      && !sw_transport_can_poll (&self->channel.transport, condition)
+      && (condition == G_IO_IN ? sw_transport_can_read (&self->channel.transport)
+                               : sw_transport_can_write (&self->channel.transport)))
+    {
+      call->task = NULL;
+      g_task_run_in_thread (task, async_call_thread);
+      g_object_unref (task);
+      return;
+    }
+
+  if (cancellable != NULL)
+    {
+      call->queue_source = g_cancellable_source_new (cancellable);
+      g_source_set_priority (call->queue_source, io_priority);
+      g_source_set_callback (call->queue_source, G_SOURCE_FUNC (on_async_queue_cancelled),
+                             g_object_ref (task), g_object_unref);
+      g_source_attach (call->queue_source, g_task_get_context (task));
+    }
+
+  switch (sw_cross_lock_enqueue (call->driver.lock, &call->waiter))
+    {
+    case SW_LOCK_WAITER_GRANTED:
+      async_call_start (call);
+      break;
+    case SW_LOCK_WAITER_QUEUED:
+      break;
+    case SW_LOCK_WAITER_CLOSED:
+    case SW_LOCK_WAITER_EVICTED:
+    default:
+      {
+        GError *error = NULL;
+
+        sw_transport_set_closed (&error);
+        async_call_return (call, error);
+      }
+      break;
+    }
+}
+
+static gboolean
+finish_boolean (SwConnection  *self,
+                GAsyncResult  *result,
+                gpointer       tag,
+                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, tag), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static GBytes *
+finish_bytes (SwConnection  *self,
+              GAsyncResult  *result,
+              gpointer       tag,
+              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * sw_connection_send_message_async:
+ * @self: a connection
+ * @message: the message
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends @message as one frame, like [method@Sw.Connection.send_message]
+ * but without blocking. Cancelling it before the first byte of the frame is
+ * written fails it with %G_IO_ERROR_CANCELLED; after that the message is
+ * committed and the call succeeds.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.send_message_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_message_async (SwConnection        *self,
+                                  GBytes              *message,
+                                  int                  io_priority,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (message != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  op.data = g_bytes_ref (message);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
+}
+
+/**
+ * sw_connection_send_message_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_message_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_message_finish (SwConnection  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_send_message_async), error);
+}
+
+/**
+ * sw_connection_receive_message_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Receives one whole message, like [method@Sw.Connection.receive_message]
+ * but without blocking. Cancelling it part way through a frame keeps the
+ * bytes read for the next receive.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.receive_message_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_receive_message_async (SwConnection        *self,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+    g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
+}
+
+/**
+ * sw_connection_receive_message_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.receive_message_async].
+ *
+ * Returns: (transfer full): the bytes received, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_receive_message_finish (SwConnection  *self,
+                                      GAsyncResult  *result,
+                                      GError       **error)
+{
+  return finish_bytes (self, result, SW_TAG (sw_connection_receive_message_async), error);
+}
+
+/**
+ * sw_connection_send_bytes_async:
+ * @self: a connection
+ * @data: the bytes to send, without framing
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends raw bytes, like [method@Sw.Connection.send_bytes] but without
+ * blocking.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.send_bytes_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_bytes_async (SwConnection        *self,
+                                GBytes              *data,
+                                int                  io_priority,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (data != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
+  op.data = g_bytes_ref (data);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
+}
+
+/**
+ * sw_connection_send_bytes_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_bytes_async].
+ *
+ * Returns: the count of bytes written, or -1 on error
+ *
+ * Since: 0.1
+ */
+gssize
+sw_connection_send_bytes_finish (SwConnection  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+  g_return_val_if_fail (g_async_result_is_tagged (result, SW_TAG (sw_connection_send_bytes_async)), -1);
+
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+/**
+ * sw_connection_receive_bytes_async:
+ * @self: a connection
+ * @size: how many bytes to receive, or -1 for a blind receive
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Receives raw bytes, like [method@Sw.Connection.receive_bytes] but
+ * without blocking.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.receive_bytes_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_receive_bytes_async (SwConnection        *self,
+                                   gssize               size,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (size >= -1);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_BYTES);
+  op.size = size;
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_receive_bytes_async", SW_TAG (sw_connection_receive_bytes_async));
+}
+
+/**
+ * sw_connection_receive_bytes_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.receive_bytes_async].
+ *
+ * Returns: (transfer full): the bytes received, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_receive_bytes_finish (SwConnection  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return finish_bytes (self, result, SW_TAG (sw_connection_receive_bytes_async), error);
+}
+
+/**
+ * sw_connection_flush_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Writes the rest of a committed frame, like [method@Sw.Connection.flush]
+ * but without blocking.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.flush_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_flush_async (SwConnection        *self,
+                           int                  io_priority,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+    g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_FLUSH);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_flush_async", SW_TAG (sw_connection_flush_async));
+}
+
+/**
+ * sw_connection_flush_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.flush_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_flush_finish (SwConnection  *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_flush_async), error);
+}
+
+static void
+close_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (close_internal (source_object, -1, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * sw_connection_close_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the connection is closed
+ * @user_data: data for @callback
+ *
+ * Closes the connection like [method@Sw.Connection.close] without
+ * blocking the calling thread: calls in progress or queued complete with
+ * %G_IO_ERROR_CLOSED (or succeed, for committed sends), a committed frame
+ * is finished, and what the connection wraps is closed. @callback runs in
+ * the thread-default main context of the thread that made the call.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_close_async (SwConnection        *self,
+                           int                  io_priority,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_name (task, "sw_connection_close_async");
+  g_task_set_source_tag (task, SW_TAG (sw_connection_close_async));
+  g_task_set_priority (task, io_priority);
+  /* Closing waits for blocking calls to leave their system calls and may
+   * flush a frame to a slow peer: that wait happens in a worker thread. */
+  g_task_run_in_thread (task, close_thread);
+}
+
+/**
+ * sw_connection_close_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.close_async].
+ *
+ * Returns: %TRUE on success; the connection is closed either way
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_close_finish (SwConnection  *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_close_async), error);
+}

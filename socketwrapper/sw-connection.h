@@ -81,6 +81,70 @@ SW_AVAILABLE_IN_ALL
 int           sw_connection_get_fd          (SwConnection   *self);
 
 SW_AVAILABLE_IN_ALL
+void          sw_connection_send_message_async     (SwConnection        *self,
+                                                    GBytes              *message,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_message_finish    (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_receive_message_async  (SwConnection        *self,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_receive_message_finish (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_send_bytes_async       (SwConnection        *self,
+                                                    GBytes              *data,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gssize        sw_connection_send_bytes_finish      (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_receive_bytes_async    (SwConnection        *self,
+                                                    gssize               size,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_receive_bytes_finish   (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_flush_async            (SwConnection        *self,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_flush_finish           (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_close_async            (SwConnection        *self,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_close_finish           (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+
+SW_AVAILABLE_IN_ALL
 SwFraming    *sw_connection_get_framing     (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_framing     (SwConnection   *self,

@@ -13,6 +13,7 @@ typedef enum
   SW_LOCK_WAITER_QUEUED,
   SW_LOCK_WAITER_GRANTED,
   SW_LOCK_WAITER_CLOSED,
+  SW_LOCK_WAITER_EVICTED,
 } SwLockWaiterState;
 
 /* Called with the lock's mutex held when the waiter's state changes from
@@ -25,6 +26,10 @@ struct _SwLockWaiter
   GList             link;   /* in SwCrossLock.waiters */
   SwLockWaiterState state;  /* protected by the lock's mutex */
   SwLockWakeFunc    wake;
+  /* Async owners only: called, mutex held, when close() takes the lock
+   * from this owner while it is parked (waiting on a source in its main
+   * context, not inside a system call). */
+  SwLockWakeFunc    evict;
   GCond             cond;   /* blocking waiters only */
 };
 
@@ -36,6 +41,7 @@ struct _SwCrossLock
   GMutex   mutex;
   gboolean owned;    /* protected by @mutex */
   gboolean closed;   /* protected by @mutex */
+  SwLockWaiter *parked;  /* protected by @mutex: an async owner between steps */
   GQueue   waiters;  /* protected by @mutex; of SwLockWaiter via link */
 };
 
@@ -52,19 +58,30 @@ gboolean sw_cross_lock_acquire (SwCrossLock   *lock,
 void     sw_cross_lock_release (SwCrossLock   *lock);
 
 /* Takes the lock for @waiter at once if it is free and nobody queues
- * (state GRANTED), fails it if the lock is closed (state CLOSED), or queues
- * it (state QUEUED): @waiter->wake is then called, mutex held, once it is
- * granted or the lock is closed. */
-void     sw_cross_lock_enqueue (SwCrossLock   *lock,
-                                SwLockWaiter  *waiter);
+ * (returns GRANTED), fails it if the lock is closed (CLOSED), or queues it
+ * (QUEUED): @waiter->wake is then called, mutex held, once it is granted
+ * or the lock is closed. Only the returned state is safe to act on: a
+ * queued waiter may be granted by another thread at once. */
+SwLockWaiterState sw_cross_lock_enqueue (SwCrossLock   *lock,
+                                         SwLockWaiter  *waiter);
 /* Removes a still queued waiter. Returns FALSE when it was already granted
  * or failed: the caller then owns the outcome (and must release a grant). */
 gboolean sw_cross_lock_dequeue (SwCrossLock   *lock,
                                 SwLockWaiter  *waiter);
 
+/* An async owner is about to wait on a source: until it unparks, close()
+ * may take the lock from it (state EVICTED, evict called). Returns FALSE,
+ * parking nothing, if the lock is closing: the owner must finish now. */
+gboolean sw_cross_lock_park    (SwCrossLock   *lock,
+                                SwLockWaiter  *owner);
+/* The parked owner resumes. Returns FALSE if it was evicted: the lock is
+ * no longer its own and it must neither touch the channel nor release. */
+gboolean sw_cross_lock_unpark  (SwCrossLock   *lock,
+                                SwLockWaiter  *owner);
+
 /* Closes the lock: every queued waiter fails with CLOSED, later acquires
- * fail at once, and the caller waits for the current owner to release, then
- * owns the lock for good. */
+ * fail at once, and the caller takes the lock from a parked async owner or
+ * waits for the current owner to release; it then owns the lock for good. */
 void     sw_cross_lock_close   (SwCrossLock   *lock);
 
 G_END_DECLS

@@ -11,6 +11,7 @@ sw_cross_lock_init (SwCrossLock *lock)
   g_mutex_init (&lock->mutex);
   lock->owned = FALSE;
   lock->closed = FALSE;
+  lock->parked = NULL;
   g_queue_init (&lock->waiters);
 }
 
@@ -54,13 +55,17 @@ enqueue_unlocked (SwCrossLock  *lock,
     }
 }
 
-void
+SwLockWaiterState
 sw_cross_lock_enqueue (SwCrossLock  *lock,
                        SwLockWaiter *waiter)
 {
+  SwLockWaiterState state;
+
   g_mutex_lock (&lock->mutex);
   enqueue_unlocked (lock, waiter);
+  state = waiter->state;
   g_mutex_unlock (&lock->mutex);
+  return state;
 }
 
 gboolean
@@ -208,6 +213,38 @@ sw_cross_lock_release (SwCrossLock *lock)
   g_mutex_unlock (&lock->mutex);
 }
 
+gboolean
+sw_cross_lock_park (SwCrossLock  *lock,
+                    SwLockWaiter *owner)
+{
+  gboolean parked;
+
+  g_mutex_lock (&lock->mutex);
+  g_assert (lock->owned && lock->parked == NULL);
+  parked = !lock->closed;
+  if (parked)
+    lock->parked = owner;
+  g_mutex_unlock (&lock->mutex);
+  return parked;
+}
+
+gboolean
+sw_cross_lock_unpark (SwCrossLock  *lock,
+                      SwLockWaiter *owner)
+{
+  gboolean still_owner;
+
+  g_mutex_lock (&lock->mutex);
+  still_owner = owner->state != SW_LOCK_WAITER_EVICTED;
+  if (still_owner)
+    {
+      g_assert (lock->parked == owner);
+      lock->parked = NULL;
+    }
+  g_mutex_unlock (&lock->mutex);
+  return still_owner;
+}
+
 void
 sw_cross_lock_close (SwCrossLock *lock)
 {
@@ -225,7 +262,17 @@ sw_cross_lock_close (SwCrossLock *lock)
       waiter->wake (waiter);
     }
 
-  if (lock->owned)
+  if (lock->parked != NULL)
+    {
+      /* The owner waits on a source, maybe in this very thread's main
+       * context: waiting for it could deadlock, and it is in no system
+       * call, so take the lock over. */
+      SwLockWaiter *owner = g_steal_pointer (&lock->parked);
+
+      owner->state = SW_LOCK_WAITER_EVICTED;
+      owner->evict (owner);
+    }
+  else if (lock->owned)
     {
       /* Queue behind the owner, bypassing the closed flag. */
       closer.state = SW_LOCK_WAITER_QUEUED;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sw-framing-private.h"
+#include "sw-cross-lock-private.h"
 #include "sw-transport-private.h"
 
 G_BEGIN_DECLS
@@ -124,5 +125,42 @@ gboolean sw_operation_run_sync     (SwOperation   *op,
                                     GCancellable  *cancellable,
                                     int            close_fd,
                                     GError       **error);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+
+typedef struct _SwAsyncDriver SwAsyncDriver;
+
+/* Called in the driver's context when the operation has finished: @error
+ * is NULL on success, else owned by the callee. */
+typedef void (*SwAsyncDoneFunc) (SwAsyncDriver *driver,
+                                 GError        *error);
+
+/* The async driver: runs the same state machine as the sync driver, but
+ * on would-block attaches a readiness source to @context and resumes from
+ * it. Never blocks; no thread hops for fds and pollable streams. */
+struct _SwAsyncDriver
+{
+  SwOperation     *op;
+  SwChannel       *channel;
+  GMainContext    *context;
+  int              priority;
+  GCancellable    *cancellable;        /* the caller's, may be NULL */
+  GCancellable    *close_cancellable;  /* fired by close() */
+  SwAsyncDoneFunc  done;
+  SwCrossLock     *lock;               /* held by @owner while running */
+  SwLockWaiter    *owner;
+  GSource         *source;             /* attached while waiting */
+  GError          *evicted_error;      /* outcome decided by close() */
+};
+
+/* Steps the operation, which holds @driver->lock; on completion calls
+ * @driver->done, possibly before returning. */
+void sw_async_driver_run   (SwAsyncDriver *driver);
+/* close() took the lock from the parked operation: decides its outcome
+ * (committed-send rule) while the channel is still its own. Called with
+ * the lock's mutex held. */
+void sw_async_driver_evict (SwAsyncDriver *driver);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <glib/gi18n-lib.h>
+#include <glib-unix.h>
 
 #include "sw-operation-private.h"
 
@@ -918,4 +919,185 @@ sw_operation_run_sync (SwOperation   *op,
           return FALSE;
         }
     }
+}
+
+/* ---- the async driver ------------------------------------------------- */
+
+/* Which of a wait's sources fired; the child sources share the callback. */
+typedef enum
+{
+  WAKE_READY,
+  WAKE_CANCELLED,
+  WAKE_CLOSED,
+} WakeReason;
+
+static void async_driver_wake (SwAsyncDriver *driver,
+                               WakeReason     reason);
+
+static gboolean
+on_ready (gpointer user_data)
+{
+  async_driver_wake (user_data, WAKE_READY);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_fd_ready (int          fd,
+             GIOCondition condition,
+             gpointer     user_data)
+{
+  async_driver_wake (user_data, WAKE_READY);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_cancelled (GCancellable *cancellable,
+              gpointer      user_data)
+{
+  async_driver_wake (user_data, WAKE_CANCELLED);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_closed (GCancellable *cancellable,
+           gpointer      user_data)
+{
+  async_driver_wake (user_data, WAKE_CLOSED);
+  return G_SOURCE_REMOVE;
+}
+
+static GSource *
+readiness_source_new (SwAsyncDriver *driver)
+{
+  SwTransport *transport = &driver->channel->transport;
+  GIOCondition condition = driver->op->wait_for;
+  int fd = (condition & G_IO_IN) ? transport->in_fd : transport->out_fd;
+  GSource *source;
+
+  if (fd >= 0)
+    {
+      source = g_unix_fd_source_new (fd, condition);
+      g_source_set_callback (source, G_SOURCE_FUNC (on_fd_ready), driver, NULL);
+    }
+  else
+    {
+      if (condition & G_IO_IN)
+        source = g_pollable_input_stream_create_source (
+            G_POLLABLE_INPUT_STREAM (transport->in_stream), NULL);
+      else
+        source = g_pollable_output_stream_create_source (
+            G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
+      g_source_set_callback (source, on_ready, driver, NULL);
+    }
+  return source;
+}
+
+static void
+add_cancellable_child (GSource       *parent,
+                       GCancellable  *cancellable,
+                       GSourceFunc    callback,
+                       gpointer       user_data)
+{
+  GSource *child = g_cancellable_source_new (cancellable);
+
+  g_source_set_callback (child, callback, user_data, NULL);
+  g_source_add_child_source (parent, child);
+  g_source_unref (child);
+}
+
+/* Waits on a source in the driver's context: readiness, with the caller's
+ * cancellable and the connection's close as children. */
+static void
+async_driver_wait (SwAsyncDriver *driver)
+{
+  GSource *source = readiness_source_new (driver);
+
+  if (driver->cancellable != NULL)
+    add_cancellable_child (source, driver->cancellable, G_SOURCE_FUNC (on_cancelled), driver);
+  add_cancellable_child (source, driver->close_cancellable, G_SOURCE_FUNC (on_closed), driver);
+  g_source_set_priority (source, driver->priority);
+  g_source_set_static_name (source, "[socketwrapper] wait for I/O");
+  g_source_attach (source, driver->context);
+  driver->source = source;
+}
+
+static void
+async_driver_interrupted (SwAsyncDriver *driver,
+                          GError        *error)
+{
+  if (sw_operation_interrupted (driver->op, driver->channel, &error))
+    driver->done (driver, NULL);
+  else
+    driver->done (driver, error);
+}
+
+void
+sw_async_driver_run (SwAsyncDriver *driver)
+{
+  GError *error = NULL;
+
+  switch (sw_operation_step (driver->op, driver->channel, driver->cancellable, &error))
+    {
+    case SW_STEP_DONE:
+      driver->done (driver, NULL);
+      return;
+    case SW_STEP_ERROR:
+      driver->done (driver, error);
+      return;
+    case SW_STEP_WOULD_BLOCK:
+    default:
+      break;
+    }
+
+  if (g_cancellable_set_error_if_cancelled (driver->cancellable, &error))
+    async_driver_interrupted (driver, error);
+  else if (!sw_cross_lock_park (driver->lock, driver->owner))
+    {
+      sw_transport_set_closed (&error);
+      async_driver_interrupted (driver, error);
+    }
+  else
+    async_driver_wait (driver);
+}
+
+static void
+async_driver_wake (SwAsyncDriver *driver,
+                   WakeReason     reason)
+{
+  GError *error = NULL;
+
+  g_source_destroy (driver->source);
+  g_clear_pointer (&driver->source, g_source_unref);
+
+  if (!sw_cross_lock_unpark (driver->lock, driver->owner))
+    {
+      driver->done (driver, g_steal_pointer (&driver->evicted_error));
+      return;
+    }
+
+  switch (reason)
+    {
+    case WAKE_CANCELLED:
+      g_cancellable_set_error_if_cancelled (driver->cancellable, &error);
+      async_driver_interrupted (driver, error);
+      break;
+    case WAKE_CLOSED:
+      sw_transport_set_closed (&error);
+      async_driver_interrupted (driver, error);
+      break;
+    case WAKE_READY:
+    default:
+      sw_async_driver_run (driver);
+      break;
+    }
+}
+
+void
+sw_async_driver_evict (SwAsyncDriver *driver)
+{
+  GError *error = NULL;
+
+  sw_transport_set_closed (&error);
+  if (!sw_operation_interrupted (driver->op, driver->channel, &error))
+    driver->evicted_error = error;
 }

@@ -32,6 +32,10 @@ typedef enum
 gboolean   sw_transport_is_datagram   (const SwTransport  *transport);
 gboolean   sw_transport_can_read      (const SwTransport  *transport);
 gboolean   sw_transport_can_write     (const SwTransport  *transport);
+/* Whether waiting for @condition can use a source rather than a blocking
+ * call (fds, and streams that can poll). */
+gboolean   sw_transport_can_poll      (const SwTransport  *transport,
+                                       GIOCondition        condition);
 
 SwIOStatus sw_transport_read          (SwTransport        *transport,
                                        guint8             *buffer,

@@ -28,6 +28,19 @@ sw_transport_can_write (const SwTransport *transport)
   return transport->out_fd >= 0 || transport->out_stream != NULL;
 }
 
+gboolean
+sw_transport_can_poll (const SwTransport *transport,
+                       GIOCondition       condition)
+{
+  if (condition & G_IO_IN)
+    return transport->in_fd >= 0
+           || (G_IS_POLLABLE_INPUT_STREAM (transport->in_stream)
+               && g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (transport->in_stream)));
+  return transport->out_fd >= 0
+         || (G_IS_POLLABLE_OUTPUT_STREAM (transport->out_stream)
+             && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (transport->out_stream)));
+}
+
 void
 sw_transport_set_timed_out (GError **error)
 {
