@@ -902,7 +902,7 @@ sw_connection_send_message (SwConnection  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
-  op.data = g_bytes_ref (message);
+  sw_operation_set_data (&op, message);
   ok = run_sync (self, &op, timeout_us, cancellable, error);
   sw_operation_clear (&op);
   return ok;
@@ -952,6 +952,55 @@ sw_connection_receive_message (SwConnection  *self,
 }
 
 /**
+ * sw_connection_send_messages:
+ * @self: a connection
+ * @messages: (array length=n_messages): the messages, in order
+ * @n_messages: the number of messages
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Sends several messages as consecutive frames, writing as many of them
+ * per system call as fit (one datagram each on datagram and seqpacket
+ * sockets). No frame of another sender comes between them.
+ *
+ * The batch is committed as a whole: if it wrote nothing when its time
+ * runs out or it is cancelled, it fails with %G_IO_ERROR_TIMED_OUT or
+ * %G_IO_ERROR_CANCELLED and none of the messages is sent; once its first
+ * byte is written the call succeeds, and the rest of the batch is written
+ * before any later frame, as for [method@Sw.Connection.send_message].
+ *
+ * Returns: %TRUE if the messages were sent or committed
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_messages (SwConnection   *self,
+                             GBytes * const *messages,
+                             guint           n_messages,
+                             gint64          timeout_us,
+                             GCancellable   *cancellable,
+                             GError        **error)
+{
+  SwOperation op;
+  gboolean ok;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (messages != NULL || n_messages == 0, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (guint i = 0; i < n_messages; i++)
+    g_return_val_if_fail (messages[i] != NULL, FALSE);
+
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  sw_operation_set_messages (&op, messages, n_messages, FALSE);
+  ok = run_sync (self, &op, timeout_us, cancellable, error);
+  sw_operation_clear (&op);
+  return ok;
+}
+
+/**
  * sw_connection_send_bytes:
  * @self: a connection
  * @data: the bytes to send, without framing
@@ -984,7 +1033,7 @@ sw_connection_send_bytes (SwConnection  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
   sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
-  op.data = g_bytes_ref (data);
+  sw_operation_set_data (&op, data);
   if (run_sync (self, &op, timeout_us, cancellable, error))
     written = (gssize) op.written;
   sw_operation_clear (&op);
@@ -1734,6 +1783,8 @@ start_async (SwConnection        *self,
   g_task_set_task_data (task, call, async_call_free);
 
   call->op = *op;
+  if (op->messages == &op->data)
+    call->op.messages = &call->op.data;
   call->task = task;
   call->waiter.wake = on_async_lock_answer;
   call->waiter.evict = on_async_evict;
@@ -1852,7 +1903,7 @@ sw_connection_send_message_async (SwConnection        *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
-  op.data = g_bytes_ref (message);
+  sw_operation_set_data (&op, message);
   start_async (self, &op, io_priority, cancellable, callback, user_data,
                "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
 }
@@ -1969,7 +2020,7 @@ sw_connection_send_bytes_async (SwConnection        *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
-  op.data = g_bytes_ref (data);
+  sw_operation_set_data (&op, data);
   start_async (self, &op, io_priority, cancellable, callback, user_data,
                "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
 }
@@ -2111,6 +2162,70 @@ sw_connection_flush_finish (SwConnection  *self,
                             GError       **error)
 {
   return finish_boolean (self, result, SW_TAG (sw_connection_flush_async), error);
+}
+
+/**
+ * sw_connection_send_messages_async:
+ * @self: a connection
+ * @messages: (array length=n_messages): the messages, in order
+ * @n_messages: the number of messages
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends several messages as consecutive frames, like
+ * [method@Sw.Connection.send_messages] but without blocking. The batch is
+ * committed as a whole once its first byte is written.
+ *
+ * @callback runs in the thread-default main context of the thread that
+ * made the call; finish with [method@Sw.Connection.send_messages_finish].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_messages_async (SwConnection        *self,
+                                   GBytes * const      *messages,
+                                   guint                n_messages,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (messages != NULL || n_messages == 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  for (guint i = 0; i < n_messages; i++)
+    g_return_if_fail (messages[i] != NULL);
+
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  sw_operation_set_messages (&op, messages, n_messages, TRUE);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_messages_async",
+               SW_TAG (sw_connection_send_messages_async));
+}
+
+/**
+ * sw_connection_send_messages_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_messages_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_messages_finish (SwConnection  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_send_messages_async), error);
 }
 
 static void

@@ -52,6 +52,13 @@ GBytes       *sw_connection_receive_message (SwConnection   *self,
                                              GCancellable   *cancellable,
                                              GError        **error);
 SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_messages   (SwConnection   *self,
+                                             GBytes * const *messages,
+                                             guint           n_messages,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
 gssize        sw_connection_send_bytes      (SwConnection   *self,
                                              GBytes         *data,
                                              gint64          timeout_us,
@@ -89,6 +96,18 @@ void          sw_connection_send_message_async     (SwConnection        *self,
                                                     gpointer             user_data);
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_send_message_finish    (SwConnection        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_send_messages_async    (SwConnection        *self,
+                                                    GBytes * const      *messages,
+                                                    guint                n_messages,
+                                                    int                  io_priority,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_messages_finish   (SwConnection        *self,
                                                     GAsyncResult        *result,
                                                     GError             **error);
 SW_AVAILABLE_IN_ALL

@@ -33,17 +33,28 @@ typedef struct
   guint64  skip;            /* bytes of a refused frame still to discard */
 } SwInput;
 
-/* The committed frame being written. Owned by whoever holds the send lock. */
+/* One frame to write: header (inline for built-in framings), payload kept
+ * by reference, optional trailer. */
 typedef struct
 {
   guint8   header[SW_FRAMING_MAX_HEADER];
-  GBytes  *header_bytes;    /* set instead of @header by custom framings */
   gsize    header_length;
+  GBytes  *header_bytes;    /* set instead of @header by custom framings */
   GBytes  *payload;
   GBytes  *trailer;
-  gsize    offset;          /* bytes of the frame already written */
-  gsize    total;
-  gboolean active;
+} SwOutFrame;
+
+/* The committed frames being written, in order. Owned by whoever holds the
+ * send lock. A single frame uses @single, so the common case allocates
+ * nothing. */
+typedef struct
+{
+  SwOutFrame  single;
+  SwOutFrame *frames;       /* &single, or an array for a batch */
+  guint       n_frames;
+  guint       first;        /* the first frame not completely written */
+  gsize       offset;       /* bytes of frames[first] already written */
+  gboolean    active;
 } SwOutput;
 
 /* The I/O engine of a connection: what it wraps and the state kept across
@@ -77,10 +88,14 @@ typedef struct
   SwOperationKind kind;
   gssize          size;         /* receive bytes: wanted, -1 = blind */
   GBytes         *data;         /* send: the message or bytes */
+  GBytes * const *messages;     /* send message(s): &data, or a batch */
+  guint           n_messages;
+  GBytes        **owned;        /* a batch copied for an async call */
   GBytes         *result;       /* receive: what was received */
   gsize           written;      /* send bytes: count written */
-  gboolean        started;      /* send message: frame queued in output */
-  gboolean        committed;    /* send message: first byte written */
+  gboolean        started;      /* send message: frames queued in output */
+  gboolean        committed;    /* send message: first byte written; a
+                                 * batch commits as a whole */
   GIOCondition    wait_for;     /* after SW_STEP_WOULD_BLOCK */
 } SwOperation;
 
@@ -101,6 +116,14 @@ GBytes  *sw_channel_steal_input    (SwChannel     *channel);
 void     sw_operation_init         (SwOperation   *op,
                                     SwOperationKind kind);
 void     sw_operation_clear        (SwOperation   *op);
+/* The bytes to send: one message or raw bytes. */
+void     sw_operation_set_data     (SwOperation   *op,
+                                    GBytes        *data);
+/* A batch of messages, borrowed for a sync call or copied (@copy). */
+void     sw_operation_set_messages (SwOperation   *op,
+                                    GBytes * const *messages,
+                                    guint           n_messages,
+                                    gboolean        copy);
 
 /* Checks that @op can run on @channel at all (direction, framing, sizes). */
 gboolean sw_operation_validate     (SwOperation   *op,

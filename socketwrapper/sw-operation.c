@@ -48,13 +48,24 @@ input_reset_frame (SwInput *in)
 }
 
 static void
+out_frame_clear (SwOutFrame *frame)
+{
+  g_clear_pointer (&frame->header_bytes, g_bytes_unref);
+  g_clear_pointer (&frame->payload, g_bytes_unref);
+  g_clear_pointer (&frame->trailer, g_bytes_unref);
+}
+
+static void
 output_reset (SwOutput *out)
 {
-  g_clear_pointer (&out->header_bytes, g_bytes_unref);
-  g_clear_pointer (&out->payload, g_bytes_unref);
-  g_clear_pointer (&out->trailer, g_bytes_unref);
+  for (guint i = 0; i < out->n_frames; i++)
+    out_frame_clear (&out->frames[i]);
+  if (out->frames != &out->single)
+    g_free (out->frames);
+  out->frames = NULL;
+  out->n_frames = 0;
+  out->first = 0;
   out->offset = 0;
-  out->total = 0;
   out->active = FALSE;
 }
 
@@ -569,45 +580,26 @@ receive_datagram_step (SwOperation   *op,
   return SW_STEP_DONE;
 }
 
-static SwStep
-send_datagram_step (SwOperation   *op,
-                    SwChannel     *channel,
-                    GError       **error)
-{
-  gsize size;
-  const guint8 *data = g_bytes_get_data (op->data, &size);
-
-  switch (sw_transport_send_datagram (&channel->transport, data, size, error))
-    {
-    case SW_IO_DONE:
-      op->written = size;
-      op->committed = TRUE;
-      return SW_STEP_DONE;
-    case SW_IO_WOULD_BLOCK:
-      return wait_for (op, G_IO_OUT);
-    case SW_IO_EOF:
-    case SW_IO_ERROR:
-    default:
-      return SW_STEP_ERROR;
-    }
-}
-
 /* ---- send ------------------------------------------------------------- */
 
+/* Vectors per write: enough to batch hundreds of small frames. */
+#define SW_MAX_VECTORS 256
+
+/* The parts of @frame as up to three vectors, skipping @skip bytes. */
 static int
-output_vectors (SwOutput     *out,
-                struct iovec  vectors[3])
+out_frame_vectors (const SwOutFrame *frame,
+                   gsize             skip,
+                   struct iovec     *vectors)
 {
   const guint8 *parts[3];
   gsize sizes[3];
-  gsize skip = out->offset;
   int n = 0;
 
-  parts[0] = out->header_bytes ? g_bytes_get_data (out->header_bytes, NULL) : out->header;
-  sizes[0] = out->header_length;
-  parts[1] = g_bytes_get_data (out->payload, &sizes[1]);
-  parts[2] = out->trailer ? g_bytes_get_data (out->trailer, NULL) : NULL;
-  sizes[2] = out->trailer ? g_bytes_get_size (out->trailer) : 0;
+  parts[0] = frame->header_bytes ? g_bytes_get_data (frame->header_bytes, NULL) : frame->header;
+  sizes[0] = frame->header_length;
+  parts[1] = g_bytes_get_data (frame->payload, &sizes[1]);
+  parts[2] = frame->trailer ? g_bytes_get_data (frame->trailer, NULL) : NULL;
+  sizes[2] = frame->trailer ? g_bytes_get_size (frame->trailer) : 0;
 
   for (int i = 0; i < 3; i++)
     {
@@ -624,26 +616,70 @@ output_vectors (SwOutput     *out,
   return n;
 }
 
-/* Writes the rest of the committed frame. */
+static gsize
+out_frame_size (const SwOutFrame *frame)
+{
+  return frame->header_length + g_bytes_get_size (frame->payload)
+         + (frame->trailer ? g_bytes_get_size (frame->trailer) : 0);
+}
+
+/* Accounts for @count written bytes. */
+static void
+output_advance (SwOutput *out,
+                gsize     count)
+{
+  while (out->first < out->n_frames)
+    {
+      gsize left = out_frame_size (&out->frames[out->first]) - out->offset;
+
+      if (count < left)
+        {
+          out->offset += count;
+          return;
+        }
+      count -= left;
+      out_frame_clear (&out->frames[out->first]);
+      out->first++;
+      out->offset = 0;
+    }
+}
+
 static SwStep
-output_write (SwOperation   *op,
-              SwChannel     *channel,
-              GCancellable  *cancellable,
-              GError       **error)
+write_failed (SwOperation *op,
+              SwOutput    *out)
+{
+  /* The peer is gone: the frames can never be finished. */
+  op->committed = FALSE;
+  output_reset (out);
+  return SW_STEP_ERROR;
+}
+
+/* Stream sockets and pipes: as many frames per vectored write as fit. */
+static SwStep
+output_write_stream (SwOperation   *op,
+                     SwChannel     *channel,
+                     GCancellable  *cancellable,
+                     GError       **error)
 {
   SwOutput *out = &channel->output;
 
-  while (out->offset < out->total)
+  while (out->first < out->n_frames)
     {
-      struct iovec vectors[3];
-      int n_vectors = output_vectors (out, vectors);
-      gsize n_written;
+      struct iovec vectors[SW_MAX_VECTORS];
+      int n_vectors = 0;
+      gsize skip = out->offset, n_written;
+
+      for (guint i = out->first; i < out->n_frames && n_vectors + 3 <= SW_MAX_VECTORS; i++)
+        {
+          n_vectors += out_frame_vectors (&out->frames[i], skip, vectors + n_vectors);
+          skip = 0;
+        }
 
       switch (sw_transport_writev (&channel->transport, vectors, n_vectors,
                                    &n_written, cancellable, error))
         {
         case SW_IO_DONE:
-          out->offset += n_written;
+          output_advance (out, n_written);
           if (n_written > 0)
             op->committed = op->started;
           break;
@@ -652,55 +688,122 @@ output_write (SwOperation   *op,
         case SW_IO_EOF:
         case SW_IO_ERROR:
         default:
-          /* The peer is gone: the frame can never be finished. */
-          op->committed = FALSE;
-          output_reset (out);
-          return SW_STEP_ERROR;
+          return write_failed (op, out);
         }
     }
-  op->committed = op->started;
-  output_reset (out);
   return SW_STEP_DONE;
 }
 
-static gboolean
-output_start_frame (SwChannel  *channel,
-                    GBytes     *payload,
-                    GError    **error)
+/* Datagram sockets: one datagram per frame, each sent whole or not at all. */
+static SwStep
+output_write_datagrams (SwOperation  *op,
+                        SwChannel    *channel,
+                        GError      **error)
 {
   SwOutput *out = &channel->output;
-  gsize header_size;
 
-  if (channel->fast_path != NULL)
-    header_size = channel->fast_path->encode_header (channel->framing,
-                                                     g_bytes_get_size (payload),
-                                                     out->header);
+  while (out->first < out->n_frames)
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (out->frames[out->first].payload, &size);
+
+      switch (sw_transport_send_datagram (&channel->transport, data, size, error))
+        {
+        case SW_IO_DONE:
+          out_frame_clear (&out->frames[out->first]);
+          out->first++;
+          op->committed = op->started;
+          break;
+        case SW_IO_WOULD_BLOCK:
+          return wait_for (op, G_IO_OUT);
+        case SW_IO_EOF:
+        case SW_IO_ERROR:
+        default:
+          return write_failed (op, out);
+        }
+    }
+  return SW_STEP_DONE;
+}
+
+/* Writes the rest of the committed frames. */
+static SwStep
+output_write (SwOperation   *op,
+              SwChannel     *channel,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  SwStep step;
+
+  if (sw_transport_is_datagram (&channel->transport))
+    step = output_write_datagrams (op, channel, error);
+  else
+    step = output_write_stream (op, channel, cancellable, error);
+
+  if (step == SW_STEP_DONE)
+    {
+      op->committed = op->started;
+      output_reset (&channel->output);
+    }
+  return step;
+}
+
+static gboolean
+out_frame_encode (SwChannel   *channel,
+                  SwOutFrame  *frame,
+                  GBytes      *payload,
+                  GError     **error)
+{
+  /* Datagrams keep their own boundaries: no header. */
+  if (sw_transport_is_datagram (&channel->transport))
+    frame->header_length = 0;
+  else if (channel->fast_path != NULL)
+    frame->header_length = channel->fast_path->encode_header (channel->framing,
+                                                              g_bytes_get_size (payload),
+                                                              frame->header);
   else
     {
-      if (!sw_framing_encode (channel->framing, payload, &out->header_bytes,
-                              &out->trailer, error))
+      if (!sw_framing_encode (channel->framing, payload, &frame->header_bytes,
+                              &frame->trailer, error))
         return FALSE;
-      header_size = g_bytes_get_size (out->header_bytes);
+      frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
+  frame->payload = g_bytes_ref (payload);
+  return TRUE;
+}
 
-  out->header_length = header_size;
-  out->payload = g_bytes_ref (payload);
+/* Queues the frames of @op's messages in the channel's output. */
+static gboolean
+output_start_frames (SwOperation  *op,
+                     SwChannel    *channel,
+                     GError      **error)
+{
+  SwOutput *out = &channel->output;
+
+  out->frames = op->n_messages == 1 ? &out->single : g_new0 (SwOutFrame, op->n_messages);
+  if (out->frames == &out->single)
+    memset (&out->single, 0, sizeof out->single);
+  out->first = 0;
   out->offset = 0;
-  out->total = header_size + g_bytes_get_size (payload)
-               + (out->trailer ? g_bytes_get_size (out->trailer) : 0);
+  for (out->n_frames = 0; out->n_frames < op->n_messages; out->n_frames++)
+    if (!out_frame_encode (channel, &out->frames[out->n_frames],
+                           op->messages[out->n_frames], error))
+      {
+        output_reset (out);
+        return FALSE;
+      }
   out->active = TRUE;
   return TRUE;
 }
 
 static SwStep
-send_frame_step (SwOperation   *op,
-                 SwChannel     *channel,
-                 GCancellable  *cancellable,
-                 GError       **error)
+send_frames_step (SwOperation   *op,
+                  SwChannel     *channel,
+                  GCancellable  *cancellable,
+                  GError       **error)
 {
   if (!op->started)
     {
-      /* An earlier committed frame goes first. */
+      /* Earlier committed frames go first. */
       if (channel->output.active)
         {
           SwStep step = output_write (op, channel, cancellable, error);
@@ -708,7 +811,9 @@ send_frame_step (SwOperation   *op,
           if (step != SW_STEP_DONE)
             return step;
         }
-      if (!output_start_frame (channel, op->data, error))
+      if (op->n_messages == 0)
+        return SW_STEP_DONE;
+      if (!output_start_frames (op, channel, error))
         return SW_STEP_ERROR;
       op->started = TRUE;
     }
@@ -767,8 +872,40 @@ sw_operation_init (SwOperation     *op,
 }
 
 void
+sw_operation_set_data (SwOperation *op,
+                       GBytes      *data)
+{
+  op->data = g_bytes_ref (data);
+  op->messages = &op->data;
+  op->n_messages = 1;
+}
+
+void
+sw_operation_set_messages (SwOperation    *op,
+                           GBytes * const *messages,
+                           guint           n_messages,
+                           gboolean        copy)
+{
+  if (copy)
+    {
+      op->owned = g_new (GBytes *, MAX (n_messages, 1));
+      for (guint i = 0; i < n_messages; i++)
+        op->owned[i] = g_bytes_ref (messages[i]);
+      messages = op->owned;
+    }
+  op->messages = messages;
+  op->n_messages = n_messages;
+}
+
+void
 sw_operation_clear (SwOperation *op)
 {
+  if (op->owned != NULL)
+    {
+      for (guint i = 0; i < op->n_messages; i++)
+        g_bytes_unref (op->owned[i]);
+      g_clear_pointer (&op->owned, g_free);
+    }
   g_clear_pointer (&op->data, g_bytes_unref);
   g_clear_pointer (&op->result, g_bytes_unref);
 }
@@ -777,6 +914,15 @@ static gboolean
 is_receive (const SwOperation *op)
 {
   return op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_RECEIVE_BYTES;
+}
+
+static gboolean
+has_empty_message (const SwOperation *op)
+{
+  for (guint i = 0; i < op->n_messages; i++)
+    if (g_bytes_get_size (op->messages[i]) == 0)
+      return TRUE;
+  return op->data != NULL && g_bytes_get_size (op->data) == 0;
 }
 
 gboolean
@@ -808,8 +954,7 @@ sw_operation_validate (SwOperation  *op,
                              "this connection has none"));
       return FALSE;
     }
-  if (op->data != NULL && g_bytes_get_size (op->data) == 0
-      && datagram && transport->socket_type == SOCK_SEQPACKET)
+  if (datagram && transport->socket_type == SOCK_SEQPACKET && has_empty_message (op))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("An empty message cannot be sent on a seqpacket socket: "
@@ -838,12 +983,17 @@ sw_operation_step (SwOperation   *op,
         return receive_datagram_step (op, channel, error);
       return receive_bytes_step (op, channel, cancellable, error);
     case SW_OPERATION_SEND_MESSAGE:
-      if (datagram)
-        return send_datagram_step (op, channel, error);
-      return send_frame_step (op, channel, cancellable, error);
+      return send_frames_step (op, channel, cancellable, error);
     case SW_OPERATION_SEND_BYTES:
       if (datagram)
-        return send_datagram_step (op, channel, error);
+        {
+          /* A raw datagram is a message without framing. */
+          SwStep step = send_frames_step (op, channel, cancellable, error);
+
+          if (step == SW_STEP_DONE)
+            op->written = g_bytes_get_size (op->data);
+          return step;
+        }
       return send_bytes_step (op, channel, cancellable, error);
     case SW_OPERATION_FLUSH:
     default:

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sw_connection_send_messages() and its async pair: many frames per
+ * vectored write, committed as a whole, never interleaved with other
+ * senders. */
+#include <sys/socket.h>
+#include <socketwrapper/socketwrapper.h>
+
+#include "sw-test-util.h"
+
+static GBytes **
+make_batch (guint   n_messages,
+            guint32 seed_base)
+{
+  GBytes **batch = g_new0 (GBytes *, n_messages + 1);
+
+  for (guint i = 0; i < n_messages; i++)
+    batch[i] = sw_test_pattern_bytes ((i * 37) % 300, seed_base + i);
+  return batch;
+}
+
+static void
+free_batch (GBytes **batch)
+{
+  for (GBytes **b = batch; *b != NULL; b++)
+    g_bytes_unref (*b);
+  g_free (batch);
+}
+
+static void
+assert_receive_batch (SwConnection *connection,
+                      guint         n_messages,
+                      guint32       seed_base)
+{
+  for (guint i = 0; i < n_messages; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) message = sw_connection_receive_message (connection, -1, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_bytes_get_size (message), ==, (i * 37) % 300);
+      g_assert_true (sw_test_pattern_check (message, seed_base + i));
+    }
+}
+
+static void
+test_batch_order (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  GBytes **batch = make_batch (500, 1000);
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), &a, &b, &error));
+  /* 500 small frames fit the socket buffer: one call sends them all. */
+  g_assert_true (sw_connection_send_messages (a, (GBytes * const *) batch, 500, 0, NULL, &error));
+  g_assert_no_error (error);
+  assert_receive_batch (b, 500, 1000);
+
+  /* An empty batch is a no-op. */
+  g_assert_true (sw_connection_send_messages (a, NULL, 0, 0, NULL, &error));
+  g_assert_no_error (error);
+  free_batch (batch);
+}
+
+typedef struct
+{
+  SwConnection *connection;
+  guint         id;
+} BatchSender;
+
+#define N_SENDERS 4
+#define N_BATCHES 50
+#define BATCH_SIZE 40
+
+static gpointer
+batch_sender_thread (gpointer user_data)
+{
+  BatchSender *sender = user_data;
+
+  for (guint i = 0; i < N_BATCHES; i++)
+    {
+      GBytes *batch[BATCH_SIZE];
+      GError *error = NULL;
+      gboolean ok;
+
+      for (guint j = 0; j < BATCH_SIZE; j++)
+        {
+          guint32 header[2] = { sender->id, i * BATCH_SIZE + j };
+          GByteArray *array = g_byte_array_new ();
+
+          g_byte_array_append (array, (guint8 *) header, sizeof header);
+          g_byte_array_set_size (array, sizeof header + (j * 997) % 3000);
+          batch[j] = g_byte_array_free_to_bytes (array);
+        }
+      ok = sw_connection_send_messages (sender->connection, batch, BATCH_SIZE, -1, NULL, &error);
+      for (guint j = 0; j < BATCH_SIZE; j++)
+        g_bytes_unref (batch[j]);
+      if (!ok)
+        return error;
+    }
+  return NULL;
+}
+
+static void
+test_batch_threads (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  BatchSender senders[N_SENDERS];
+  GThread *threads[N_SENDERS];
+  guint next[N_SENDERS] = { 0 };
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), &a, &b, &error));
+  for (guint i = 0; i < N_SENDERS; i++)
+    {
+      senders[i] = (BatchSender) { a, i };
+      threads[i] = g_thread_new ("batch-sender", batch_sender_thread, &senders[i]);
+    }
+
+  /* Each batch arrives contiguous: a sender's messages come in order, and
+   * within one batch no other sender's message comes between them. */
+  for (guint n = 0; n < N_SENDERS * N_BATCHES * BATCH_SIZE; n++)
+    {
+      g_autoptr(GBytes) message = sw_connection_receive_message (b, -1, NULL, &error);
+      const guint32 *header;
+      static guint current = G_MAXUINT;
+
+      g_assert_no_error (error);
+      header = g_bytes_get_data (message, NULL);
+      g_assert_cmpuint (header[0], <, N_SENDERS);
+      g_assert_cmpuint (header[1], ==, next[header[0]]);
+      if (header[1] % BATCH_SIZE != 0)
+        g_assert_cmpuint (header[0], ==, current);
+      current = header[0];
+      next[header[0]]++;
+    }
+
+  for (guint i = 0; i < N_SENDERS; i++)
+    {
+      GError *thread_error = g_thread_join (threads[i]);
+
+      g_assert_no_error (thread_error);
+    }
+}
+
+/* Fills the send buffer of @connection's socket with raw bytes until a
+ * write of timeout 0 cannot take one more byte. Returns the count. */
+static gsize
+fill_send_buffer (SwConnection *connection)
+{
+  g_autoptr(GBytes) chunk = g_bytes_new_take (g_malloc0 (65536), 65536);
+  gsize total = 0;
+
+  for (;;)
+    {
+      GError *error = NULL;
+      gssize written = sw_connection_send_bytes (connection, chunk, 0, NULL, &error);
+
+      if (written < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+          g_error_free (error);
+          return total;
+        }
+      total += (gsize) written;
+    }
+}
+
+static void
+drain_raw (SwConnection *connection,
+           gsize         count)
+{
+  while (count > 0)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) bytes = sw_connection_receive_bytes (connection, (gssize) MIN (count, 65536),
+                                                             -1, NULL, &error);
+
+      g_assert_no_error (error);
+      count -= g_bytes_get_size (bytes);
+    }
+}
+
+static void
+test_batch_timeout_nothing_written (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) marker = g_bytes_new_static ("end", 3);
+  GBytes **batch = make_batch (10, 50);
+  gsize filled;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), &a, &b, &error));
+  filled = fill_send_buffer (a);
+
+  g_assert_false (sw_connection_send_messages (a, (GBytes * const *) batch, 10, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  /* None of the refused batch ever appears: after the filler comes the
+   * marker. */
+  drain_raw (b, filled);
+  g_assert_true (sw_connection_send_message (a, marker, -1, NULL, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GBytes) received = sw_connection_receive_message (b, -1, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (received, marker));
+  }
+  free_batch (batch);
+}
+
+static void
+test_batch_partial_commits (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  GBytes *batch[3];
+  g_autoptr(GBytes) after = g_bytes_new_static ("after", 5);
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), &a, &b, &error));
+  /* Larger than any socket buffer: the first write is partial, then time
+   * runs out. The batch is committed and the call succeeds. */
+  batch[0] = sw_test_pattern_bytes (3 * 1024 * 1024, 1);
+  batch[1] = sw_test_pattern_bytes (10, 2);
+  batch[2] = sw_test_pattern_bytes (1024 * 1024, 3);
+  g_assert_true (sw_connection_send_messages (a, batch, 3, 0, NULL, &error));
+  g_assert_no_error (error);
+
+  /* A later message waits behind the rest of the batch; the receiver gets
+   * everything whole and in order. */
+  {
+    SwTestSender *later = sw_test_sender_new (a, &after, 1);
+
+    for (guint i = 0; i < 3; i++)
+      {
+        g_autoptr(GBytes) message = sw_connection_receive_message (b, -1, NULL, &error);
+
+        g_assert_no_error (error);
+        g_assert_cmpuint (g_bytes_get_size (message), ==, g_bytes_get_size (batch[i]));
+        g_assert_true (sw_test_pattern_check (message, i + 1));
+      }
+    g_assert_true (sw_test_sender_join (later, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr(GBytes) message = sw_connection_receive_message (b, -1, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (message, after));
+  }
+  for (guint i = 0; i < 3; i++)
+    g_bytes_unref (batch[i]);
+}
+
+static void
+test_batch_datagrams (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  GBytes **batch = g_new0 (GBytes *, 21);
+  g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+  GBytes *with_empty[2];
+
+  for (guint i = 0; i < 20; i++)
+    batch[i] = sw_test_pattern_bytes (1 + i * 37, 300 + i);
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_SEQPACKET,
+                                sw_framing_get_default (), &a, &b, &error));
+  /* One datagram per message, no header. */
+  g_assert_true (sw_connection_send_messages (a, (GBytes * const *) batch, 20, -1, NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(GBytes) datagram = sw_connection_receive_bytes (b, -1, -1, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (datagram, batch[i]));
+    }
+
+  /* An empty message would read as EOF on seqpacket: the whole batch is
+   * refused before anything is sent. */
+  with_empty[0] = batch[1];
+  with_empty[1] = empty;
+  g_assert_false (sw_connection_send_messages (a, with_empty, 2, -1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (sw_connection_receive_bytes (b, -1, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  free_batch (batch);
+}
+
+static void
+on_batch_sent (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GError *error = NULL;
+
+  g_assert_true (sw_connection_send_messages_finish (SW_CONNECTION (object), result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+test_batch_async (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  GBytes **batch = make_batch (100, 7000);
+  gboolean done = FALSE;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), &a, &b, &error));
+  sw_connection_send_messages_async (a, (GBytes * const *) batch, 100, G_PRIORITY_DEFAULT,
+                                     NULL, on_batch_sent, &done);
+  /* The call copied the batch: freeing ours now is fine. */
+  free_batch (batch);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  assert_receive_batch (b, 100, 7000);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/sw/batch/order", test_batch_order);
+  g_test_add_func ("/sw/batch/threads", test_batch_threads);
+  g_test_add_func ("/sw/batch/timeout-nothing-written", test_batch_timeout_nothing_written);
+  g_test_add_func ("/sw/batch/partial-commits", test_batch_partial_commits);
+  g_test_add_func ("/sw/batch/datagrams", test_batch_datagrams);
+  g_test_add_func ("/sw/batch/async", test_batch_async);
+
+  return g_test_run ();
+}
