@@ -163,7 +163,7 @@ input_reserve (SwInput *in,
 }
 
 /* Drops consumed bytes; an emptied buffer that grew for a large frame
- * shrinks back, so idle connections stay cheap. */
+ * shrinks back. */
 static void
 input_consume (SwInput *in,
                gsize    count)
@@ -199,6 +199,14 @@ input_fill (SwChannel     *channel,
   status = sw_transport_read (&channel->transport, in->data + in->end, room,
                               &n_read, cancellable, error);
   in->end += n_read;
+
+  /* Nothing buffered and nothing to read: the connection goes idle, and an
+   * idle connection keeps no buffer. Busy connections never get here. */
+  if (status == SW_IO_WOULD_BLOCK && in->start == in->end)
+    {
+      g_clear_pointer (&in->data, g_free);
+      in->start = in->end = in->capacity = 0;
+    }
   return status;
 }
 
@@ -407,14 +415,17 @@ parse_buffered_frame (SwOperation  *op,
           in->scratch = 0;
           return SW_STEP_ERROR;
         }
-      if (in->payload_length > channel->max_message_size)
+      /* A frame whose total size does not fit in memory is refused like
+       * one over the limit. */
+      if (in->payload_length > channel->max_message_size
+          || in->payload_length > G_MAXSIZE - in->header_length - in->trailer_length)
         {
-          guint64 frame = in->header_length + in->payload_length;
+          guint64 overhead = (guint64) in->header_length + in->trailer_length;
 
           /* Refused from the header alone; the frame is skipped as it
            * arrives so the connection stays usable. */
-          in->skip = frame + in->trailer_length < frame ? G_MAXUINT64
-                                                        : frame + in->trailer_length;
+          in->skip = in->payload_length > G_MAXUINT64 - overhead
+                     ? G_MAXUINT64 : in->payload_length + overhead;
           fail_too_large (in->payload_length, channel->max_message_size, error);
           input_reset_frame (in);
           skip_buffered (in);

@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# A framing written in Python (Sw.Framing implemented with do_decode and
+# do_encode) driving real connections, against the uninstalled typelib.
+# Prints TAP.
+#
+# Notes on PyGObject, checked with 3.42.2 (Debian 12):
+# - do_decode receives the buffered bytes as `bytes`. PyGObject 3.42 also
+#   passes the array's length as a separate argument (do_decode(self, data,
+#   length, state)); newer PyGObject releases hide it (do_decode(self, data,
+#   state)). Taking `*args` and the state as args[-1] works with both.
+# - The return value is a tuple: (result, state, header_length,
+#   payload_length, trailer_length, needed) for decode and (True, header,
+#   trailer) for encode, outs in declaration order after the return value.
+# - Raising GLib.Error in a vfunc sets the GError of the C caller; any
+#   other exception is printed and turns into a zeroed answer (ERROR /
+#   FALSE without a GError), which Sw.Framing.decode()/encode() report as
+#   G_IO_ERROR_INVALID_DATA / G_IO_ERROR_FAILED.
+
+import sys
+import traceback
+
+import gi
+
+gi.require_version('GLib', '2.0')
+gi.require_version('Gio', '2.0')
+gi.require_version('Sw', '1')
+from gi.repository import GLib, GObject, Gio, Sw  # noqa: E402
+
+# Long enough never to fire on a loaded machine, short enough that a
+# broken test fails instead of hanging (microseconds).
+TIMEOUT = 10 * 1000 * 1000
+
+# A first header byte the framing refuses, so the longest payload it
+# encodes is 0xfeff bytes.
+BAD_BYTE = 0xff
+MAX_SIZE = 0xfeff
+
+tests = []
+
+
+def test(func):
+    tests.append(func)
+    return func
+
+
+def raises(code, func, *args):
+    try:
+        func(*args)
+    except GLib.Error as e:
+        assert e.matches(Gio.io_error_quark(), code), \
+            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
+        return e
+    raise AssertionError(f'expected {code.value_nick}, nothing raised')
+
+
+def msg(data):
+    return GLib.Bytes.new(data)
+
+
+class TwoByteFraming(GObject.Object, Sw.Framing):
+    """A 2-byte big-endian length, then the payload. A first byte of
+    BAD_BYTE is refused with a GLib.Error; every answer is logged."""
+
+    def __init__(self):
+        super().__init__()
+        self.answers = []
+        self.encoded = 0
+
+    def do_decode(self, data, *args):
+        state = args[-1]  # see the note at the top about the length argument
+        if len(data) >= 1 and data[0] == BAD_BYTE:
+            self.answers.append(Sw.FramingResult.ERROR)
+            raise GLib.Error.new_literal(Gio.io_error_quark(),
+                                         'python says: bad header',
+                                         Gio.IOErrorEnum.INVALID_DATA)
+        if len(data) < 2:
+            self.answers.append(Sw.FramingResult.NEED_MORE)
+            return (Sw.FramingResult.NEED_MORE, state + 1, 0, 0, 0,
+                    2 - len(data))
+        self.answers.append(Sw.FramingResult.FRAME)
+        return (Sw.FramingResult.FRAME, state, 2, data[0] << 8 | data[1], 0, 0)
+
+    def do_encode(self, payload):
+        size = payload.get_size()
+        if size > MAX_SIZE:
+            raise GLib.Error.new_literal(Gio.io_error_quark(),
+                                         'python says: too long',
+                                         Gio.IOErrorEnum.MESSAGE_TOO_LARGE)
+        self.encoded += 1
+        return True, msg(size.to_bytes(2, 'big')), None
+
+
+class CrashingFraming(GObject.Object, Sw.Framing):
+    """Raises a plain Python exception: the receive must still fail
+    cleanly."""
+
+    def do_decode(self, data, *args):
+        raise ValueError('not a GLib.Error')
+
+    def do_encode(self, payload):
+        raise ValueError('not a GLib.Error')
+
+
+def pair(framing):
+    ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
+                             framing)
+    assert ok is True
+    return a, b
+
+
+@test
+def vfuncs_through_public_methods():
+    framing = TwoByteFraming()
+    result = framing.decode(b'', 0)
+    assert result[0] == Sw.FramingResult.NEED_MORE, result
+    assert result.needed == 2, result
+    assert result.state == 1, result  # the inout state came back
+
+    result = framing.decode(b'\x00\x05hello', 7)
+    assert result[0] == Sw.FramingResult.FRAME, result
+    assert (result.state, result.header_length, result.payload_length,
+            result.trailer_length) == (7, 2, 5, 0), result
+
+    ok, header, trailer = framing.encode(msg(b'hello'))
+    assert ok is True
+    assert header.get_data() == b'\x00\x05'
+    assert trailer is None
+
+
+@test
+def messages_both_ways():
+    framing = TwoByteFraming()
+    a, b = pair(framing)
+    for size in (5, 0, 1, 300, MAX_SIZE):
+        data = bytes(i % 251 for i in range(size))
+        assert a.send_message(msg(data), TIMEOUT, None) is True
+        assert b.receive_message(TIMEOUT, None).get_data() == data
+        assert b.send_message(msg(data), TIMEOUT, None) is True
+        assert a.receive_message(TIMEOUT, None).get_data() == data
+    # The Python framing did the work, not a built-in one.
+    assert framing.encoded == 10, framing.encoded
+    assert Sw.FramingResult.FRAME in framing.answers
+
+
+@test
+def header_on_the_wire():
+    framing = TwoByteFraming()
+    a, b = pair(framing)
+    assert a.send_message(msg(b'hi'), TIMEOUT, None) is True
+    raw = b.receive_bytes(4, TIMEOUT, None)
+    assert raw.get_data() == b'\x00\x02hi', raw.get_data()
+
+
+@test
+def split_frame_needs_more():
+    framing = TwoByteFraming()
+    a, b = pair(framing)
+    assert a.send_bytes(msg(b'\x00'), TIMEOUT, None) == 1
+    raises(Gio.IOErrorEnum.TIMED_OUT, b.receive_message, 0, None)
+    assert Sw.FramingResult.NEED_MORE in framing.answers, framing.answers
+    assert a.send_bytes(msg(b'\x05hel'), TIMEOUT, None) == 4
+    raises(Gio.IOErrorEnum.TIMED_OUT, b.receive_message, 0, None)
+    assert a.send_bytes(msg(b'lo'), TIMEOUT, None) == 2
+    assert b.receive_message(TIMEOUT, None).get_data() == b'hello'
+
+
+@test
+def decode_glib_error_surfaces():
+    framing = TwoByteFraming()
+    a, b = pair(framing)
+    assert a.send_bytes(msg(bytes([BAD_BYTE, 0, 0])), TIMEOUT, None) == 3
+    e = raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_message, TIMEOUT, None)
+    assert 'python says: bad header' in e.message, e.message
+
+
+@test
+def encode_glib_error_surfaces():
+    framing = TwoByteFraming()
+    a, b = pair(framing)
+    e = raises(Gio.IOErrorEnum.MESSAGE_TOO_LARGE, a.send_message,
+               msg(bytes(MAX_SIZE + 1)), TIMEOUT, None)
+    assert 'python says: too long' in e.message, e.message
+    # Nothing reached the wire: the connection is still usable.
+    assert a.send_message(msg(b'after'), TIMEOUT, None) is True
+    assert b.receive_message(TIMEOUT, None).get_data() == b'after'
+
+
+@test
+def python_exception_is_an_error():
+    framing = CrashingFraming()
+    a, b = pair(framing)
+    raises(Gio.IOErrorEnum.FAILED, a.send_message, msg(b'x'), TIMEOUT, None)
+    assert a.send_bytes(msg(b'\x00\x01x'), TIMEOUT, None) == 3
+    raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_message, TIMEOUT, None)
+
+
+@test
+def async_round_trip():
+    framing = TwoByteFraming()
+    a, b = pair(framing)
+    loop = GLib.MainLoop()
+    results = {}
+
+    def received(conn, res):
+        try:
+            results['message'] = conn.receive_message_finish(res).get_data()
+        finally:
+            loop.quit()
+
+    b.receive_message_async(GLib.PRIORITY_DEFAULT, None, received)
+    # Split, so the async receive waits inside a frame.
+    assert a.send_bytes(msg(b'\x00\x0basync'), TIMEOUT, None) == 7
+    GLib.idle_add(lambda: a.send_bytes(msg(b' hello'), TIMEOUT, None) and False)
+    timeout_id = GLib.timeout_add_seconds(10, loop.quit)
+    loop.run()
+    GLib.source_remove(timeout_id)
+    assert results.get('message') == b'async hello', results
+
+
+def main():
+    print(f'1..{len(tests)}')
+    failed = 0
+    for number, func in enumerate(tests, 1):
+        name = func.__name__
+        try:
+            func()
+        except Exception:
+            failed += 1
+            print(f'not ok {number} - {name}')
+            for line in traceback.format_exc().splitlines():
+                print(f'# {line}')
+        else:
+            print(f'ok {number} - {name}')
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
