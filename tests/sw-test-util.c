@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "sw-test-util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 static guint8
 pattern_byte (gsize   i,
               guint32 seed)
@@ -32,4 +38,300 @@ sw_test_pattern_check (GBytes  *bytes,
     if (data[i] != pattern_byte (i, seed))
       return FALSE;
   return TRUE;
+}
+
+void
+sw_test_pattern_fill (guint8  *data,
+                      gsize    size,
+                      guint32  seed)
+{
+  for (gsize i = 0; i < size; i++)
+    data[i] = pattern_byte (i, seed);
+}
+
+gboolean
+sw_test_pattern_check_data (const guint8 *data,
+                            gsize         size,
+                            guint32       seed)
+{
+  for (gsize i = 0; i < size; i++)
+    if (data[i] != pattern_byte (i, seed))
+      return FALSE;
+  return TRUE;
+}
+
+gsize
+sw_test_varint_encode (guint64 value,
+                       guint8  out[9])
+{
+  gsize n = 3;
+
+  if (value <= 240)
+    {
+      out[0] = (guint8) value;
+      return 1;
+    }
+  if (value <= 2287)
+    {
+      out[0] = (guint8) ((value - 240) / 256 + 241);
+      out[1] = (guint8) ((value - 240) % 256);
+      return 2;
+    }
+  if (value <= 67823)
+    {
+      out[0] = 249;
+      out[1] = (guint8) ((value - 2288) >> 8);
+      out[2] = (guint8) ((value - 2288) & 0xff);
+      return 3;
+    }
+  while (n < 8 && (value >> (8 * n)) != 0)
+    n++;
+  out[0] = (guint8) (247 + n);
+  for (gsize i = 0; i < n; i++)
+    out[1 + i] = (guint8) (value >> (8 * (n - 1 - i)));
+  return n + 1;
+}
+
+const char *
+sw_test_get_python (void)
+{
+  const char *python = g_getenv ("SW_TEST_PYTHON");
+
+  if (python == NULL || *python == '\0')
+    python = "/usr/bin/python3";
+  if (!g_file_test (python, G_FILE_TEST_IS_EXECUTABLE))
+    return NULL;
+  return python;
+}
+
+char *
+sw_test_get_script (const char *name)
+{
+  if (g_getenv ("G_TEST_SRCDIR") != NULL)
+    return g_test_build_filename (G_TEST_DIST, name, NULL);
+  return g_build_filename (SW_TEST_SRCDIR, name, NULL);
+}
+
+gboolean
+sw_test_fd_is_nonblocking (int fd)
+{
+  int flags = fcntl (fd, F_GETFL);
+
+  g_assert_cmpint (flags, !=, -1);
+  return (flags & O_NONBLOCK) != 0;
+}
+
+gboolean
+sw_test_fd_is_cloexec (int fd)
+{
+  int flags = fcntl (fd, F_GETFD);
+
+  g_assert_cmpint (flags, !=, -1);
+  return (flags & FD_CLOEXEC) != 0;
+}
+
+gboolean
+sw_test_fd_is_open (int fd)
+{
+  return fcntl (fd, F_GETFD) != -1;
+}
+
+static void
+wait_fd (int   fd,
+         short events)
+{
+  struct pollfd pfd = { .fd = fd, .events = events };
+  int ret;
+
+  do
+    ret = poll (&pfd, 1, -1);
+  while (ret == -1 && errno == EINTR);
+  g_assert_cmpint (ret, ==, 1);
+}
+
+void
+sw_test_write_all (int         fd,
+                   const void *data,
+                   gsize       size)
+{
+  const guint8 *p = data;
+
+  while (size > 0)
+    {
+      gssize n = write (fd, p, size);
+
+      if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          wait_fd (fd, POLLOUT);
+          continue;
+        }
+      if (n == -1 && errno == EINTR)
+        continue;
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      size -= (gsize) n;
+    }
+}
+
+void
+sw_test_read_all (int   fd,
+                  void *data,
+                  gsize size)
+{
+  guint8 *p = data;
+
+  while (size > 0)
+    {
+      gssize n = read (fd, p, size);
+
+      if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          wait_fd (fd, POLLIN);
+          continue;
+        }
+      if (n == -1 && errno == EINTR)
+        continue;
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      size -= (gsize) n;
+    }
+}
+
+void
+sw_test_raw_socketpair (int type,
+                        int fds[2])
+{
+  g_assert_cmpint (socketpair (AF_UNIX, type | SOCK_CLOEXEC, 0, fds), ==, 0);
+}
+
+SwConnection *
+sw_test_connection_for_socket_fd (int        fd,
+                                  SwFraming *framing)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
+
+  g_assert_no_error (error);
+  return sw_connection_new (socket, framing);
+}
+
+/* Sender thread */
+
+struct _SwTestSender
+{
+  GThread *thread;
+  SwConnection *connection;
+  GPtrArray *messages;
+  GError *error;
+};
+
+static gpointer
+sender_thread (gpointer data)
+{
+  SwTestSender *sender = data;
+
+  for (guint i = 0; i < sender->messages->len; i++)
+    if (!sw_connection_send_message (sender->connection,
+                                     g_ptr_array_index (sender->messages, i),
+                                     -1, NULL, &sender->error))
+      break;
+  return NULL;
+}
+
+SwTestSender *
+sw_test_sender_new (SwConnection   *connection,
+                    GBytes * const *messages,
+                    guint           n_messages)
+{
+  SwTestSender *sender = g_new0 (SwTestSender, 1);
+
+  sender->connection = g_object_ref (connection);
+  sender->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  for (guint i = 0; i < n_messages; i++)
+    g_ptr_array_add (sender->messages, g_bytes_ref (messages[i]));
+  sender->thread = g_thread_new ("sw-test-sender", sender_thread, sender);
+  return sender;
+}
+
+gboolean
+sw_test_sender_join (SwTestSender  *sender,
+                     GError       **error)
+{
+  gboolean ok;
+
+  g_thread_join (sender->thread);
+  ok = sender->error == NULL;
+  if (!ok)
+    g_propagate_error (error, sender->error);
+  g_ptr_array_unref (sender->messages);
+  g_object_unref (sender->connection);
+  g_free (sender);
+  return ok;
+}
+
+/* Receiver thread */
+
+struct _SwTestReceiver
+{
+  GThread *thread;
+  SwConnection *connection;
+  GCancellable *cancellable;
+  GMutex mutex;
+  GCond cond;
+  gboolean started;
+  GBytes *result;
+  GError *error;
+};
+
+static gpointer
+receiver_thread (gpointer data)
+{
+  SwTestReceiver *receiver = data;
+
+  g_mutex_lock (&receiver->mutex);
+  receiver->started = TRUE;
+  g_cond_signal (&receiver->cond);
+  g_mutex_unlock (&receiver->mutex);
+
+  receiver->result = sw_connection_receive_message (receiver->connection, -1,
+                                                    receiver->cancellable,
+                                                    &receiver->error);
+  return NULL;
+}
+
+SwTestReceiver *
+sw_test_receiver_new (SwConnection *connection,
+                      GCancellable *cancellable)
+{
+  SwTestReceiver *receiver = g_new0 (SwTestReceiver, 1);
+
+  receiver->connection = g_object_ref (connection);
+  receiver->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  g_mutex_init (&receiver->mutex);
+  g_cond_init (&receiver->cond);
+  receiver->thread = g_thread_new ("sw-test-receiver", receiver_thread, receiver);
+
+  g_mutex_lock (&receiver->mutex);
+  while (!receiver->started)
+    g_cond_wait (&receiver->cond, &receiver->mutex);
+  g_mutex_unlock (&receiver->mutex);
+  return receiver;
+}
+
+GBytes *
+sw_test_receiver_join (SwTestReceiver  *receiver,
+                       GError         **error)
+{
+  GBytes *result;
+
+  g_thread_join (receiver->thread);
+  result = receiver->result;
+  if (receiver->error != NULL)
+    g_propagate_error (error, receiver->error);
+  g_clear_object (&receiver->cancellable);
+  g_object_unref (receiver->connection);
+  g_mutex_clear (&receiver->mutex);
+  g_cond_clear (&receiver->cond);
+  g_free (receiver);
+  return result;
 }

@@ -11,5 +11,64 @@ GBytes  *sw_test_pattern_bytes (gsize   size,
                                 guint32 seed);
 gboolean sw_test_pattern_check (GBytes *bytes,
                                 guint32 seed);
+/* The same pattern written into (or checked in) caller memory. */
+void     sw_test_pattern_fill  (guint8       *data,
+                                gsize         size,
+                                guint32       seed);
+gboolean sw_test_pattern_check_data (const guint8 *data,
+                                     gsize         size,
+                                     guint32       seed);
+
+/* The SQLite4 varint of @value, written independently of the library so
+ * tests check the wire format rather than the library against itself.
+ * Returns the length (1..9). */
+gsize    sw_test_varint_encode (guint64 value,
+                                guint8  out[9]);
+
+/* The interpreter for the Python peers ($SW_TEST_PYTHON, else
+ * /usr/bin/python3), or NULL when it is not there (the caller skips). */
+const char *sw_test_get_python (void);
+/* Path of a file beside the tests in the source tree (free it). */
+char    *sw_test_get_script    (const char *name);
+
+/* fcntl() helpers: flags of an fd (assert the fd is open). */
+gboolean sw_test_fd_is_nonblocking (int fd);
+gboolean sw_test_fd_is_cloexec     (int fd);
+gboolean sw_test_fd_is_open        (int fd);
+
+/* Raw blocking I/O on a peer fd that the library does not own (works on
+ * O_NONBLOCK fds too: waits with poll). Both assert on failure, so only
+ * call them from the main test thread of the test process. */
+void     sw_test_write_all (int           fd,
+                            const void   *data,
+                            gsize         size);
+void     sw_test_read_all  (int           fd,
+                            void         *data,
+                            gsize         size);
+
+/* A connected AF_UNIX socketpair of @type, blocking, close-on-exec. */
+void     sw_test_raw_socketpair (int type,
+                                 int fds[2]);
+/* A connection owning @fd through a GSocket. */
+SwConnection *sw_test_connection_for_socket_fd (int        fd,
+                                                SwFraming *framing);
+
+/* A thread sending @n_messages messages one after the other with timeout
+ * -1; join returns whether all were sent (the first error otherwise). */
+typedef struct _SwTestSender SwTestSender;
+SwTestSender *sw_test_sender_new  (SwConnection  *connection,
+                                   GBytes * const *messages,
+                                   guint          n_messages);
+gboolean      sw_test_sender_join (SwTestSender  *sender,
+                                   GError       **error);
+
+/* A thread blocked in sw_connection_receive_message (timeout -1). new
+ * returns once the thread is about to call receive (it may not be blocked
+ * yet); join returns the receive's result. */
+typedef struct _SwTestReceiver SwTestReceiver;
+SwTestReceiver *sw_test_receiver_new  (SwConnection   *connection,
+                                       GCancellable   *cancellable);
+GBytes         *sw_test_receiver_join (SwTestReceiver *receiver,
+                                       GError        **error);
 
 G_END_DECLS
