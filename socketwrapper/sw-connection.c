@@ -1693,13 +1693,17 @@ on_async_lock_answer_idle (gpointer user_data)
   SwAsyncCall *call = g_task_get_task_data (user_data);
   GError *error = NULL;
 
-  if (call->waiter.state == SW_LOCK_WAITER_GRANTED)
-    async_call_start (call);
-  else
+  /* Handed the lock, the call was parked until now: close() may have
+   * taken the lock from it meanwhile (EVICTED), deciding its outcome. */
+  if (call->waiter.state == SW_LOCK_WAITER_CLOSED)
     {
       sw_transport_set_closed (&error);
       async_call_return (call, error);
     }
+  else if (!sw_cross_lock_unpark (call->driver.lock, &call->waiter))
+    async_call_return (call, g_steal_pointer (&call->driver.evicted_error));
+  else
+    async_call_start (call);
   return G_SOURCE_REMOVE;
 }
 
@@ -1781,6 +1785,9 @@ start_async (SwConnection        *self,
   g_task_set_source_tag (task, tag);
   g_task_set_priority (task, io_priority);
   g_task_set_task_data (task, call, async_call_free);
+  /* Cancellation is decided by the operation (a committed send succeeds
+   * even when cancelled), not by GTask after the fact. */
+  g_task_set_check_cancellable (task, FALSE);
 
   call->op = *op;
   if (op->messages == &op->data)

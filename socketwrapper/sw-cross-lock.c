@@ -206,6 +206,11 @@ sw_cross_lock_release (SwCrossLock *lock)
       SwLockWaiter *waiter = head->data;
 
       waiter->state = SW_LOCK_WAITER_GRANTED;
+      /* An async waiter runs only once its main context resumes it, maybe
+       * in the very thread that is about to close: until then it is
+       * parked, so close() can take the lock from it. */
+      if (waiter->evict != NULL)
+        lock->parked = waiter;
       waiter->wake (waiter);
     }
   else
