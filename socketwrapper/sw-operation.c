@@ -17,6 +17,8 @@
 #define SW_READ_CHUNK (64 * 1024)
 /* Payloads at least this large are read straight into their own buffer. */
 #define SW_DIRECT_PAYLOAD (64 * 1024)
+/* Header and trailer bytes a scanned frame may add to its payload. */
+#define SW_FRAMING_SLACK 4096
 /* First capacity of a direct payload buffer; it doubles as bytes arrive, so
  * a lying length header costs at most twice what was really sent. */
 #define SW_DIRECT_INITIAL (256 * 1024)
@@ -241,7 +243,7 @@ fail_eof (gboolean  inside,
   if (inside)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
                  _("The peer closed the connection in the middle of a message "
-                   "(%" G_GSIZE_FORMAT " bytes buffered)"), received);
+                   "(%zu bytes buffered)"), received);
   else
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                          _("The peer closed the connection"));
@@ -254,8 +256,8 @@ fail_too_large (guint64   size,
                 GError  **error)
 {
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-               _("A message of %" G_GUINT64_FORMAT " bytes exceeds the limit of %"
-                 G_GUINT64_FORMAT " bytes"), size, limit);
+               _("A message of %llu bytes exceeds the limit of %llu bytes"),
+               (unsigned long long) size, (unsigned long long) limit);
   return SW_STEP_ERROR;
 }
 
@@ -385,6 +387,29 @@ finish_frame (SwOperation *op,
   input_reset_frame (in);
 }
 
+/* A scanning framing (delimiter, MessagePack) cannot say how long a frame
+ * is until it has all of it: refuse it once more bytes are buffered than
+ * the largest allowed frame could take. Its length being unknown, it
+ * cannot be skipped; the bytes stay buffered for
+ * sw_connection_steal_buffered_input(). */
+static SwStep
+check_unframed_size (SwChannel  *channel,
+                     GError    **error)
+{
+  gsize available = input_available (&channel->input);
+  guint64 limit = channel->max_message_size;
+
+  if (limit <= G_MAXUINT64 - SW_FRAMING_SLACK && available > limit + SW_FRAMING_SLACK)
+    {
+      channel->input.scratch = 0;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                   _("No end of message in %zu bytes: the message exceeds the "
+                     "limit of %llu bytes"), available, (unsigned long long) limit);
+      return SW_STEP_ERROR;
+    }
+  return SW_STEP_WOULD_BLOCK;
+}
+
 /* One pass over what is buffered: returns DONE with a frame in op->result,
  * ERROR, or WOULD_BLOCK after setting *wanted to the bytes still needed. */
 static SwStep
@@ -407,7 +432,7 @@ parse_buffered_frame (SwOperation  *op,
       switch (decode_frame (channel, wanted, error))
         {
         case SW_FRAMING_RESULT_NEED_MORE:
-          return SW_STEP_WOULD_BLOCK;
+          return check_unframed_size (channel, error);
         case SW_FRAMING_RESULT_FRAME:
           break;
         case SW_FRAMING_RESULT_ERROR:

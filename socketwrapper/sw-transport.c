@@ -289,7 +289,7 @@ sw_transport_send_datagram (SwTransport   *transport,
   if (errno == EMSGSIZE)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                   _("The message of %" G_GSIZE_FORMAT " bytes is too large for a datagram"),
+                   _("The message of %zu bytes is too large for a datagram"),
                    size);
       return SW_IO_ERROR;
     }

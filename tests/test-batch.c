@@ -2,6 +2,7 @@
 /* sw_connection_send_messages() and its async pair: many frames per
  * vectored write, committed as a whole, never interleaved with other
  * senders. */
+#include <string.h>
 #include <sys/socket.h>
 #include <socketwrapper/socketwrapper.h>
 
@@ -91,6 +92,7 @@ batch_sender_thread (gpointer user_data)
 
           g_byte_array_append (array, (guint8 *) header, sizeof header);
           g_byte_array_set_size (array, sizeof header + (j * 997) % 3000);
+          memset (array->data + sizeof header, 'x', array->len - sizeof header);
           batch[j] = g_byte_array_free_to_bytes (array);
         }
       ok = sw_connection_send_messages (sender->connection, batch, BATCH_SIZE, -1, NULL, &error);
