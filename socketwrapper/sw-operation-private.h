@@ -170,7 +170,7 @@ struct _SwAsyncDriver
   GMainContext    *context;
   int              priority;
   GCancellable    *cancellable;        /* the caller's, may be NULL */
-  GCancellable    *close_cancellable;  /* fired by close() */
+  int              close_fd;           /* readable once close() began */
   SwAsyncDoneFunc  done;
   SwCrossLock     *lock;               /* held by @owner while running */
   SwLockWaiter    *owner;

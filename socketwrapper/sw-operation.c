@@ -1145,8 +1145,9 @@ on_cancelled (GCancellable *cancellable,
 }
 
 static gboolean
-on_closed (GCancellable *cancellable,
-           gpointer      user_data)
+on_close_fd (int          fd,
+             GIOCondition condition,
+             gpointer     user_data)
 {
   async_driver_wake (user_data, WAKE_CLOSED);
   return G_SOURCE_REMOVE;
@@ -1197,10 +1198,19 @@ static void
 async_driver_wait (SwAsyncDriver *driver)
 {
   GSource *source = readiness_source_new (driver);
+  GSource *close_source;
 
   if (driver->cancellable != NULL)
     add_cancellable_child (source, driver->cancellable, G_SOURCE_FUNC (on_cancelled), driver);
-  add_cancellable_child (source, driver->close_cancellable, G_SOURCE_FUNC (on_closed), driver);
+
+  /* close() is watched through its cancellable's fd rather than a
+   * GCancellableSource: it is cancelled from another thread by design, and
+   * GLib 2.74's GCancellableSource can leak when its cancellation races
+   * with its destruction. */
+  close_source = g_unix_fd_source_new (driver->close_fd, G_IO_IN);
+  g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd), driver, NULL);
+  g_source_add_child_source (source, close_source);
+  g_source_unref (close_source);
   g_source_set_priority (source, driver->priority);
   g_source_set_static_name (source, "[socketwrapper] wait for I/O");
   g_source_attach (source, driver->context);
