@@ -9,6 +9,12 @@
 # include <socketwrapper/sw-framing.h>
 # include <socketwrapper/sw-varint-framing.h>
 # include <socketwrapper/sw-multiprocessing-framing.h>
+# include <socketwrapper/sw-msgpack-framing.h>
+# include <socketwrapper/sw-delimiter-framing.h>
+# include <socketwrapper/sw-codec.h>
+# include <socketwrapper/sw-gvariant-codec.h>
+# include <socketwrapper/sw-json-codec.h>
+# include <socketwrapper/sw-msgpack-codec.h>
 # include <socketwrapper/sw-connection.h>
 # include <socketwrapper/sw-pipe.h>
 #undef SW_INSIDE

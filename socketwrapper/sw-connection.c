@@ -43,6 +43,8 @@
 #include <gio/gunixoutputstream.h>
 
 #include "sw-connection.h"
+#include "sw-connection-private.h"
+#include "sw-json-codec-private.h"
 #include "sw-cross-lock-private.h"
 #include "sw-init-private.h"
 #include "sw-operation-private.h"
@@ -68,6 +70,9 @@ struct _SwConnection
   SwCrossLock    send_lock;
   SwChannel      channel;
 
+  GMutex         codec_mutex;
+  SwCodec       *codec;              /* protected by @codec_mutex */
+
   GCancellable  *close_cancellable;  /* read-only after construction */
   GMutex         close_fd_mutex;
   int            close_fd;           /* atomic; made on first use */
@@ -84,6 +89,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (SwConnection, sw_connection, G_TYPE_OBJECT,
 enum {
   PROP_0,
   PROP_FRAMING,
+  PROP_CODEC,
   PROP_SOCKET,
   PROP_INPUT_STREAM,
   PROP_OUTPUT_STREAM,
@@ -233,6 +239,29 @@ wrap_io_stream (SwConnection *self)
 }
 
 /* ---- locking helpers -------------------------------------------------- */
+
+static SwCodec *
+get_codec_ref (SwConnection *self)
+{
+  SwCodec *codec;
+
+  g_mutex_lock (&self->codec_mutex);
+  codec = self->codec ? g_object_ref (self->codec) : NULL;
+  g_mutex_unlock (&self->codec_mutex);
+  return codec;
+}
+
+static SwCodec *
+require_codec (SwConnection  *self,
+               GError       **error)
+{
+  SwCodec *codec = get_codec_ref (self);
+
+  if (codec == NULL)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                         _("Values need a codec; this connection has none"));
+  return codec;
+}
 
 static int
 get_close_fd (SwConnection *self)
@@ -456,6 +485,8 @@ sw_connection_finalize (GObject *object)
     g_cancellable_release_fd (self->close_cancellable);
   g_clear_object (&self->close_cancellable);
   g_mutex_clear (&self->close_fd_mutex);
+  g_mutex_clear (&self->codec_mutex);
+  g_clear_object (&self->codec);
   sw_channel_clear (&self->channel);
   sw_cross_lock_clear (&self->receive_lock);
   sw_cross_lock_clear (&self->send_lock);
@@ -480,6 +511,9 @@ sw_connection_get_property (GObject    *object,
     {
     case PROP_FRAMING:
       g_value_set_object (value, sw_connection_get_framing (self));
+      break;
+    case PROP_CODEC:
+      g_value_take_object (value, get_codec_ref (self));
       break;
     case PROP_SOCKET:
       g_value_set_object (value, self->socket);
@@ -534,6 +568,9 @@ sw_connection_set_property (GObject      *object,
     {
     case PROP_FRAMING:
       sw_connection_set_framing (self, g_value_get_object (value));
+      break;
+    case PROP_CODEC:
+      sw_connection_set_codec (self, g_value_get_object (value));
       break;
     case PROP_SOCKET:
       self->socket = g_value_dup_object (value);
@@ -596,6 +633,19 @@ sw_connection_class_init (SwConnectionClass *klass)
   properties[PROP_FRAMING] =
     g_param_spec_object ("framing", NULL, NULL, SW_TYPE_FRAMING,
                          rw | G_PARAM_CONSTRUCT);
+
+  /**
+   * SwConnection:codec: (getter get_codec) (setter set_codec)
+   *
+   * What a message's bytes mean as a value, for
+   * [method@Sw.Connection.send_value] and
+   * [method@Sw.Connection.receive_value]; %NULL when the connection
+   * exchanges bytes only.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CODEC] =
+    g_param_spec_object ("codec", NULL, NULL, SW_TYPE_CODEC, rw | G_PARAM_CONSTRUCT);
 
   /**
    * SwConnection:socket: (getter get_socket)
@@ -744,10 +794,17 @@ sw_connection_init (SwConnection *self)
   self->close_fd = -1;
   self->close_cancellable = g_cancellable_new ();
   g_mutex_init (&self->close_fd_mutex);
+  g_mutex_init (&self->codec_mutex);
   sw_cross_lock_init (&self->receive_lock);
   sw_cross_lock_init (&self->send_lock);
   sw_channel_init (&self->channel);
   self->channel.max_message_size = SW_DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+SwChannel *
+sw_connection_get_channel (SwConnection *self)
+{
+  return &self->channel;
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -1601,6 +1658,12 @@ sw_connection_set_read_ahead (SwConnection *self,
 
 /* ---- async calls ------------------------------------------------------ */
 
+/* Turns a received message into the call's result (transfer full), or
+ * fails with @error. */
+typedef gpointer (*SwMessageDecodeFunc) (GBytes    *message,
+                                         gpointer   user_data,
+                                         GError   **error);
+
 /* One async call in flight: the task's data. While in flight it holds a
  * reference on the task, which holds one on the connection. */
 typedef struct
@@ -1610,6 +1673,15 @@ typedef struct
   SwOperation    op;
   GTask         *task;
   GSource       *queue_source;   /* the caller's cancellable while queued */
+
+  /* Receives that return a value rather than the message's bytes. */
+  SwMessageDecodeFunc decode;
+  gpointer            decode_data;      /* owned: a GObject or NULL */
+  GDestroyNotify      result_free;
+
+  /* Queued sends whose messages ride in this call's batch (corking); they
+   * complete with it. */
+  GSList             *absorbed;
 } SwAsyncCall;
 
 static void
@@ -1620,6 +1692,7 @@ async_call_free (gpointer data)
   g_assert (call->queue_source == NULL && call->driver.source == NULL);
   g_clear_error (&call->driver.evicted_error);
   sw_operation_clear (&call->op);
+  g_clear_object (&call->decode_data);
   g_free (call);
 }
 
@@ -1640,6 +1713,8 @@ async_call_return (SwAsyncCall *call,
                    GError      *error)
 {
   GTask *task = g_steal_pointer (&call->task);
+  GSList *absorbed = g_steal_pointer (&call->absorbed);
+  GError *error_copy = (error != NULL && absorbed != NULL) ? g_error_copy (error) : NULL;
 
   if (call->queue_source != NULL)
     {
@@ -1647,8 +1722,17 @@ async_call_return (SwAsyncCall *call,
       g_clear_pointer (&call->queue_source, g_source_unref);
     }
 
+  if (error == NULL && call->decode != NULL)
+    {
+      gpointer value = call->decode (call->op.result, call->decode_data, &error);
+
+      if (value != NULL)
+        g_task_return_pointer (task, value, call->result_free);
+    }
   if (error != NULL)
     g_task_return_error (task, error);
+  else if (call->decode != NULL)
+    ;
   else if (call->op.kind == SW_OPERATION_RECEIVE_MESSAGE
            || call->op.kind == SW_OPERATION_RECEIVE_BYTES)
     g_task_return_pointer (task, g_steal_pointer (&call->op.result),
@@ -1658,6 +1742,12 @@ async_call_return (SwAsyncCall *call,
   else
     g_task_return_boolean (task, TRUE);
   g_object_unref (task);
+
+  /* Sends that rode in this call's batch complete after it, in order. */
+  for (GSList *l = absorbed; l != NULL; l = l->next)
+    async_call_return (l->data, error_copy ? g_error_copy (error_copy) : NULL);
+  g_slist_free (absorbed);
+  g_clear_error (&error_copy);
 }
 
 /* The driver finished: hand the lock on (unless close() took it), then
@@ -1673,6 +1763,51 @@ on_async_done (SwAsyncDriver *driver,
   async_call_return (call, error);
 }
 
+/* Most calls a corked batch takes in. */
+#define SW_CORK_MAX_CALLS 64
+
+/* A queued async send that can join a batch: it has no cancellable (so
+ * nothing but close() interrupts the batch), returns no value, and is valid
+ * on its own. Called with the send lock's mutex held. */
+static gboolean
+is_corkable_send (SwLockWaiter *waiter)
+{
+  SwAsyncCall *call;
+
+  if (waiter->evict == NULL)
+    return FALSE;  /* a blocking thread */
+  call = async_call_from_waiter (waiter);
+  return call->op.kind == SW_OPERATION_SEND_MESSAGE
+         && call->driver.cancellable == NULL
+         && call->decode == NULL
+         && sw_operation_validate (&call->op, call->driver.channel, NULL);
+}
+
+/* Corking: a send about to write takes the async sends queued right behind
+ * it into its batch, so many small frames go out in one vectored write.
+ * FIFO order holds (they were next anyway) and the batch commits as a
+ * whole, so no frame is torn. */
+static void
+cork_queued_sends (SwAsyncCall *call)
+{
+  SwLockWaiter *waiter;
+  guint n_calls = 0;
+
+  if (call->op.kind != SW_OPERATION_SEND_MESSAGE || call->driver.cancellable != NULL
+      || call->op.started)
+    return;
+
+  while (n_calls < SW_CORK_MAX_CALLS
+         && (waiter = sw_cross_lock_take_head (call->driver.lock, is_corkable_send)) != NULL)
+    {
+      SwAsyncCall *other = async_call_from_waiter (waiter);
+
+      sw_operation_append_messages (&call->op, other->op.messages, other->op.n_messages);
+      call->absorbed = g_slist_append (call->absorbed, other);
+      n_calls++;
+    }
+}
+
 static void
 async_call_start (SwAsyncCall *call)
 {
@@ -1684,7 +1819,10 @@ async_call_start (SwAsyncCall *call)
       || !sw_operation_validate (&call->op, &self->channel, &error))
     on_async_done (&call->driver, error);
   else
-    sw_async_driver_run (&call->driver);
+    {
+      cork_queued_sends (call);
+      sw_async_driver_run (&call->driver);
+    }
 }
 
 static gboolean
@@ -1768,18 +1906,25 @@ async_call_thread (GTask        *task,
 }
 
 static void
-start_async (SwConnection        *self,
-             SwOperation         *op,
-             int                  io_priority,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             user_data,
-             const char          *name,
-             gpointer             tag)
+start_async_decoded (SwConnection        *self,
+                     SwOperation         *op,
+                     int                  io_priority,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data,
+                     const char          *name,
+                     gpointer             tag,
+                     SwMessageDecodeFunc  decode,
+                     gpointer             decode_data,
+                     GDestroyNotify       result_free)
 {
   SwAsyncCall *call = g_new0 (SwAsyncCall, 1);
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   GIOCondition condition;
+
+  call->decode = decode;
+  call->decode_data = decode_data;
+  call->result_free = result_free;
 
   g_task_set_name (task, name);
   g_task_set_source_tag (task, tag);
@@ -1847,6 +1992,37 @@ start_async (SwConnection        *self,
       }
       break;
     }
+}
+
+static void
+start_async (SwConnection        *self,
+             SwOperation         *op,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             const char          *name,
+             gpointer             tag)
+{
+  start_async_decoded (self, op, io_priority, cancellable, callback, user_data,
+                       name, tag, NULL, NULL, NULL);
+}
+
+/* Completes a call that failed before it started (no codec, a value that
+ * cannot be encoded). */
+static void
+return_early_error (SwConnection        *self,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data,
+                    const char          *name,
+                    gpointer             tag,
+                    GError              *error)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_name (task, name);
+  g_task_set_source_tag (task, tag);
+  g_task_return_error (task, error);
 }
 
 static gboolean
@@ -2304,4 +2480,497 @@ sw_connection_close_finish (SwConnection  *self,
                             GError       **error)
 {
   return finish_boolean (self, result, SW_TAG (sw_connection_close_async), error);
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/**
+ * sw_connection_get_codec:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:codec].
+ *
+ * Returns: (transfer none) (nullable): the codec, or %NULL
+ *
+ * Since: 0.1
+ */
+SwCodec *
+sw_connection_get_codec (SwConnection *self)
+{
+  SwCodec *codec;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  g_mutex_lock (&self->codec_mutex);
+  codec = self->codec;
+  g_mutex_unlock (&self->codec_mutex);
+  return codec;
+}
+
+/**
+ * sw_connection_set_codec:
+ * @self: a connection
+ * @codec: (nullable): the codec, or %NULL
+ *
+ * Sets [property@Sw.Connection:codec]. Calls already running keep the
+ * codec they started with.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_set_codec (SwConnection *self,
+                         SwCodec      *codec)
+{
+  gboolean changed;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (codec == NULL || SW_IS_CODEC (codec));
+
+  g_mutex_lock (&self->codec_mutex);
+  changed = g_set_object (&self->codec, codec);
+  g_mutex_unlock (&self->codec_mutex);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODEC]);
+}
+
+static gpointer
+decode_value (GBytes   *message,
+              gpointer  codec,
+              GError  **error)
+{
+  return sw_codec_decode (codec, message, error);
+}
+
+/* The message for @value, or NULL with @error; sinks a floating @value. */
+static GBytes *
+encode_value (SwConnection  *self,
+              GVariant      *value,
+              GError       **error)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink (value);
+  g_autoptr(SwCodec) codec = require_codec (self, error);
+
+  if (codec == NULL)
+    return NULL;
+  return sw_codec_encode (codec, owned, error);
+}
+
+/**
+ * sw_connection_send_value:
+ * @self: a connection
+ * @value: the value; a floating reference is sunk
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Encodes @value with [property@Sw.Connection:codec] and sends it as one
+ * message, like [method@Sw.Connection.send_message]. Without a codec it
+ * fails with %G_IO_ERROR_NOT_SUPPORTED; a value the codec cannot encode
+ * fails with the codec's error and sends nothing.
+ *
+ * Returns: %TRUE if the message was sent or committed
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_value (SwConnection  *self,
+                          GVariant      *value,
+                          gint64         timeout_us,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  g_autoptr(GBytes) message = NULL;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  message = encode_value (self, value, error);
+  if (message == NULL)
+    return FALSE;
+  return sw_connection_send_message (self, message, timeout_us, cancellable, error);
+}
+
+/**
+ * sw_connection_receive_value:
+ * @self: a connection
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Receives one message, like [method@Sw.Connection.receive_message], and
+ * decodes it with [property@Sw.Connection:codec]. A message the codec
+ * cannot decode fails with %G_IO_ERROR_INVALID_DATA; it is consumed, and
+ * the next receive gets the next message. Without a codec it fails with
+ * %G_IO_ERROR_NOT_SUPPORTED before receiving anything.
+ *
+ * Returns: (transfer full): the value, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GVariant *
+sw_connection_receive_value (SwConnection  *self,
+                             gint64         timeout_us,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  g_autoptr(SwCodec) codec = NULL;
+  g_autoptr(GBytes) message = NULL;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  codec = require_codec (self, error);
+  if (codec == NULL)
+    return NULL;
+  message = sw_connection_receive_message (self, timeout_us, cancellable, error);
+  if (message == NULL)
+    return NULL;
+  return sw_codec_decode (codec, message, error);
+}
+
+/**
+ * sw_connection_send_value_async:
+ * @self: a connection
+ * @value: the value; a floating reference is sunk
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Encodes @value with [property@Sw.Connection:codec] and sends it, like
+ * [method@Sw.Connection.send_message_async]. @callback runs in the
+ * thread-default main context of the thread that made the call; finish
+ * with [method@Sw.Connection.send_value_finish].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_value_async (SwConnection        *self,
+                                GVariant            *value,
+                                int                  io_priority,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GBytes) message = NULL;
+  GError *error = NULL;
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (value != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  message = encode_value (self, value, &error);
+  if (message == NULL)
+    {
+      return_early_error (self, callback, user_data, "sw_connection_send_value_async",
+                          SW_TAG (sw_connection_send_value_async), error);
+      return;
+    }
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  sw_operation_set_data (&op, message);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_value_async", SW_TAG (sw_connection_send_value_async));
+}
+
+/**
+ * sw_connection_send_value_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_value_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_value_finish (SwConnection  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_send_value_async), error);
+}
+
+/**
+ * sw_connection_receive_value_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Receives one message and decodes it with
+ * [property@Sw.Connection:codec], like
+ * [method@Sw.Connection.receive_value] but without blocking. @callback
+ * runs in the thread-default main context of the thread that made the
+ * call; finish with [method@Sw.Connection.receive_value_finish].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_receive_value_async (SwConnection        *self,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  SwCodec *codec;
+  GError *error = NULL;
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  codec = require_codec (self, &error);
+  if (codec == NULL)
+    {
+      return_early_error (self, callback, user_data, "sw_connection_receive_value_async",
+                          SW_TAG (sw_connection_receive_value_async), error);
+      return;
+    }
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  start_async_decoded (self, &op, io_priority, cancellable, callback, user_data,
+                       "sw_connection_receive_value_async",
+                       SW_TAG (sw_connection_receive_value_async),
+                       decode_value, codec, (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * sw_connection_receive_value_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.receive_value_async].
+ *
+ * Returns: (transfer full): the value, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GVariant *
+sw_connection_receive_value_finish (SwConnection  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, SW_TAG (sw_connection_receive_value_async)),
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- JSON nodes ------------------------------------------------------- */
+
+static gpointer
+decode_json_node (GBytes   *message,
+                  gpointer  unused,
+                  GError  **error)
+{
+  return sw_json_node_from_bytes (message, error);
+}
+
+static GBytes *
+encode_json_node (JsonNode  *node,
+                  GError   **error)
+{
+  if (!sw_json_node_check (node, error))
+    return NULL;
+  return sw_json_node_to_bytes (node);
+}
+
+/**
+ * sw_connection_send_json_node:
+ * @self: a connection
+ * @node: the JSON value
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Sends @node as one message of compact JSON text (UTF-8), whatever the
+ * connection's codec. A number that JSON cannot represent (NaN, infinity)
+ * fails with %G_IO_ERROR_INVALID_ARGUMENT and sends nothing. With
+ * [class@Sw.DelimiterFraming] this speaks JSON Lines.
+ *
+ * Returns: %TRUE if the message was sent or committed
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_json_node (SwConnection  *self,
+                              JsonNode      *node,
+                              gint64         timeout_us,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  g_autoptr(GBytes) message = NULL;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (node != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  message = encode_json_node (node, error);
+  if (message == NULL)
+    return FALSE;
+  return sw_connection_send_message (self, message, timeout_us, cancellable, error);
+}
+
+/**
+ * sw_connection_receive_json_node:
+ * @self: a connection
+ * @timeout_us: how long the call may take, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @error: return location for a #GError
+ *
+ * Receives one message and parses it as JSON text, whatever the
+ * connection's codec. A message that is not valid JSON fails with
+ * %G_IO_ERROR_INVALID_DATA (the message says where); it is consumed, and
+ * the next receive gets the next message.
+ *
+ * Returns: (transfer full): the JSON value, or %NULL on error
+ *
+ * Since: 0.1
+ */
+JsonNode *
+sw_connection_receive_json_node (SwConnection  *self,
+                                 gint64         timeout_us,
+                                 GCancellable  *cancellable,
+                                 GError       **error)
+{
+  g_autoptr(GBytes) message = NULL;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  message = sw_connection_receive_message (self, timeout_us, cancellable, error);
+  if (message == NULL)
+    return NULL;
+  return sw_json_node_from_bytes (message, error);
+}
+
+/**
+ * sw_connection_send_json_node_async:
+ * @self: a connection
+ * @node: the JSON value
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends @node as JSON text, like [method@Sw.Connection.send_json_node]
+ * but without blocking. @callback runs in the thread-default main context
+ * of the thread that made the call; finish with
+ * [method@Sw.Connection.send_json_node_finish].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_json_node_async (SwConnection        *self,
+                                    JsonNode            *node,
+                                    int                  io_priority,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GBytes) message = NULL;
+  GError *error = NULL;
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (node != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  message = encode_json_node (node, &error);
+  if (message == NULL)
+    {
+      return_early_error (self, callback, user_data, "sw_connection_send_json_node_async",
+                          SW_TAG (sw_connection_send_json_node_async), error);
+      return;
+    }
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  sw_operation_set_data (&op, message);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_json_node_async",
+               SW_TAG (sw_connection_send_json_node_async));
+}
+
+/**
+ * sw_connection_send_json_node_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_json_node_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_json_node_finish (SwConnection  *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_send_json_node_async), error);
+}
+
+/**
+ * sw_connection_receive_json_node_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Receives one message and parses it as JSON text, like
+ * [method@Sw.Connection.receive_json_node] but without blocking.
+ * @callback runs in the thread-default main context of the thread that
+ * made the call; finish with
+ * [method@Sw.Connection.receive_json_node_finish].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_receive_json_node_async (SwConnection        *self,
+                                       int                  io_priority,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  start_async_decoded (self, &op, io_priority, cancellable, callback, user_data,
+                       "sw_connection_receive_json_node_async",
+                       SW_TAG (sw_connection_receive_json_node_async),
+                       decode_json_node, NULL, (GDestroyNotify) json_node_unref);
+}
+
+/**
+ * sw_connection_receive_json_node_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.receive_json_node_async].
+ *
+ * Returns: (transfer full): the JSON value, or %NULL on error
+ *
+ * Since: 0.1
+ */
+JsonNode *
+sw_connection_receive_json_node_finish (SwConnection  *self,
+                                        GAsyncResult  *result,
+                                        GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, SW_TAG (sw_connection_receive_json_node_async)),
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

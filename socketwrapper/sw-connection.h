@@ -6,6 +6,8 @@
 #endif
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <socketwrapper/sw-codec.h>
 #include <socketwrapper/sw-framing.h>
 #include <socketwrapper/sw-version-macros.h>
 
@@ -162,6 +164,76 @@ SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_close_finish           (SwConnection        *self,
                                                     GAsyncResult        *result,
                                                     GError             **error);
+
+SW_AVAILABLE_IN_ALL
+SwCodec      *sw_connection_get_codec       (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_codec       (SwConnection   *self,
+                                             SwCodec        *codec);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_value      (SwConnection   *self,
+                                             GVariant       *value,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+GVariant     *sw_connection_receive_value   (SwConnection   *self,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
+                                             GError        **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_send_value_async     (SwConnection        *self,
+                                                  GVariant            *value,
+                                                  int                  io_priority,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_value_finish    (SwConnection        *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_receive_value_async  (SwConnection        *self,
+                                                  int                  io_priority,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+GVariant     *sw_connection_receive_value_finish (SwConnection        *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_json_node      (SwConnection   *self,
+                                                 JsonNode       *node,
+                                                 gint64          timeout_us,
+                                                 GCancellable   *cancellable,
+                                                 GError        **error);
+SW_AVAILABLE_IN_ALL
+JsonNode     *sw_connection_receive_json_node   (SwConnection   *self,
+                                                 gint64          timeout_us,
+                                                 GCancellable   *cancellable,
+                                                 GError        **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_send_json_node_async     (SwConnection        *self,
+                                                      JsonNode            *node,
+                                                      int                  io_priority,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_json_node_finish    (SwConnection        *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_receive_json_node_async  (SwConnection        *self,
+                                                      int                  io_priority,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+JsonNode     *sw_connection_receive_json_node_finish (SwConnection        *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
 
 SW_AVAILABLE_IN_ALL
 SwFraming    *sw_connection_get_framing     (SwConnection   *self);

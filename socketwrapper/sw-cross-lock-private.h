@@ -79,6 +79,12 @@ gboolean sw_cross_lock_park    (SwCrossLock   *lock,
 gboolean sw_cross_lock_unpark  (SwCrossLock   *lock,
                                 SwLockWaiter  *owner);
 
+/* The owner takes over the head waiter if @match accepts it (called with
+ * the mutex held): the waiter leaves the queue without being granted, and
+ * the owner completes it. Returns NULL when the head does not match. */
+SwLockWaiter *sw_cross_lock_take_head (SwCrossLock   *lock,
+                                       gboolean     (*match) (SwLockWaiter *waiter));
+
 /* Closes the lock: every queued waiter fails with CLOSED, later acquires
  * fail at once, and the caller takes the lock from a parked async owner or
  * waits for the current owner to release; it then owns the lock for good. */

@@ -218,6 +218,25 @@ sw_cross_lock_release (SwCrossLock *lock)
   g_mutex_unlock (&lock->mutex);
 }
 
+SwLockWaiter *
+sw_cross_lock_take_head (SwCrossLock   *lock,
+                         gboolean     (*match) (SwLockWaiter *waiter))
+{
+  SwLockWaiter *head;
+
+  g_mutex_lock (&lock->mutex);
+  head = g_queue_peek_head (&lock->waiters);
+  if (head != NULL && match (head))
+    {
+      g_queue_unlink (&lock->waiters, &head->link);
+      head->state = SW_LOCK_WAITER_GRANTED;
+    }
+  else
+    head = NULL;
+  g_mutex_unlock (&lock->mutex);
+  return head;
+}
+
 gboolean
 sw_cross_lock_park (SwCrossLock  *lock,
                     SwLockWaiter *owner)

@@ -55,6 +55,7 @@ typedef struct
   guint       first;        /* the first frame not completely written */
   gsize       offset;       /* bytes of frames[first] already written */
   gboolean    active;
+  guint64     n_writes;     /* vectored writes made, for tests and benchmarks */
 } SwOutput;
 
 /* The I/O engine of a connection: what it wraps and the state kept across
@@ -119,6 +120,10 @@ void     sw_operation_clear        (SwOperation   *op);
 /* The bytes to send: one message or raw bytes. */
 void     sw_operation_set_data     (SwOperation   *op,
                                     GBytes        *data);
+/* Appends copies of @messages to @op's batch (which becomes owned). */
+void     sw_operation_append_messages (SwOperation    *op,
+                                       GBytes * const *messages,
+                                       guint           n_messages);
 /* A batch of messages, borrowed for a sync call or copied (@copy). */
 void     sw_operation_set_messages (SwOperation   *op,
                                     GBytes * const *messages,

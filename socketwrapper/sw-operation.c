@@ -711,6 +711,7 @@ output_write_stream (SwOperation   *op,
           skip = 0;
         }
 
+      out->n_writes++;
       switch (sw_transport_writev (&channel->transport, vectors, n_vectors,
                                    &n_written, cancellable, error))
         {
@@ -931,6 +932,31 @@ sw_operation_set_messages (SwOperation    *op,
     }
   op->messages = messages;
   op->n_messages = n_messages;
+}
+
+void
+sw_operation_append_messages (SwOperation    *op,
+                              GBytes * const *messages,
+                              guint           n_messages)
+{
+  GBytes **owned = g_new (GBytes *, op->n_messages + n_messages);
+
+  for (guint i = 0; i < op->n_messages; i++)
+    owned[i] = g_bytes_ref (op->messages[i]);
+  for (guint i = 0; i < n_messages; i++)
+    owned[op->n_messages + i] = g_bytes_ref (messages[i]);
+
+  /* Drop what the op held before: its own copies and its single message. */
+  if (op->owned != NULL)
+    {
+      for (guint i = 0; i < op->n_messages; i++)
+        g_bytes_unref (op->owned[i]);
+      g_free (op->owned);
+    }
+  g_clear_pointer (&op->data, g_bytes_unref);
+  op->owned = owned;
+  op->messages = owned;
+  op->n_messages += n_messages;
 }
 
 void

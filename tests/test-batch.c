@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <socketwrapper/socketwrapper.h>
 
+#include "sw-connection-private.h"
 #include "sw-test-util.h"
 
 static GBytes **
@@ -332,6 +333,91 @@ test_batch_async (void)
   assert_receive_batch (b, 100, 7000);
 }
 
+static void
+on_corked_sent (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GError *error = NULL;
+
+  g_assert_true (sw_connection_send_message_finish (SW_CONNECTION (object), result, &error));
+  g_assert_no_error (error);
+  (*(guint *) user_data)++;
+}
+
+#define N_CORKED 200
+
+typedef struct
+{
+  SwConnection *connection;
+  GBytes       *first;
+  gint          done;    /* atomic */
+} CorkReceiver;
+
+/* Receives the blocker, then every corked message in order. */
+static gpointer
+cork_receiver_thread (gpointer user_data)
+{
+  CorkReceiver *receiver = user_data;
+  GError *error = NULL;
+  GBytes *message = sw_connection_receive_message (receiver->connection, -1, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (message, receiver->first));
+  g_bytes_unref (message);
+  for (guint i = 0; i < N_CORKED; i++)
+    {
+      message = sw_connection_receive_message (receiver->connection, -1, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_bytes_get_size (message), ==, 16 + i);
+      g_assert_true (sw_test_pattern_check (message, 1000 + i));
+      g_bytes_unref (message);
+    }
+  g_atomic_int_set (&receiver->done, 1);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+static void
+test_batch_cork (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) blocker = sw_test_pattern_bytes (4 * 1024 * 1024, 99);
+  CorkReceiver receiver;
+  GThread *thread;
+  guint sent = 0;
+  guint64 writes_before;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), &a, &b, &error));
+
+  /* A large first send waits for the reader; the small ones queue behind
+   * it. When it is done, the next send takes the queued ones into its own
+   * batch: far fewer writes than messages. */
+  sw_connection_send_message_async (a, blocker, G_PRIORITY_DEFAULT, NULL, on_corked_sent, &sent);
+  for (guint i = 0; i < N_CORKED; i++)
+    {
+      g_autoptr(GBytes) message = sw_test_pattern_bytes (16 + i, 1000 + i);
+
+      sw_connection_send_message_async (a, message, G_PRIORITY_DEFAULT, NULL,
+                                        on_corked_sent, &sent);
+    }
+  writes_before = sw_connection_get_channel (a)->output.n_writes;
+
+  receiver = (CorkReceiver) { b, blocker, 0 };
+  thread = g_thread_new ("cork-receiver", cork_receiver_thread, &receiver);
+  while (sent < N_CORKED + 1 || !g_atomic_int_get (&receiver.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+
+  /* The blocker took a few writes; the first queued send wrote itself and
+   * the rest in a few more. */
+  g_test_message ("writes %" G_GUINT64_FORMAT, sw_connection_get_channel (a)->output.n_writes - writes_before);
+  g_assert_cmpuint (sw_connection_get_channel (a)->output.n_writes - writes_before, <, N_CORKED / 4);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -344,6 +430,7 @@ main (int   argc,
   g_test_add_func ("/sw/batch/partial-commits", test_batch_partial_commits);
   g_test_add_func ("/sw/batch/datagrams", test_batch_datagrams);
   g_test_add_func ("/sw/batch/async", test_batch_async);
+  g_test_add_func ("/sw/batch/cork", test_batch_cork);
 
   return g_test_run ();
 }

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/**
+ * SwCodec:
+ *
+ * What the bytes of a message mean as a value.
+ *
+ * A codec turns a [struct@GLib.Variant] into the bytes of one message and
+ * back. A connection with a codec (see the `codec` property of
+ * [class@Sw.Connection]) sends and receives values instead of bytes; the
+ * framing still decides where each message ends.
+ *
+ * Codecs are stateless and can be shared between connections and threads.
+ *
+ * Built-in codecs:
+ *
+ * - [class@Sw.GVariantCodec]: the GVariant serialisation format, readable
+ *   by any GLib peer (C, PyGObject, GJS, GDBus);
+ * - [class@Sw.JsonCodec]: JSON text, readable by any JSON library.
+ *
+ * ## Writing a codec
+ *
+ * Implement [vfunc@Sw.Codec.encode] and [vfunc@Sw.Codec.decode]; both are
+ * binding-friendly, so a codec can be written in Python or JavaScript as
+ * well as in C. Callers go through [method@Sw.Codec.encode] and
+ * [method@Sw.Codec.decode], which check the answers: an implementation that
+ * fails without saying why still yields a #GError, and a floating value it
+ * returns is sunk.
+ *
+ * Bytes given to `decode` come from the peer: an implementation must treat
+ * them as untrusted and fail with %G_IO_ERROR_INVALID_DATA, never crash, on
+ * anything it cannot read.
+ *
+ * Since: 0.1
+ */
+
+#include <glib/gi18n-lib.h>
+
+#include "sw-codec.h"
+#include "sw-init-private.h"
+
+G_DEFINE_INTERFACE (SwCodec, sw_codec, G_TYPE_OBJECT)
+
+/* The defaults make an implementation that forgot a vfunc fail cleanly
+ * (a binding that leaves one out gets these, too). */
+static GBytes *
+sw_codec_real_encode (SwCodec   *self,
+                      GVariant  *value,
+                      GError   **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               _("Codec %s does not implement encoding"),
+               G_OBJECT_TYPE_NAME (self));
+  return NULL;
+}
+
+static GVariant *
+sw_codec_real_decode (SwCodec   *self,
+                      GBytes    *bytes,
+                      GError   **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               _("Codec %s does not implement decoding"),
+               G_OBJECT_TYPE_NAME (self));
+  return NULL;
+}
+
+static void
+sw_codec_default_init (SwCodecInterface *iface)
+{
+  sw_init ();
+
+  iface->encode = sw_codec_real_encode;
+  iface->decode = sw_codec_real_decode;
+}
+
+/* An implementation must either return a result or set an error. A
+ * binding vfunc that raised a non-GError exception returns NULL and sets
+ * nothing; a result with an error set is a bug we report and drop, so the
+ * caller always sees exactly one of the two. */
+static gboolean
+check_result (SwCodec     *self,
+              gboolean     have_result,
+              GError      *local_error,
+              GIOErrorEnum code,
+              const char  *what,
+              GError     **error)
+{
+  if (have_result && local_error == NULL)
+    return TRUE;
+
+  if (local_error != NULL)
+    {
+      if (have_result)
+        g_critical ("Codec %s returned a result and set an error while %s",
+                    G_OBJECT_TYPE_NAME (self), what);
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+
+  if (code == G_IO_ERROR_INVALID_DATA)
+    g_set_error (error, G_IO_ERROR, code,
+                 _("Codec %s failed to decode the message without saying why"),
+                 G_OBJECT_TYPE_NAME (self));
+  else
+    g_set_error (error, G_IO_ERROR, code,
+                 _("Codec %s failed to encode the value without saying why"),
+                 G_OBJECT_TYPE_NAME (self));
+  return FALSE;
+}
+
+/**
+ * sw_codec_encode:
+ * @self: a codec
+ * @value: (transfer none): the value to encode; a floating reference is
+ *   sunk and released before the call returns, so
+ *   `sw_codec_encode (codec, g_variant_new ("(su)", "a", 1), &error)`
+ *   does not leak
+ * @error: return location for a #GError
+ *
+ * Turns @value into the bytes of one message.
+ *
+ * An implementation that fails without setting an error is reported as
+ * %G_IO_ERROR_FAILED. The built-in codecs fail with
+ * %G_IO_ERROR_INVALID_ARGUMENT on a value their format cannot represent
+ * (see [class@Sw.JsonCodec]).
+ *
+ * Returns: (transfer full): the encoded message, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_codec_encode (SwCodec   *self,
+                 GVariant  *value,
+                 GError   **error)
+{
+  g_autoptr(GVariant) sunk = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (SW_IS_CODEC (self), NULL);
+  g_return_val_if_fail (value != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* Sinking here, not in each implementation, means a C caller can pass
+   * g_variant_new (...) inline whatever the codec does with it. */
+  sunk = g_variant_ref_sink (value);
+  bytes = SW_CODEC_GET_IFACE (self)->encode (self, sunk, &local_error);
+
+  if (!check_result (self, bytes != NULL, local_error, G_IO_ERROR_FAILED,
+                     "encoding", error))
+    return NULL;
+  return g_steal_pointer (&bytes);
+}
+
+/**
+ * sw_codec_decode:
+ * @self: a codec
+ * @bytes: the bytes of one message, as received from the peer (untrusted)
+ * @error: return location for a #GError
+ *
+ * Turns the bytes of one message into a value.
+ *
+ * Bytes the codec cannot read fail with %G_IO_ERROR_INVALID_DATA, also when
+ * an implementation fails without setting an error. The returned value is
+ * never floating, whatever the implementation returned.
+ *
+ * Returns: (transfer full): the decoded value, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GVariant *
+sw_codec_decode (SwCodec   *self,
+                 GBytes    *bytes,
+                 GError   **error)
+{
+  g_autoptr(GVariant) value = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (SW_IS_CODEC (self), NULL);
+  g_return_val_if_fail (bytes != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  value = SW_CODEC_GET_IFACE (self)->decode (self, bytes, &local_error);
+  /* (transfer full) may still hand over a floating reference, e.g. a C
+   * implementation returning g_variant_new (...); own it either way. */
+  if (value != NULL && g_variant_is_floating (value))
+    g_variant_take_ref (value);
+
+  if (!check_result (self, value != NULL, local_error,
+                     G_IO_ERROR_INVALID_DATA, "decoding", error))
+    return NULL;
+  return g_steal_pointer (&value);
+}

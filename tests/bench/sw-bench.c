@@ -1,0 +1,2379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sw-bench: throughput, latency and memory of SwConnection against
+ * hand-written syscall loops, GDBus peer-to-peer, Python multiprocessing and
+ * (when built with it) ZeroMQ.  One run prints one Markdown report.
+ *
+ * Every measurement runs the two ends in two forked processes over a UNIX
+ * stream socketpair(2) (ZeroMQ: an ipc:// endpoint, it cannot adopt an fd).
+ * Each child sets itself up, says "R" on its report pipe and waits for a
+ * byte on its go pipe, so connection set-up, handshakes and interpreter
+ * start-up are never timed.  Throughput is (receiver's CLOCK_MONOTONIC after
+ * the last message) - (sender's CLOCK_MONOTONIC before the first one); the
+ * clock is system-wide, so the two processes' readings subtract.  Python
+ * reads the same clock (time.monotonic), so its numbers mean the same. */
+#include <socketwrapper/socketwrapper.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef SW_BENCH_HAVE_ZMQ
+#include <zmq.h>
+#endif
+
+#define PYTHON             "/usr/bin/python3"
+#define LATENCY_SIZE       64
+#define LATENCY_WARMUP     100
+#define LATENCY_MAX        200000
+#define ASYNC_IN_FLIGHT    64
+#define BATCH_SIZE         64
+#define RAW_BUFFER         (64 * 1024)
+#define BIG_MESSAGE        (64 * 1024 * 1024)
+#define CHILD_TIMEOUT_MS   120000
+
+static const gsize sizes[] = { 16, 256, 4096, 65536, 1048576 };
+#define N_SIZES G_N_ELEMENTS (sizes)
+
+/* --sizes can narrow the run (for profiling one cell, say). */
+static gboolean size_on[N_SIZES] = { TRUE, TRUE, TRUE, TRUE, TRUE };
+#define FOR_SIZES(s) for (gsize s = 0; s < N_SIZES; s++) if (size_on[s])
+
+typedef enum
+{
+  PLACE_FREE,
+  PLACE_SAME,
+  PLACE_TWO,
+} Placement;
+
+typedef enum
+{
+  ROLE_SEND,
+  ROLE_RECV,
+  ROLE_PING,
+  ROLE_PONG,
+} Role;
+
+/* What one child process is asked to do. */
+typedef struct
+{
+  Role        role;
+  int         fd;          /* this child's end of the socketpair */
+  int         report_fd;   /* child -> parent lines */
+  int         go_fd;       /* parent -> child start byte */
+  gsize       size;
+  guint64     count;
+  double      budget;      /* latency client: seconds to run */
+  gboolean    memory;      /* receiver: report its peak RSS growth */
+  const char *endpoint;    /* ZeroMQ */
+} Job;
+
+typedef void (*ChildFunc) (const Job *job);
+
+typedef struct
+{
+  const char *name;
+  gboolean    sw;
+  ChildFunc   sender;
+  ChildFunc   receiver;
+  ChildFunc   client;      /* NULL: no latency row */
+  ChildFunc   server;
+  const char *latency_note;
+  gboolean    receiver_first;  /* the sender may only start once the receiver is set up */
+} Contender;
+
+static gboolean  opt_quick;
+static char     *opt_cpus;
+static int       opt_runs;
+static double    opt_cell_time;
+static char     *opt_only;
+static char     *opt_sizes;
+static gboolean  opt_no_memory;
+static char     *opt_python_script;
+
+static Placement placement = PLACE_FREE;
+
+/* ------------------------------------------------------------------ */
+/* Child-side helpers                                                  */
+
+static double
+now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN static void
+die (const char *format,
+     ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  fprintf (stderr, "sw-bench[%d]: ", (int) getpid ());
+  vfprintf (stderr, format, args);
+  fputc ('\n', stderr);
+  va_end (args);
+  /* _exit: a child must not run the parent's atexit handlers or flush its
+   * stdio buffers a second time. */
+  _exit (1);
+}
+
+static void
+write_all (int         fd,
+           const void *data,
+           gsize       len)
+{
+  const guint8 *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        die ("write: %s", g_strerror (errno));
+      p += n;
+      len -= n;
+    }
+}
+
+G_GNUC_PRINTF (2, 3) static void
+report (const Job  *job,
+        const char *format,
+        ...)
+{
+  va_list args;
+  char *line;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  write_all (job->report_fd, line, strlen (line));
+  g_free (line);
+}
+
+/* Set-up is done: tell the parent, then wait for everybody else. */
+static void
+ready_and_wait (const Job *job)
+{
+  char c;
+
+  report (job, "R\n");
+  while (read (job->go_fd, &c, 1) < 0 && errno == EINTR)
+    ;
+}
+
+static void
+read_exact (int     fd,
+            guint8 *p,
+            gsize   len)
+{
+  while (len > 0)
+    {
+      ssize_t n = read (fd, p, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        die ("read: %s", g_strerror (errno));
+      if (n == 0)
+        die ("read: unexpected EOF");
+      p += n;
+      len -= n;
+    }
+}
+
+static long
+proc_status_kib (const char *field)
+{
+  g_autofree char *contents = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &contents, NULL, NULL))
+    return -1;
+  line = strstr (contents, field);
+  if (line == NULL)
+    return -1;
+  return strtol (line + strlen (field) + 1, NULL, 10);
+}
+
+static GBytes *
+make_payload (gsize size)
+{
+  guint8 *data = g_malloc (size);
+
+  /* Not zeros: a zero page could be shared, and nobody sends zeros. */
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) (i * 31 + 7);
+  return g_bytes_new_take (data, size);
+}
+
+static int
+compare_double (gconstpointer a,
+                gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+/* The same rank rule as sw_bench_mp.py, so the rows compare. */
+static double
+percentile (double *sorted,
+            gsize   n,
+            double  q)
+{
+  return sorted[(gsize) ((n - 1) * q)];
+}
+
+/* Latency clients record round trips into a growing array, then report
+ * p50 and p99 in microseconds, skipping the warm-up. */
+typedef struct
+{
+  GArray *samples;
+  double  end;
+  double  t;
+} Latencies;
+
+static void
+latencies_init (Latencies *l,
+                double     budget)
+{
+  l->samples = g_array_sized_new (FALSE, FALSE, sizeof (double), 1024);
+  l->end = now () + budget;
+}
+
+static gboolean
+latencies_more (Latencies *l)
+{
+  guint n = l->samples->len;
+
+  return n < LATENCY_MAX && (n < 2 * LATENCY_WARMUP || now () < l->end);
+}
+
+static void
+latencies_add (Latencies *l,
+               double     seconds)
+{
+  g_array_append_val (l->samples, seconds);
+}
+
+static void
+latencies_report (Latencies *l,
+                  const Job *job)
+{
+  double *v = (double *) (gpointer) l->samples->data + LATENCY_WARMUP;
+  gsize n = l->samples->len - LATENCY_WARMUP;
+
+  qsort (v, n, sizeof (double), compare_double);
+  report (job, "L %.3f %.3f\n", percentile (v, n, 0.50) * 1e6, percentile (v, n, 0.99) * 1e6);
+  g_array_unref (l->samples);
+}
+
+/* Receivers that take part in the memory test reset the high-water mark
+ * (or, when clear_refs is not allowed, rely on a fresh fork's mark being
+ * its RSS at fork time) and report how far the peak rose. */
+static long
+memory_begin (const Job *job)
+{
+  int fd;
+
+  if (!job->memory)
+    return 0;
+  fd = open ("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      if (write (fd, "5", 1) < 0)
+        { /* not allowed: the fork-time mark stands */ }
+      close (fd);
+    }
+  return proc_status_kib ("VmRSS:");
+}
+
+static long
+memory_end (const Job *job,
+            long       rss_before_kib)
+{
+  if (!job->memory)
+    return -1;
+  return (proc_status_kib ("VmHWM:") - rss_before_kib) * 1024;
+}
+
+/* ------------------------------------------------------------------ */
+/* Socketwrapper contenders                                            */
+
+static SwConnection *
+sw_open (const Job *job,
+         gboolean   read_ahead)
+{
+  GError *error = NULL;
+  SwConnection *c = sw_connection_new_for_fd (job->fd, sw_framing_get_default (), &error);
+
+  if (c == NULL)
+    die ("sw_connection_new_for_fd: %s", error->message);
+  sw_connection_set_read_ahead (c, read_ahead);
+  return c;
+}
+
+static void
+sw_close (SwConnection *c)
+{
+  GError *error = NULL;
+
+  if (!sw_connection_close (c, NULL, &error))
+    die ("close: %s", error->message);
+  g_object_unref (c);
+}
+
+static void
+sw_sync_sender (const Job *job)
+{
+  SwConnection *c = sw_open (job, TRUE);
+  GBytes *message = make_payload (job->size);
+  GError *error = NULL;
+  double t0;
+
+  ready_and_wait (job);
+  t0 = now ();
+  for (guint64 i = 0; i < job->count; i++)
+    if (!sw_connection_send_message (c, message, -1, NULL, &error))
+      die ("send_message: %s", error->message);
+  report (job, "T %.9f -1\n", t0);
+  g_bytes_unref (message);
+  sw_close (c);
+}
+
+static void
+sw_sync_receiver_common (const Job *job,
+                         gboolean   read_ahead)
+{
+  SwConnection *c = sw_open (job, read_ahead);
+  GError *error = NULL;
+  long rss = memory_begin (job);
+  double t1;
+
+  ready_and_wait (job);
+  for (guint64 i = 0; i < job->count; i++)
+    {
+      GBytes *message = sw_connection_receive_message (c, -1, NULL, &error);
+
+      if (message == NULL)
+        die ("receive_message: %s", error->message);
+      if (g_bytes_get_size (message) != job->size)
+        die ("receive_message: wrong size");
+      g_bytes_unref (message);
+    }
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  sw_close (c);
+}
+
+static void
+sw_sync_receiver (const Job *job)
+{
+  sw_sync_receiver_common (job, TRUE);
+}
+
+static void
+sw_exact_receiver (const Job *job)
+{
+  sw_sync_receiver_common (job, FALSE);
+}
+
+static void
+sw_batch_sender (const Job *job)
+{
+  SwConnection *c = sw_open (job, TRUE);
+  GBytes *message = make_payload (job->size);
+  GBytes *batch[BATCH_SIZE];
+  GError *error = NULL;
+  double t0;
+
+  for (guint i = 0; i < BATCH_SIZE; i++)
+    batch[i] = message;
+  ready_and_wait (job);
+  t0 = now ();
+  for (guint64 sent = 0; sent < job->count;)
+    {
+      guint n = (guint) MIN ((guint64) BATCH_SIZE, job->count - sent);
+
+      if (!sw_connection_send_messages (c, batch, n, -1, NULL, &error))
+        die ("send_messages: %s", error->message);
+      sent += n;
+    }
+  report (job, "T %.9f -1\n", t0);
+  g_bytes_unref (message);
+  sw_close (c);
+}
+
+static gboolean
+is_eof (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+}
+
+static void
+sw_sync_server_common (const Job *job,
+                       gboolean   read_ahead)
+{
+  SwConnection *c = sw_open (job, read_ahead);
+  GError *error = NULL;
+
+  ready_and_wait (job);
+  for (;;)
+    {
+      GBytes *message = sw_connection_receive_message (c, -1, NULL, &error);
+
+      if (message == NULL)
+        {
+          if (!is_eof (error))
+            die ("server receive: %s", error->message);
+          g_clear_error (&error);
+          break;
+        }
+      if (!sw_connection_send_message (c, message, -1, NULL, &error))
+        die ("server send: %s", error->message);
+      g_bytes_unref (message);
+    }
+  sw_close (c);
+}
+
+static void
+sw_sync_server (const Job *job)
+{
+  sw_sync_server_common (job, TRUE);
+}
+
+static void
+sw_exact_server (const Job *job)
+{
+  sw_sync_server_common (job, FALSE);
+}
+
+static void
+sw_sync_client_common (const Job *job,
+                       gboolean   read_ahead)
+{
+  SwConnection *c = sw_open (job, read_ahead);
+  GBytes *ping = make_payload (LATENCY_SIZE);
+  GError *error = NULL;
+  Latencies l;
+
+  ready_and_wait (job);
+  latencies_init (&l, job->budget);
+  while (latencies_more (&l))
+    {
+      double t = now ();
+      GBytes *pong;
+
+      if (!sw_connection_send_message (c, ping, -1, NULL, &error))
+        die ("client send: %s", error->message);
+      pong = sw_connection_receive_message (c, -1, NULL, &error);
+      if (pong == NULL)
+        die ("client receive: %s", error->message);
+      latencies_add (&l, now () - t);
+      g_bytes_unref (pong);
+    }
+  latencies_report (&l, job);
+  g_bytes_unref (ping);
+  sw_close (c);
+}
+
+static void
+sw_sync_client (const Job *job)
+{
+  sw_sync_client_common (job, TRUE);
+}
+
+static void
+sw_exact_client (const Job *job)
+{
+  sw_sync_client_common (job, FALSE);
+}
+
+/* Async: each end runs its own GMainContext, pushed as thread default so
+ * the callbacks land there. */
+typedef struct
+{
+  const Job    *job;
+  SwConnection *c;
+  GBytes       *message;
+  GMainLoop    *loop;
+  guint64       started;
+  guint64       done;
+  guint         sends_pending;
+  gboolean      stopping;
+  Latencies     latencies;
+  double        t;
+  long          rss;
+} AsyncState;
+
+static AsyncState *
+async_state_new (const Job *job,
+                 gsize      payload)
+{
+  AsyncState *s = g_new0 (AsyncState, 1);
+  GMainContext *context = g_main_context_new ();
+
+  g_main_context_push_thread_default (context);
+  s->job = job;
+  s->c = sw_open (job, TRUE);
+  s->message = payload > 0 ? make_payload (payload) : NULL;
+  s->loop = g_main_loop_new (context, FALSE);
+  g_main_context_unref (context);
+  return s;
+}
+
+static void
+async_state_free (AsyncState *s)
+{
+  GMainContext *context = g_main_loop_get_context (s->loop);
+
+  sw_close (s->c);
+  /* Let any completion the close scheduled run before the context goes. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  g_main_loop_unref (s->loop);
+  g_clear_pointer (&s->message, g_bytes_unref);
+  g_free (s);
+}
+
+static void
+async_sent_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncState *s = user_data;
+  GError *error = NULL;
+
+  if (!sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
+    die ("send_message_async: %s", error->message);
+  s->done++;
+  if (s->started < s->job->count)
+    {
+      s->started++;
+      sw_connection_send_message_async (s->c, s->message, G_PRIORITY_DEFAULT, NULL,
+                                        async_sent_cb, s);
+    }
+  else if (s->done == s->job->count)
+    g_main_loop_quit (s->loop);
+}
+
+static void
+sw_async_sender (const Job *job)
+{
+  AsyncState *s = async_state_new (job, job->size);
+  double t0;
+
+  ready_and_wait (job);
+  t0 = now ();
+  /* A bounded window: enough to keep the socket busy, never an unbounded
+   * queue of pending tasks. */
+  while (s->started < job->count && s->started < ASYNC_IN_FLIGHT)
+    {
+      s->started++;
+      sw_connection_send_message_async (s->c, s->message, G_PRIORITY_DEFAULT, NULL,
+                                        async_sent_cb, s);
+    }
+  if (job->count > 0)
+    g_main_loop_run (s->loop);
+  report (job, "T %.9f -1\n", t0);
+  async_state_free (s);
+}
+
+static void
+async_received_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  AsyncState *s = user_data;
+  GError *error = NULL;
+  GBytes *message = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+
+  if (message == NULL)
+    die ("receive_message_async: %s", error->message);
+  if (g_bytes_get_size (message) != s->job->size)
+    die ("receive_message_async: wrong size");
+  g_bytes_unref (message);
+  if (++s->done < s->job->count)
+    sw_connection_receive_message_async (s->c, G_PRIORITY_DEFAULT, NULL,
+                                         async_received_cb, s);
+  else
+    g_main_loop_quit (s->loop);
+}
+
+static void
+sw_async_receiver (const Job *job)
+{
+  AsyncState *s = async_state_new (job, 0);
+  long rss = memory_begin (job);
+  double t1;
+
+  ready_and_wait (job);
+  if (job->count > 0)
+    {
+      sw_connection_receive_message_async (s->c, G_PRIORITY_DEFAULT, NULL,
+                                           async_received_cb, s);
+      g_main_loop_run (s->loop);
+    }
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  async_state_free (s);
+}
+
+static void
+async_echo_sent_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  AsyncState *s = user_data;
+  GError *error = NULL;
+
+  /* The client may be gone by the time the last echo completes. */
+  if (!sw_connection_send_message_finish (SW_CONNECTION (source), result, &error)
+      && !s->stopping)
+    die ("server send_message_async: %s", error->message);
+  g_clear_error (&error);
+  if (--s->sends_pending == 0 && s->stopping)
+    g_main_loop_quit (s->loop);
+}
+
+static void
+async_server_received_cb (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  AsyncState *s = user_data;
+  GError *error = NULL;
+  GBytes *message = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+
+  if (message == NULL)
+    {
+      if (!is_eof (error))
+        die ("server receive_message_async: %s", error->message);
+      g_clear_error (&error);
+      s->stopping = TRUE;
+      if (s->sends_pending == 0)
+        g_main_loop_quit (s->loop);
+      return;
+    }
+  s->sends_pending++;
+  sw_connection_send_message_async (s->c, message, G_PRIORITY_DEFAULT, NULL,
+                                    async_echo_sent_cb, s);
+  g_bytes_unref (message);
+  sw_connection_receive_message_async (s->c, G_PRIORITY_DEFAULT, NULL,
+                                       async_server_received_cb, s);
+}
+
+static void
+sw_async_server (const Job *job)
+{
+  AsyncState *s = async_state_new (job, 0);
+
+  ready_and_wait (job);
+  sw_connection_receive_message_async (s->c, G_PRIORITY_DEFAULT, NULL,
+                                       async_server_received_cb, s);
+  g_main_loop_run (s->loop);
+  async_state_free (s);
+}
+
+static void async_client_received_cb (GObject *, GAsyncResult *, gpointer);
+
+static void
+async_client_sent_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  AsyncState *s = user_data;
+  GError *error = NULL;
+
+  if (!sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
+    die ("client send_message_async: %s", error->message);
+  if (--s->sends_pending == 0 && s->stopping)
+    g_main_loop_quit (s->loop);
+}
+
+static void
+async_client_ping (AsyncState *s)
+{
+  s->t = now ();
+  s->sends_pending++;
+  sw_connection_send_message_async (s->c, s->message, G_PRIORITY_DEFAULT, NULL,
+                                    async_client_sent_cb, s);
+  sw_connection_receive_message_async (s->c, G_PRIORITY_DEFAULT, NULL,
+                                       async_client_received_cb, s);
+}
+
+static void
+async_client_received_cb (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  AsyncState *s = user_data;
+  GError *error = NULL;
+  GBytes *pong = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+
+  if (pong == NULL)
+    die ("client receive_message_async: %s", error->message);
+  latencies_add (&s->latencies, now () - s->t);
+  g_bytes_unref (pong);
+  if (latencies_more (&s->latencies))
+    async_client_ping (s);
+  else
+    {
+      s->stopping = TRUE;
+      if (s->sends_pending == 0)
+        g_main_loop_quit (s->loop);
+    }
+}
+
+static void
+sw_async_client (const Job *job)
+{
+  AsyncState *s = async_state_new (job, LATENCY_SIZE);
+
+  ready_and_wait (job);
+  latencies_init (&s->latencies, job->budget);
+  async_client_ping (s);
+  g_main_loop_run (s->loop);
+  latencies_report (&s->latencies, job);
+  async_state_free (s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hand-written references: the same wire format with plain syscalls   */
+
+static gsize
+varint_encode (guint64 v,
+               guint8 *out)
+{
+  if (v <= 240)
+    {
+      out[0] = (guint8) v;
+      return 1;
+    }
+  if (v <= 2287)
+    {
+      out[0] = (guint8) ((v - 240) / 256 + 241);
+      out[1] = (guint8) ((v - 240) % 256);
+      return 2;
+    }
+  if (v <= 67823)
+    {
+      out[0] = 249;
+      out[1] = (guint8) ((v - 2288) >> 8);
+      out[2] = (guint8) (v - 2288);
+      return 3;
+    }
+  else
+    {
+      guint n = 3;
+
+      while (n < 8 && (v >> (8 * n)) != 0)
+        n++;
+      out[0] = (guint8) (247 + n);
+      for (guint i = 0; i < n; i++)
+        out[1 + i] = (guint8) (v >> (8 * (n - 1 - i)));
+      return 1 + n;
+    }
+}
+
+/* How many header bytes follow the first one. */
+static gsize
+varint_extra (guint8 first)
+{
+  if (first <= 240)
+    return 0;
+  if (first <= 248)
+    return 1;
+  if (first == 249)
+    return 2;
+  return first - 247;
+}
+
+static guint64
+varint_decode (const guint8 *h)
+{
+  guint64 v = 0;
+
+  if (h[0] <= 240)
+    return h[0];
+  if (h[0] <= 248)
+    return 240 + 256 * (guint64) (h[0] - 241) + h[1];
+  if (h[0] == 249)
+    return 2288 + 256 * (guint64) h[1] + h[2];
+  for (gsize i = 0; i < varint_extra (h[0]); i++)
+    v = (v << 8) | h[1 + i];
+  return v;
+}
+
+static void
+raw_send (int           fd,
+          const guint8 *payload,
+          gsize         size)
+{
+  guint8 header[9];
+  struct iovec iov[2];
+  int iovcnt = 2;
+  struct iovec *v = iov;
+
+  iov[0].iov_base = header;
+  iov[0].iov_len = varint_encode (size, header);
+  iov[1].iov_base = (void *) payload;
+  iov[1].iov_len = size;
+  /* One writev per message; a blocking socket only returns short on a
+   * signal or for frames larger than the socket buffer. */
+  while (iovcnt > 0)
+    {
+      ssize_t n = writev (fd, v, iovcnt);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        die ("writev: %s", g_strerror (errno));
+      while (iovcnt > 0 && (gsize) n >= v->iov_len)
+        {
+          n -= v->iov_len;
+          v++;
+          iovcnt--;
+        }
+      if (iovcnt > 0)
+        {
+          v->iov_base = (guint8 *) v->iov_base + n;
+          v->iov_len -= n;
+        }
+    }
+}
+
+typedef struct
+{
+  int      fd;
+  gboolean buffered;
+  guint8  *buf;
+  gsize    start;
+  gsize    end;
+} RawReader;
+
+static void
+raw_reader_init (RawReader *r,
+                 int        fd,
+                 gboolean   buffered)
+{
+  r->fd = fd;
+  r->buffered = buffered;
+  r->buf = buffered ? g_malloc (RAW_BUFFER) : NULL;
+  r->start = r->end = 0;
+}
+
+/* Appends whatever one read(2) gives to the buffer; 0 at EOF. */
+static gsize
+raw_refill (RawReader *r)
+{
+  ssize_t n;
+
+  if (r->start > 0)
+    {
+      memmove (r->buf, r->buf + r->start, r->end - r->start);
+      r->end -= r->start;
+      r->start = 0;
+    }
+  do
+    n = read (r->fd, r->buf + r->end, RAW_BUFFER - r->end);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    die ("read: %s", g_strerror (errno));
+  r->end += n;
+  return n;
+}
+
+/* One message into its own g_malloc()ed buffer, as an application that
+ * keeps messages needs (and as SwConnection returns a GBytes): the raw rows
+ * pay for the same allocation.  FALSE at EOF on a message boundary. */
+static gboolean
+raw_read_message (RawReader *r,
+                  guint8   **out,
+                  gsize     *out_len)
+{
+  guint8 h[9];
+  guint8 *p;
+  gsize len, extra, have;
+
+  if (!r->buffered)
+    {
+      ssize_t n;
+
+      do
+        n = read (r->fd, h, 1);
+      while (n < 0 && errno == EINTR);
+      if (n == 0)
+        return FALSE;
+      if (n < 0)
+        die ("read: %s", g_strerror (errno));
+      read_exact (r->fd, h + 1, varint_extra (h[0]));
+      len = varint_decode (h);
+      p = g_malloc (len);
+      read_exact (r->fd, p, len);
+      *out = p;
+      *out_len = len;
+      return TRUE;
+    }
+
+  while (r->end - r->start < 1 || r->end - r->start < 1 + varint_extra (r->buf[r->start]))
+    if (raw_refill (r) == 0)
+      {
+        if (r->end == r->start)
+          return FALSE;
+        die ("read: EOF inside a header");
+      }
+  extra = varint_extra (r->buf[r->start]);
+  len = varint_decode (r->buf + r->start);
+  r->start += 1 + extra;
+  p = g_malloc (len);
+  have = MIN (len, r->end - r->start);
+  memcpy (p, r->buf + r->start, have);
+  r->start += have;
+  while (have < len)
+    {
+      gsize need = len - have, take;
+
+      /* A big remainder goes straight into the message, as SwConnection
+       * does; a small one comes through the buffer with what follows. */
+      if (need >= RAW_BUFFER)
+        {
+          read_exact (r->fd, p + have, need);
+          break;
+        }
+      r->start = r->end = 0;
+      if (raw_refill (r) == 0)
+        die ("read: EOF inside a payload");
+      take = MIN (need, r->end);
+      memcpy (p + have, r->buf, take);
+      r->start = take;
+      have += take;
+    }
+  *out = p;
+  *out_len = len;
+  return TRUE;
+}
+
+static void
+raw_sender (const Job *job)
+{
+  GBytes *message = make_payload (job->size);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (message, &size);
+  double t0;
+
+  ready_and_wait (job);
+  t0 = now ();
+  for (guint64 i = 0; i < job->count; i++)
+    raw_send (job->fd, data, size);
+  report (job, "T %.9f -1\n", t0);
+  g_bytes_unref (message);
+  close (job->fd);
+}
+
+static void
+raw_receiver_common (const Job *job,
+                     gboolean   buffered)
+{
+  RawReader r;
+  long rss;
+  double t1;
+
+  raw_reader_init (&r, job->fd, buffered);
+  rss = memory_begin (job);
+  ready_and_wait (job);
+  for (guint64 i = 0; i < job->count; i++)
+    {
+      guint8 *p;
+      gsize len;
+
+      if (!raw_read_message (&r, &p, &len))
+        die ("raw receive: EOF");
+      if (len != job->size)
+        die ("raw receive: wrong size");
+      g_free (p);
+    }
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  g_free (r.buf);
+  close (job->fd);
+}
+
+static void
+raw_exact_receiver (const Job *job)
+{
+  raw_receiver_common (job, FALSE);
+}
+
+static void
+raw_buffered_receiver (const Job *job)
+{
+  raw_receiver_common (job, TRUE);
+}
+
+static void
+raw_server_common (const Job *job,
+                   gboolean   buffered)
+{
+  RawReader r;
+  guint8 *p;
+  gsize len;
+
+  raw_reader_init (&r, job->fd, buffered);
+  ready_and_wait (job);
+  while (raw_read_message (&r, &p, &len))
+    {
+      raw_send (job->fd, p, len);
+      g_free (p);
+    }
+  g_free (r.buf);
+  close (job->fd);
+}
+
+static void
+raw_client_common (const Job *job,
+                   gboolean   buffered)
+{
+  RawReader r;
+  guint8 ping[LATENCY_SIZE] = { 0 };
+  Latencies l;
+
+  raw_reader_init (&r, job->fd, buffered);
+  ready_and_wait (job);
+  latencies_init (&l, job->budget);
+  while (latencies_more (&l))
+    {
+      double t = now ();
+      guint8 *p;
+      gsize len;
+
+      raw_send (job->fd, ping, sizeof ping);
+      if (!raw_read_message (&r, &p, &len))
+        die ("raw client: EOF");
+      latencies_add (&l, now () - t);
+      g_free (p);
+    }
+  latencies_report (&l, job);
+  g_free (r.buf);
+  close (job->fd);
+}
+
+static void
+raw_exact_server (const Job *job)
+{
+  raw_server_common (job, FALSE);
+}
+
+static void
+raw_buffered_server (const Job *job)
+{
+  raw_server_common (job, TRUE);
+}
+
+static void
+raw_exact_client (const Job *job)
+{
+  raw_client_common (job, FALSE);
+}
+
+static void
+raw_buffered_client (const Job *job)
+{
+  raw_client_common (job, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+/* GDBus peer-to-peer: one signal with an (ay) body per message         */
+
+#define BENCH_PATH  "/org/gtk/SwBench"
+#define BENCH_IFACE "org.gtk.SwBench"
+
+typedef struct
+{
+  const Job       *job;
+  GDBusConnection *connection;
+  GMainLoop       *loop;
+  guint64          received;
+  gboolean         got_pong;
+} GDBusState;
+
+static GDBusConnection *
+gdbus_open (const Job *job,
+            gboolean   server)
+{
+  GError *error = NULL;
+  GSocket *socket = g_socket_new_from_fd (job->fd, &error);
+  GSocketConnection *stream;
+  GDBusConnection *connection;
+  char *guid = server ? g_dbus_generate_guid () : NULL;
+
+  if (socket == NULL)
+    die ("g_socket_new_from_fd: %s", error->message);
+  stream = g_socket_connection_factory_create_connection (socket);
+  /* Both processes run this at once, so the SASL handshake completes. */
+  connection = g_dbus_connection_new_sync (G_IO_STREAM (stream), guid,
+                                           server ? G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER
+                                                  : G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+                                           NULL, NULL, &error);
+  if (connection == NULL)
+    die ("g_dbus_connection_new_sync: %s", error->message);
+  g_free (guid);
+  g_object_unref (stream);
+  g_object_unref (socket);
+  return connection;
+}
+
+static GVariant *
+gdbus_body (const guint8 *data,
+            gsize         size)
+{
+  return g_variant_new ("(@ay)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, size, 1));
+}
+
+static void
+gdbus_sender (const Job *job)
+{
+  GDBusConnection *connection = gdbus_open (job, FALSE);
+  GBytes *message = make_payload (job->size);
+  const guint8 *data = g_bytes_get_data (message, NULL);
+  GError *error = NULL;
+  gsize unflushed = 0;
+  double t0;
+
+  ready_and_wait (job);
+  t0 = now ();
+  for (guint64 i = 0; i < job->count; i++)
+    {
+      if (!g_dbus_connection_emit_signal (connection, NULL, BENCH_PATH, BENCH_IFACE, "Message",
+                                          gdbus_body (data, job->size), &error))
+        die ("emit_signal: %s", error->message);
+      /* emit_signal only queues for GDBus's worker thread: flush now and
+       * then so the queue (and memory) stays bounded like a socket buffer. */
+      unflushed += job->size + 64;
+      if ((unflushed >= 4 * 1024 * 1024 || (i + 1) % 256 == 0) && i + 1 < job->count)
+        {
+          if (!g_dbus_connection_flush_sync (connection, NULL, &error))
+            die ("flush: %s", error->message);
+          unflushed = 0;
+        }
+    }
+  report (job, "T %.9f -1\n", t0);
+  /* The receiver hangs up once it has everything, which may beat this
+   * flush's reply: the error then says nothing about the messages. */
+  g_dbus_connection_flush_sync (connection, NULL, NULL);
+  g_dbus_connection_close_sync (connection, NULL, NULL);
+  g_object_unref (connection);
+  g_bytes_unref (message);
+}
+
+static void
+gdbus_message_cb (GDBusConnection *connection,
+                  const char      *sender_name,
+                  const char      *object_path,
+                  const char      *interface_name,
+                  const char      *signal_name,
+                  GVariant        *parameters,
+                  gpointer         user_data)
+{
+  GDBusState *s = user_data;
+  GVariant *body = g_variant_get_child_value (parameters, 0);
+
+  if (g_variant_get_size (body) != s->job->size)
+    die ("gdbus receive: wrong size");
+  g_variant_unref (body);
+  if (++s->received == s->job->count)
+    g_main_loop_quit (s->loop);
+}
+
+static void
+gdbus_receiver (const Job *job)
+{
+  GDBusState s = { job, gdbus_open (job, TRUE), g_main_loop_new (NULL, FALSE), 0, FALSE };
+  long rss = memory_begin (job);
+  guint id;
+  double t1;
+
+  id = g_dbus_connection_signal_subscribe (s.connection, NULL, BENCH_IFACE, "Message", BENCH_PATH,
+                                           NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                           gdbus_message_cb, &s, NULL);
+  ready_and_wait (job);
+  if (job->count > 0)
+    g_main_loop_run (s.loop);
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  g_dbus_connection_signal_unsubscribe (s.connection, id);
+  g_dbus_connection_close_sync (s.connection, NULL, NULL);
+  g_object_unref (s.connection);
+  g_main_loop_unref (s.loop);
+}
+
+static void
+gdbus_ping_cb (GDBusConnection *connection,
+               const char      *sender_name,
+               const char      *object_path,
+               const char      *interface_name,
+               const char      *signal_name,
+               GVariant        *parameters,
+               gpointer         user_data)
+{
+  GError *error = NULL;
+
+  /* Echo the body back as a Pong; after the client closes this may fail. */
+  if (!g_dbus_connection_emit_signal (connection, NULL, BENCH_PATH, BENCH_IFACE, "Pong",
+                                      parameters, &error))
+    g_clear_error (&error);
+}
+
+static void
+gdbus_pong_cb (GDBusConnection *connection,
+               const char      *sender_name,
+               const char      *object_path,
+               const char      *interface_name,
+               const char      *signal_name,
+               GVariant        *parameters,
+               gpointer         user_data)
+{
+  GDBusState *s = user_data;
+
+  s->got_pong = TRUE;
+}
+
+static void
+gdbus_closed_cb (GDBusConnection *connection,
+                 gboolean         remote_peer_vanished,
+                 GError          *error,
+                 gpointer         user_data)
+{
+  GDBusState *s = user_data;
+
+  g_main_loop_quit (s->loop);
+}
+
+static void
+gdbus_server (const Job *job)
+{
+  GDBusState s = { job, gdbus_open (job, TRUE), g_main_loop_new (NULL, FALSE), 0, FALSE };
+
+  g_dbus_connection_signal_subscribe (s.connection, NULL, BENCH_IFACE, "Ping", BENCH_PATH,
+                                      NULL, G_DBUS_SIGNAL_FLAGS_NONE, gdbus_ping_cb, &s, NULL);
+  g_signal_connect (s.connection, "closed", G_CALLBACK (gdbus_closed_cb), &s);
+  ready_and_wait (job);
+  if (!g_dbus_connection_is_closed (s.connection))
+    g_main_loop_run (s.loop);
+  g_object_unref (s.connection);
+  g_main_loop_unref (s.loop);
+}
+
+static void
+gdbus_client (const Job *job)
+{
+  GDBusState s = { job, gdbus_open (job, FALSE), NULL, 0, FALSE };
+  guint8 ping[LATENCY_SIZE] = { 0 };
+  GError *error = NULL;
+  Latencies l;
+
+  g_dbus_connection_signal_subscribe (s.connection, NULL, BENCH_IFACE, "Pong", BENCH_PATH,
+                                      NULL, G_DBUS_SIGNAL_FLAGS_NONE, gdbus_pong_cb, &s, NULL);
+  ready_and_wait (job);
+  latencies_init (&l, job->budget);
+  while (latencies_more (&l))
+    {
+      double t = now ();
+
+      s.got_pong = FALSE;
+      if (!g_dbus_connection_emit_signal (s.connection, NULL, BENCH_PATH, BENCH_IFACE, "Ping",
+                                          gdbus_body (ping, sizeof ping), &error))
+        die ("emit_signal: %s", error->message);
+      while (!s.got_pong)
+        g_main_context_iteration (NULL, TRUE);
+      latencies_add (&l, now () - t);
+    }
+  latencies_report (&l, job);
+  g_dbus_connection_close_sync (s.connection, NULL, NULL);
+  g_object_unref (s.connection);
+}
+
+/* ------------------------------------------------------------------ */
+/* Python multiprocessing.connection, both ends in /usr/bin/python3    */
+
+static void
+python_exec (const Job  *job,
+             const char *role)
+{
+  char fd[16], report_fd[16], go_fd[16], size[32], count[32], budget[32];
+  int keep[] = { job->fd, job->report_fd, job->go_fd };
+
+  /* The pipes and the socket are close-on-exec; these three cross over. */
+  for (gsize i = 0; i < G_N_ELEMENTS (keep); i++)
+    if (fcntl (keep[i], F_SETFD, 0) < 0)
+      die ("fcntl: %s", g_strerror (errno));
+  g_snprintf (fd, sizeof fd, "%d", job->fd);
+  g_snprintf (report_fd, sizeof report_fd, "%d", job->report_fd);
+  g_snprintf (go_fd, sizeof go_fd, "%d", job->go_fd);
+  g_snprintf (size, sizeof size, "%" G_GSIZE_FORMAT, job->size);
+  g_snprintf (count, sizeof count, "%" G_GUINT64_FORMAT, job->count);
+  g_ascii_dtostr (budget, sizeof budget, job->budget);
+  execl (PYTHON, PYTHON, opt_python_script, role, fd, report_fd, go_fd, size, count, budget,
+         (char *) NULL);
+  die ("exec %s: %s", PYTHON, g_strerror (errno));
+}
+
+static void
+python_sender (const Job *job)
+{
+  python_exec (job, "send");
+}
+
+static void
+python_receiver (const Job *job)
+{
+  python_exec (job, "recv");
+}
+
+static void
+python_client (const Job *job)
+{
+  python_exec (job, "ping");
+}
+
+static void
+python_server (const Job *job)
+{
+  python_exec (job, "pong");
+}
+
+/* ------------------------------------------------------------------ */
+/* ZeroMQ PAIR over ipc:// (ZeroMQ cannot adopt a socketpair fd)        */
+
+#ifdef SW_BENCH_HAVE_ZMQ
+static void *
+zmq_open (const Job *job,
+          void     **context,
+          gboolean   bind)
+{
+  void *socket;
+
+  close (job->fd);
+  *context = zmq_ctx_new ();
+  socket = zmq_socket (*context, ZMQ_PAIR);
+  if (socket == NULL)
+    die ("zmq_socket: %s", zmq_strerror (zmq_errno ()));
+  if ((bind ? zmq_bind (socket, job->endpoint) : zmq_connect (socket, job->endpoint)) != 0)
+    die ("zmq bind/connect %s: %s", job->endpoint, zmq_strerror (zmq_errno ()));
+  return socket;
+}
+
+static void
+zmq_finish (void *context,
+            void *socket)
+{
+  /* Default linger: terminating waits until every queued message is out. */
+  zmq_close (socket);
+  zmq_ctx_term (context);
+}
+
+static void
+zmq_sender (const Job *job)
+{
+  void *context;
+  void *socket = zmq_open (job, &context, FALSE);
+  GBytes *message = make_payload (job->size);
+  const guint8 *data = g_bytes_get_data (message, NULL);
+  double t0;
+
+  ready_and_wait (job);
+  t0 = now ();
+  for (guint64 i = 0; i < job->count; i++)
+    if (zmq_send (socket, data, job->size, 0) < 0)
+      die ("zmq_send: %s", zmq_strerror (zmq_errno ()));
+  report (job, "T %.9f -1\n", t0);
+  /* Closing a PAIR whose peer has not read everything can lose the tail
+   * (seen here with 16-byte messages): wait for the receiver's word. */
+  if (zmq_recv (socket, NULL, 0, 0) < 0)
+    die ("zmq_recv (ack): %s", zmq_strerror (zmq_errno ()));
+  zmq_finish (context, socket);
+  g_bytes_unref (message);
+}
+
+static void
+zmq_receiver (const Job *job)
+{
+  void *context;
+  void *socket = zmq_open (job, &context, TRUE);
+  long rss = memory_begin (job);
+  double t1;
+
+  ready_and_wait (job);
+  for (guint64 i = 0; i < job->count; i++)
+    {
+      zmq_msg_t message;
+
+      zmq_msg_init (&message);
+      if (zmq_msg_recv (&message, socket, 0) < 0)
+        die ("zmq_msg_recv: %s", zmq_strerror (zmq_errno ()));
+      if (zmq_msg_size (&message) != job->size)
+        die ("zmq receive: wrong size");
+      zmq_msg_close (&message);
+    }
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  if (zmq_send (socket, "", 0, 0) < 0)
+    die ("zmq_send (ack): %s", zmq_strerror (zmq_errno ()));
+  zmq_finish (context, socket);
+}
+
+static void
+zmq_server (const Job *job)
+{
+  void *context;
+  void *socket = zmq_open (job, &context, TRUE);
+
+  ready_and_wait (job);
+  for (;;)
+    {
+      zmq_msg_t message;
+
+      zmq_msg_init (&message);
+      if (zmq_msg_recv (&message, socket, 0) < 0)
+        die ("zmq_msg_recv: %s", zmq_strerror (zmq_errno ()));
+      /* PAIR has no EOF: the client ends with an empty message. */
+      if (zmq_msg_size (&message) == 0)
+        {
+          zmq_msg_close (&message);
+          break;
+        }
+      if (zmq_msg_send (&message, socket, 0) < 0)
+        die ("zmq_msg_send: %s", zmq_strerror (zmq_errno ()));
+    }
+  zmq_finish (context, socket);
+}
+
+static void
+zmq_client (const Job *job)
+{
+  void *context;
+  void *socket = zmq_open (job, &context, FALSE);
+  guint8 ping[LATENCY_SIZE] = { 0 };
+  Latencies l;
+
+  ready_and_wait (job);
+  latencies_init (&l, job->budget);
+  while (latencies_more (&l))
+    {
+      double t = now ();
+      zmq_msg_t pong;
+
+      if (zmq_send (socket, ping, sizeof ping, 0) < 0)
+        die ("zmq_send: %s", zmq_strerror (zmq_errno ()));
+      zmq_msg_init (&pong);
+      if (zmq_msg_recv (&pong, socket, 0) < 0)
+        die ("zmq_msg_recv: %s", zmq_strerror (zmq_errno ()));
+      zmq_msg_close (&pong);
+      latencies_add (&l, now () - t);
+    }
+  latencies_report (&l, job);
+  if (zmq_send (socket, "", 0, 0) < 0)
+    die ("zmq_send: %s", zmq_strerror (zmq_errno ()));
+  zmq_finish (context, socket);
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* The contenders                                                      */
+
+static const Contender contenders[] = {
+  { "sw-sync", TRUE, sw_sync_sender, sw_sync_receiver, sw_sync_client, sw_sync_server, NULL },
+  { "sw-sync-exact", TRUE, sw_sync_sender, sw_exact_receiver, sw_exact_client, sw_exact_server,
+    "both ends read-ahead off" },
+  { "sw-async", TRUE, sw_async_sender, sw_async_receiver, sw_async_client, sw_async_server, NULL },
+  { "sw-batch", TRUE, sw_batch_sender, sw_sync_receiver, NULL, NULL,
+    "batching needs a queue; a ping-pong is sw-sync" },
+  { "raw-exact", FALSE, raw_sender, raw_exact_receiver, raw_exact_client, raw_exact_server, NULL },
+  { "raw-buffered", FALSE, raw_sender, raw_buffered_receiver, raw_buffered_client,
+    raw_buffered_server, NULL },
+  { "gdbus-p2p", FALSE, gdbus_sender, gdbus_receiver, gdbus_client, gdbus_server,
+    "Ping signal, Pong signal back" },
+  { "python-mp", FALSE, python_sender, python_receiver, python_client, python_server,
+    "both ends Python" },
+#ifdef SW_BENCH_HAVE_ZMQ
+  { "zmq-pair", FALSE, zmq_sender, zmq_receiver, zmq_client, zmq_server, "ipc:// endpoint", TRUE },
+#endif
+};
+#define N_CONTENDERS G_N_ELEMENTS (contenders)
+
+static gboolean enabled[N_CONTENDERS];
+
+static int
+contender_index (const char *name)
+{
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    if (strcmp (contenders[i].name, name) == 0)
+      return (int) i;
+  return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parent: forking, pinning, collecting                                */
+
+static void
+pin_to (int cpu)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (cpu, &set);
+  if (sched_setaffinity (0, sizeof set, &set) < 0)
+    die ("sched_setaffinity(%d): %s", cpu, g_strerror (errno));
+}
+
+typedef struct
+{
+  pid_t pid;
+  int   report_fd;
+  int   go_fd;
+} Child;
+
+static Child
+spawn (ChildFunc  func,
+       Job       *job,
+       int        cpu,
+       const int  close_fds[2])
+{
+  int report_pipe[2], go_pipe[2];
+  Child child = { -1, -1, -1 };
+
+  if (pipe2 (report_pipe, O_CLOEXEC) < 0 || pipe2 (go_pipe, O_CLOEXEC) < 0)
+    die ("pipe2: %s", g_strerror (errno));
+  fflush (stdout);
+  fflush (stderr);
+  child.pid = fork ();
+  if (child.pid < 0)
+    die ("fork: %s", g_strerror (errno));
+  if (child.pid == 0)
+    {
+      close (report_pipe[0]);
+      close (go_pipe[1]);
+      /* The other end of the socketpair belongs to the peer process:
+       * keeping a copy would hide its EOF. */
+      close (close_fds[0] == job->fd ? close_fds[1] : close_fds[0]);
+      if (cpu >= 0)
+        pin_to (cpu);
+      /* Raw writers get EPIPE instead of dying silently when a peer fails. */
+      signal (SIGPIPE, SIG_IGN);
+      job->report_fd = report_pipe[1];
+      job->go_fd = go_pipe[0];
+      func (job);
+      _exit (0);
+    }
+  close (report_pipe[1]);
+  close (go_pipe[0]);
+  child.report_fd = report_pipe[0];
+  child.go_fd = go_pipe[1];
+  return child;
+}
+
+/* One line from a child; FALSE on EOF, error or timeout. */
+static gboolean
+read_line (int   fd,
+           char *buf,
+           gsize size)
+{
+  gsize n = 0;
+
+  while (n + 1 < size)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t r;
+
+      if (poll (&pfd, 1, CHILD_TIMEOUT_MS) <= 0)
+        return FALSE;
+      r = read (fd, buf + n, 1);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        return FALSE;
+      if (buf[n] == '\n')
+        break;
+      n++;
+    }
+  buf[n] = '\0';
+  return TRUE;
+}
+
+static gboolean
+reap (Child *child,
+      gboolean kill_it)
+{
+  int status;
+
+  if (child->pid <= 0)
+    return TRUE;
+  if (kill_it)
+    kill (child->pid, SIGKILL);
+  while (waitpid (child->pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  close (child->report_fd);
+  close (child->go_fd);
+  child->pid = -1;
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+typedef struct
+{
+  double seconds;     /* throughput: elapsed */
+  double p50, p99;    /* latency: microseconds */
+  long   peak;        /* memory: bytes of peak RSS growth */
+} Outcome;
+
+/* Runs one pair of children: `a` is the sender/client, `b` the receiver or
+ * server.  Fills *out and returns TRUE when both succeeded. */
+static gboolean
+run_pair (const Contender *c,
+          gboolean         latency,
+          gsize            size,
+          guint64          count,
+          double           budget,
+          gboolean         memory,
+          Outcome         *out)
+{
+  static guint serial;
+  int fds[2];
+  Job ja = { 0 }, jb = { 0 };
+  Child a = { -1, -1, -1 }, b;
+  char line[256], endpoint[128];
+  int cpu_a = -1, cpu_b = -1;
+  gboolean ok = FALSE;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+    die ("socketpair: %s", g_strerror (errno));
+  g_snprintf (endpoint, sizeof endpoint, "ipc:///tmp/sw-bench-%d-%u", (int) getpid (), serial++);
+  if (placement == PLACE_SAME)
+    cpu_a = cpu_b = 0;
+  else if (placement == PLACE_TWO)
+    {
+      cpu_a = 0;
+      cpu_b = 1;
+    }
+
+  ja.role = latency ? ROLE_PING : ROLE_SEND;
+  jb.role = latency ? ROLE_PONG : ROLE_RECV;
+  ja.fd = fds[0];
+  jb.fd = fds[1];
+  ja.size = jb.size = latency ? LATENCY_SIZE : size;
+  ja.count = jb.count = count;
+  ja.budget = jb.budget = budget;
+  jb.memory = memory;
+  ja.endpoint = jb.endpoint = endpoint;
+
+  /* Usually both set up at once (a GDBus handshake needs both ends); a
+   * ZeroMQ PAIR does not reconnect, so there the receiver binds first. */
+  b = spawn (latency ? c->server : c->receiver, &jb, cpu_b, fds);
+  if (!c->receiver_first
+      || (read_line (b.report_fd, line, sizeof line) && line[0] == 'R'))
+    a = spawn (latency ? c->client : c->sender, &ja, cpu_a, fds);
+  close (fds[0]);
+  close (fds[1]);
+
+  if (a.pid > 0
+      && (c->receiver_first
+          || (read_line (b.report_fd, line, sizeof line) && line[0] == 'R'))
+      && read_line (a.report_fd, line, sizeof line) && line[0] == 'R')
+    {
+      write_all (b.go_fd, "g", 1);
+      write_all (a.go_fd, "g", 1);
+      if (latency)
+        ok = read_line (a.report_fd, line, sizeof line)
+             && sscanf (line, "L %lf %lf", &out->p50, &out->p99) == 2;
+      else
+        {
+          double t0, t1;
+          long dummy;
+
+          ok = read_line (a.report_fd, line, sizeof line)
+               && sscanf (line, "T %lf %ld", &t0, &dummy) == 2
+               && read_line (b.report_fd, line, sizeof line)
+               && sscanf (line, "T %lf %ld", &t1, &out->peak) == 2;
+          if (ok)
+            out->seconds = t1 - t0;
+        }
+    }
+  /* A latency server only ends when its client is gone. */
+  ok = reap (&a, !ok) && ok;
+  ok = reap (&b, !ok) && ok;
+#ifdef SW_BENCH_HAVE_ZMQ
+  unlink (endpoint + strlen ("ipc://"));
+#endif
+  if (!ok)
+    fprintf (stderr, "sw-bench: %s %s %" G_GSIZE_FORMAT " B failed\n",
+             c->name, latency ? "latency" : "throughput", size);
+  return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory per idle connection (in a fresh child, so the parent's heap  */
+/* and the GLib type system's one-time set-up do not count)            */
+
+static int
+count_open_fds (void)
+{
+  GDir *dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  int n = 0;
+
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  g_dir_close (dir);
+  return n;
+}
+
+/* One message each way, so both ends have done what a used connection has. */
+static void
+exchange (SwConnection **pair,
+          GBytes        *message)
+{
+  GError *error = NULL;
+
+  for (int dir = 0; dir < 2; dir++)
+    {
+      GBytes *got;
+
+      if (!sw_connection_send_message (pair[dir], message, -1, NULL, &error))
+        die ("idle send: %s", error->message);
+      got = sw_connection_receive_message (pair[1 - dir], -1, NULL, &error);
+      if (got == NULL)
+        die ("idle receive: %s", error->message);
+      g_bytes_unref (got);
+    }
+}
+
+static void
+idle_memory_child (int      report_fd,
+                   gboolean exchange_messages)
+{
+  struct rlimit lim;
+  GError *error = NULL;
+  SwConnection **ends;
+  GBytes *ping = make_payload (16);
+  SwConnection *probe[2];
+  long before = 0, after, data_before = 0, data_after;
+  int fds_before, fds_per_pair;
+  gsize n;
+
+  getrlimit (RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit (RLIMIT_NOFILE, &lim);
+  /* A pair needs two fds, plus whatever the library opens per connection
+   * (its close cancellable's eventfd, once a sync call has run): count
+   * them on a probe pair, or running out of fds aborts inside GLib. */
+  fds_before = count_open_fds ();
+  if (!sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, sw_framing_get_default (),
+                      &probe[0], &probe[1], &error))
+    die ("sw_socketpair: %s", error->message);
+  exchange (probe, ping);
+  fds_per_pair = MAX (2, count_open_fds () - fds_before);
+  g_object_unref (probe[0]);
+  g_object_unref (probe[1]);
+  n = (gsize) MIN ((rlim_t) 10000, (lim.rlim_cur - 64) / fds_per_pair);
+  ends = g_new0 (SwConnection *, 2 * n + 2);
+
+  /* One pair first, so class initialisation and the first GBytes, mutex
+   * and error-quark allocations happen before the baseline. */
+  for (gsize i = 0; i <= n; i++)
+    {
+      SwConnection **pair = &ends[2 * i];
+
+      if (i == 1)
+        {
+          before = proc_status_kib ("VmRSS:");
+          data_before = proc_status_kib ("VmData:");
+        }
+      if (!sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, sw_framing_get_default (),
+                          &pair[0], &pair[1], &error))
+        die ("sw_socketpair #%" G_GSIZE_FORMAT ": %s", i, error->message);
+      if (exchange_messages)
+        exchange (pair, ping);
+    }
+  after = proc_status_kib ("VmRSS:");
+  data_after = proc_status_kib ("VmData:");
+  {
+    char line[128];
+
+    g_snprintf (line, sizeof line, "%" G_GSIZE_FORMAT " %ld %lu %d %ld\n", n,
+                (after - before) * 1024, (unsigned long) lim.rlim_cur, fds_per_pair,
+                (data_after - data_before) * 1024);
+    write_all (report_fd, line, strlen (line));
+  }
+  for (gsize i = 0; i < 2 * n + 2; i++)
+    g_object_unref (ends[i]);
+  g_free (ends);
+  g_bytes_unref (ping);
+}
+
+static gboolean
+measure_idle (gboolean       exchange_messages,
+              gsize         *n,
+              long          *bytes,
+              unsigned long *limit,
+              int           *fds_per_pair,
+              long          *data_bytes)
+{
+  int p[2];
+  pid_t pid;
+  char line[128];
+  int status;
+  gboolean ok;
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    die ("pipe2: %s", g_strerror (errno));
+  fflush (stdout);
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (p[0]);
+      idle_memory_child (p[1], exchange_messages);
+      _exit (0);
+    }
+  close (p[1]);
+  ok = read_line (p[0], line, sizeof line)
+       && sscanf (line, "%" G_GSIZE_FORMAT " %ld %lu %d %ld", n, bytes, limit, fds_per_pair,
+                  data_bytes) == 5;
+  close (p[0]);
+  waitpid (pid, &status, 0);
+  return ok && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reporting                                                           */
+
+static double
+median (double *v,
+        gsize   n)
+{
+  gsize m = 0;
+
+  /* Failed runs are NaN and left out. */
+  for (gsize i = 0; i < n; i++)
+    if (!isnan (v[i]))
+      v[m++] = v[i];
+  if (m == 0)
+    return NAN;
+  qsort (v, m, sizeof (double), compare_double);
+  return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+static const char *
+size_label (gsize size)
+{
+  static char buf[N_SIZES][16];
+  static guint next;
+  char *s = buf[next++ % N_SIZES];
+
+  if (size >= 1024 * 1024 && size % (1024 * 1024) == 0)
+    g_snprintf (s, 16, "%" G_GSIZE_FORMAT " MiB", size / (1024 * 1024));
+  else if (size >= 1024 && size % 1024 == 0)
+    g_snprintf (s, 16, "%" G_GSIZE_FORMAT " KiB", size / 1024);
+  else
+    g_snprintf (s, 16, "%" G_GSIZE_FORMAT " B", size);
+  return s;
+}
+
+static const char *
+fmt_rate (double v)
+{
+  static char buf[8][32];
+  static guint next;
+  char *s = buf[next++ % 8];
+
+  if (isnan (v))
+    return "fail";
+  if (v >= 1e6)
+    g_snprintf (s, 32, "%.2f M", v / 1e6);
+  else if (v >= 1e3)
+    g_snprintf (s, 32, "%.1f k", v / 1e3);
+  else
+    g_snprintf (s, 32, "%.0f", v);
+  return s;
+}
+
+static void
+print_header (void)
+{
+  struct utsname u;
+  g_autofree char *cpuinfo = NULL;
+  char *model = NULL;
+
+  uname (&u);
+  if (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL))
+    {
+      char *line = strstr (cpuinfo, "model name");
+
+      if (line != NULL && strchr (line, ':') != NULL)
+        {
+          model = g_strstrip (g_strndup (strchr (line, ':') + 1,
+                                         strcspn (strchr (line, ':') + 1, "\n")));
+        }
+    }
+  printf ("# sw-bench\n\n");
+  printf ("- socketwrapper %s, GLib %u.%u.%u, %s %s, %d CPUs online, %s\n",
+          SW_VERSION_S, glib_major_version, glib_minor_version, glib_micro_version,
+          u.sysname, u.release, (int) sysconf (_SC_NPROCESSORS_ONLN), model ? model : "?");
+  printf ("- mode: %s; CPU placement: %s; median of %d interleaved runs, ~%.2f s per cell\n",
+          opt_quick ? "--quick" : "full",
+          placement == PLACE_SAME ? "same (sender and receiver pinned to CPU 0)"
+          : placement == PLACE_TWO ? "two (sender on CPU 0, receiver on CPU 1)"
+          : "unpinned (scheduler's choice)",
+          opt_runs, opt_cell_time);
+  printf ("- two processes (fork) over a UNIX stream socketpair; time = receiver's "
+          "CLOCK_MONOTONIC after the last message - sender's before the first "
+          "(set-up, handshakes and Python start-up excluded; python-mp reads the same "
+          "clock inside Python). Every receiver, raw ones included, delivers each "
+          "message in its own heap buffer. MB = 10^6 bytes.\n\n");
+  g_free (model);
+}
+
+static void
+print_throughput (double rates[N_CONTENDERS][N_SIZES])
+{
+  printf ("## Throughput: messages/s · MB/s\n\n| contender |");
+  FOR_SIZES (s)
+    printf (" %s |", size_label (sizes[s]));
+  printf ("\n|---|");
+  FOR_SIZES (s)
+    printf ("---:|");
+  printf ("\n");
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    {
+      if (!enabled[i])
+        continue;
+      printf ("| %s |", contenders[i].name);
+      FOR_SIZES (s)
+        {
+          if (isnan (rates[i][s]))
+            printf (" fail |");
+          else
+            printf (" %s · %.1f |", fmt_rate (rates[i][s]), rates[i][s] * sizes[s] / 1e6);
+        }
+      printf ("\n");
+    }
+  printf ("\n");
+}
+
+static void
+print_ratio_row (const char *label,
+                 double      num[N_SIZES],
+                 double      den[N_SIZES])
+{
+  printf ("| %s |", label);
+  FOR_SIZES (s)
+    {
+      if (isnan (num[s]) || isnan (den[s]) || den[s] <= 0)
+        printf (" – |");
+      else
+        printf (" %.2f× |", num[s] / den[s]);
+    }
+  printf ("\n");
+}
+
+static void
+print_ratios (double rates[N_CONTENDERS][N_SIZES])
+{
+  int ref = contender_index ("raw-buffered");
+
+  if (!enabled[ref])
+    return;
+  printf ("## Sw rows ÷ raw-buffered (ratio of median messages/s)\n\n| contender |");
+  FOR_SIZES (s)
+    printf (" %s |", size_label (sizes[s]));
+  printf ("\n|---|");
+  FOR_SIZES (s)
+    printf ("---:|");
+  printf ("\n");
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    if (enabled[i] && contenders[i].sw)
+      print_ratio_row (contenders[i].name, rates[i], rates[ref]);
+  {
+    int exact = contender_index ("sw-sync-exact"), raw_exact = contender_index ("raw-exact");
+
+    if (enabled[exact] && enabled[raw_exact])
+      print_ratio_row ("sw-sync-exact ÷ raw-exact", rates[exact], rates[raw_exact]);
+  }
+  printf ("\n");
+}
+
+/* The performance targets, checked from the medians above. */
+static void
+print_targets (double   rates[N_CONTENDERS][N_SIZES],
+               double   p50_same[N_CONTENDERS],
+               gboolean have_same,
+               long     idle_bytes)
+{
+  int sync = contender_index ("sw-sync"), exact = contender_index ("sw-sync-exact");
+  int async = contender_index ("sw-async"), batch = contender_index ("sw-batch");
+  int rb = contender_index ("raw-buffered"), re = contender_index ("raw-exact");
+  int gd = contender_index ("gdbus-p2p"), py = contender_index ("python-mp");
+  GString *out = g_string_new (NULL);
+  guint misses = 0;
+
+#define CHECK(cond, ...) G_STMT_START {                                   \
+    char *what_ = g_strdup_printf (__VA_ARGS__);                          \
+    if (!(cond)) misses++;                                                \
+    g_string_append_printf (out, "- %s %s\n", (cond) ? "ok  " : "MISS", what_); \
+    g_free (what_);                                                       \
+  } G_STMT_END
+
+  FOR_SIZES (s)
+    {
+      double want = sizes[s] >= 1024 * 1024 ? 0.95 : 0.9;
+
+      if (enabled[sync] && enabled[rb])
+        CHECK (rates[sync][s] >= want * rates[rb][s], "sw-sync %s: %.2f× raw-buffered (≥ %.2f)",
+               size_label (sizes[s]), rates[sync][s] / rates[rb][s], want);
+      if (enabled[exact] && enabled[re])
+        CHECK (rates[exact][s] >= 0.9 * rates[re][s], "sw-sync-exact %s: %.2f× raw-exact (≥ 0.9)",
+               size_label (sizes[s]), rates[exact][s] / rates[re][s]);
+      if (enabled[async] && enabled[rb])
+        CHECK (rates[async][s] >= 0.5 * rates[rb][s], "sw-async %s: %.2f× raw-buffered (≥ 0.5)",
+               size_label (sizes[s]), rates[async][s] / rates[rb][s]);
+    }
+  if (enabled[batch] && enabled[rb] && size_on[0])
+    CHECK (rates[batch][0] >= 5 * rates[rb][0], "sw-batch 16 B: %.2f× raw-buffered (≥ 5)",
+           rates[batch][0] / rates[rb][0]);
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    {
+      if (!enabled[i] || !contenders[i].sw)
+        continue;
+      FOR_SIZES (s)
+        {
+          if (enabled[gd] && sizes[s] <= 4096)
+            CHECK (rates[i][s] >= 10 * rates[gd][s], "%s %s: %.1f× gdbus-p2p (≥ 10)",
+                   contenders[i].name, size_label (sizes[s]), rates[i][s] / rates[gd][s]);
+          if (enabled[py])
+            CHECK (rates[i][s] >= 2 * rates[py][s], "%s %s: %.1f× python-mp (≥ 2)",
+                   contenders[i].name, size_label (sizes[s]), rates[i][s] / rates[py][s]);
+        }
+    }
+  if (have_same && enabled[sync] && enabled[rb])
+    CHECK (p50_same[sync] <= 1.2 * p50_same[rb],
+           "sw-sync 64 B round trip p50 on one CPU: %.2f× raw-buffered (≤ 1.2)",
+           p50_same[sync] / p50_same[rb]);
+  if (idle_bytes >= 0)
+    CHECK (idle_bytes <= 2048, "idle connection: %ld B (≤ 2048)", idle_bytes);
+#undef CHECK
+
+  printf ("## Targets (%u missed)\n\n%s\n", misses, out->str);
+  g_string_free (out, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+
+static guint64
+initial_count (gsize size)
+{
+  /* Small enough for the slowest contender (GDBus, Python) to finish a
+   * calibration run in tens of milliseconds. */
+  return CLAMP ((guint64) (16 * 1024 * 1024) / size, 8, 4000);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  GOptionEntry entries[] = {
+    { "quick", 0, 0, G_OPTION_ARG_NONE, &opt_quick, "Short cells (under a minute in all)", NULL },
+    { "cpus", 0, 0, G_OPTION_ARG_STRING, &opt_cpus,
+      "CPU placement: same (both on CPU 0) or two (sender 0, receiver 1); default unpinned",
+      "same|two" },
+    { "runs", 0, 0, G_OPTION_ARG_INT, &opt_runs, "Runs per cell (median; at least 3)", "N" },
+    { "cell-time", 0, 0, G_OPTION_ARG_DOUBLE, &opt_cell_time, "Seconds per cell", "S" },
+    { "sizes", 0, 0, G_OPTION_ARG_STRING, &opt_sizes,
+      "Comma-separated payload sizes in bytes to run (of 16,256,4096,65536,1048576)", "LIST" },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated contenders to run", "LIST" },
+    { "no-memory", 0, 0, G_OPTION_ARG_NONE, &opt_no_memory, "Skip the memory section", NULL },
+    { "python-script", 0, 0, G_OPTION_ARG_FILENAME, &opt_python_script,
+      "The multiprocessing peer script", "PATH" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- socketwrapper benchmark");
+  GError *error = NULL;
+  static double rates[N_CONTENDERS][N_SIZES];
+  static double samples[N_CONTENDERS][N_SIZES][64];
+  static double lat[2][N_CONTENDERS][2][64];
+  double lat_med[2][N_CONTENDERS][2];
+  guint64 counts[N_CONTENDERS][N_SIZES];
+  gboolean failed = FALSE, two_placements;
+  Placement chosen;
+  long idle_bytes = -1;
+
+  /* meson test exports MALLOC_PERTURB_ (glibc then fills every block on
+   * malloc and free) and the test setups set G_DEBUG=gc-friendly and
+   * G_SLICE=always-malloc: right for catching bugs, wrong for timing, and
+   * only read at start-up, so start again without them. */
+  if ((g_getenv ("MALLOC_PERTURB_") != NULL && strcmp (g_getenv ("MALLOC_PERTURB_"), "0") != 0)
+      || g_getenv ("G_DEBUG") != NULL || g_getenv ("G_SLICE") != NULL)
+    {
+      g_unsetenv ("MALLOC_PERTURB_");
+      g_unsetenv ("G_DEBUG");
+      g_unsetenv ("G_SLICE");
+      execv ("/proc/self/exe", argv);
+      fprintf (stderr, "sw-bench: re-exec failed (%s); timings include debug settings\n",
+               g_strerror (errno));
+    }
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "sw-bench: %s\n", error->message);
+      return 2;
+    }
+  if (opt_cpus == NULL)
+    placement = PLACE_FREE;
+  else if (strcmp (opt_cpus, "same") == 0)
+    placement = PLACE_SAME;
+  else if (strcmp (opt_cpus, "two") == 0)
+    placement = PLACE_TWO;
+  else
+    {
+      fprintf (stderr, "sw-bench: --cpus must be same or two\n");
+      return 2;
+    }
+  if (placement == PLACE_TWO && sysconf (_SC_NPROCESSORS_ONLN) < 2)
+    {
+      fprintf (stderr, "sw-bench: --cpus=two needs two CPUs\n");
+      return 2;
+    }
+  if (opt_runs == 0)
+    opt_runs = opt_quick ? 3 : 5;
+  opt_runs = CLAMP (opt_runs, 3, 64);
+  if (opt_cell_time <= 0)
+    opt_cell_time = opt_quick ? 0.08 : 0.4;
+  if (opt_python_script == NULL)
+    opt_python_script = g_strdup (g_getenv ("SW_BENCH_PYTHON_SCRIPT"));
+  if (opt_python_script == NULL)
+    opt_python_script = g_build_filename (SW_BENCH_SRCDIR, "sw_bench_mp.py", NULL);
+
+  if (opt_sizes != NULL)
+    {
+      g_auto(GStrv) list = g_strsplit (opt_sizes, ",", -1);
+
+      for (gsize k = 0; k < N_SIZES; k++)
+        {
+          char label[32];
+
+          g_snprintf (label, sizeof label, "%" G_GSIZE_FORMAT, sizes[k]);
+          size_on[k] = g_strv_contains ((const char * const *) list, label);
+        }
+    }
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    {
+      enabled[i] = TRUE;
+      if (opt_only != NULL)
+        {
+          g_auto(GStrv) names = g_strsplit (opt_only, ",", -1);
+
+          enabled[i] = g_strv_contains ((const char * const *) names, contenders[i].name);
+        }
+    }
+  if (!g_file_test (PYTHON, G_FILE_TEST_IS_EXECUTABLE)
+      || !g_file_test (opt_python_script, G_FILE_TEST_EXISTS))
+    {
+      fprintf (stderr, "sw-bench: no %s or %s: python-mp skipped\n", PYTHON, opt_python_script);
+      enabled[contender_index ("python-mp")] = FALSE;
+    }
+
+  /* Let the library do its one-time set-up (SIGPIPE, types) in the parent
+   * so no child pays for it inside a timed region. */
+  g_type_ensure (SW_TYPE_CONNECTION);
+  (void) sw_framing_get_default ();
+
+  print_header ();
+  fflush (stdout);
+
+  /* Calibration, which doubles as warm-up: one short run per cell gives a
+   * rate, and every measured run then sends rate × cell-time messages. */
+  fprintf (stderr, "sw-bench: calibrating");
+  FOR_SIZES (s)
+    for (gsize i = 0; i < N_CONTENDERS; i++)
+      {
+        Outcome o;
+        guint64 n = initial_count (sizes[s]);
+
+        counts[i][s] = n;
+        if (!enabled[i])
+          continue;
+        if (run_pair (&contenders[i], FALSE, sizes[s], n, 0, FALSE, &o) && o.seconds > 0)
+          counts[i][s] = CLAMP ((guint64) (n / o.seconds * opt_cell_time), 4, 50000000);
+        fputc ('.', stderr);
+      }
+  fprintf (stderr, "\nsw-bench: measuring");
+
+  /* Interleaved: each run visits every contender at every size, so drift
+   * (thermal, other load) spreads over all rows instead of one. */
+  chosen = placement;
+  two_placements = placement != PLACE_SAME;
+  for (int r = 0; r < opt_runs; r++)
+    {
+      FOR_SIZES (s)
+        for (gsize i = 0; i < N_CONTENDERS; i++)
+          {
+            Outcome o;
+
+            samples[i][s][r] = NAN;
+            if (!enabled[i])
+              continue;
+            if (run_pair (&contenders[i], FALSE, sizes[s], counts[i][s], 0, FALSE, &o)
+                && o.seconds > 0)
+              samples[i][s][r] = counts[i][s] / o.seconds;
+            else
+              failed = TRUE;
+          }
+      /* Round trips at the chosen placement and, as the latency target is
+       * about one CPU, pinned to CPU 0 as well. */
+      for (int p = 0; p < (two_placements ? 2 : 1); p++)
+        {
+          placement = p == 0 ? chosen : PLACE_SAME;
+          for (gsize i = 0; i < N_CONTENDERS; i++)
+            {
+              Outcome o;
+
+              lat[p][i][0][r] = lat[p][i][1][r] = NAN;
+              if (!enabled[i] || contenders[i].client == NULL)
+                continue;
+              if (run_pair (&contenders[i], TRUE, LATENCY_SIZE, 0, opt_cell_time, FALSE, &o))
+                {
+                  lat[p][i][0][r] = o.p50;
+                  lat[p][i][1][r] = o.p99;
+                }
+              else
+                failed = TRUE;
+            }
+        }
+      placement = chosen;
+      fputc ('.', stderr);
+    }
+  fprintf (stderr, "\n");
+
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    {
+      for (gsize s = 0; s < N_SIZES; s++)
+        rates[i][s] = median (samples[i][s], opt_runs);
+      for (int p = 0; p < 2; p++)
+        for (int q = 0; q < 2; q++)
+          lat_med[p][i][q] = median (lat[p][i][q], opt_runs);
+    }
+
+  print_throughput (rates);
+  print_ratios (rates);
+
+  printf ("## Round trip, %d-byte ping-pong (µs)\n\n", LATENCY_SIZE);
+  if (two_placements)
+    printf ("| contender | p50 | p99 | p50 one CPU | p99 one CPU | note |\n"
+            "|---|---:|---:|---:|---:|---|\n");
+  else
+    printf ("| contender | p50 one CPU | p99 one CPU | note |\n|---|---:|---:|---|\n");
+  for (gsize i = 0; i < N_CONTENDERS; i++)
+    {
+      const char *note = contenders[i].latency_note ? contenders[i].latency_note : "";
+
+      if (!enabled[i])
+        continue;
+      printf ("| %s |", contenders[i].name);
+      for (int p = 0; p < (two_placements ? 2 : 1); p++)
+        {
+          if (contenders[i].client == NULL)
+            printf (" – | – |");
+          else
+            printf (" %.1f | %.1f |", lat_med[p][i][0], lat_med[p][i][1]);
+        }
+      printf (" %s |\n", note);
+    }
+  printf ("\n");
+
+  if (!opt_no_memory)
+    {
+      gsize n = 0;
+      long bytes = 0;
+      unsigned long limit = 0;
+      int fds_per_pair = 0, fds_unused = 0;
+      gsize n_unused = 0;
+      long bytes_unused = 0, data = 0, data_unused = 0;
+      static const char * const big[] = { "sw-sync", "sw-sync-exact", "sw-async", "raw-buffered" };
+
+      printf ("## Memory\n\n");
+      if (measure_idle (TRUE, &n, &bytes, &limit, &fds_per_pair, &data))
+        {
+          idle_bytes = bytes / (long) (2 * n);
+          printf ("- idle connections: N = %" G_GSIZE_FORMAT " connected sw_socketpair pairs "
+                  "(RLIMIT_NOFILE raised to %lu; N = min(10000, (limit - 64) / fds per pair), "
+                  "%d fds per pair after one sync message each way), one message each way: "
+                  "VmRSS +%.1f MiB = **%ld B per connection** (%ld B per pair; user space "
+                  "only, kernel socket buffers not counted)\n",
+                  n, limit, fds_per_pair, bytes / 1048576.0, idle_bytes, bytes / (long) n);
+          printf ("  - VmData (address space, touched or not) grew %ld B per connection\n",
+                  data / (long) (2 * n));
+          /* For the breakdown: the same without any message. */
+          if (measure_idle (FALSE, &n_unused, &bytes_unused, &limit, &fds_unused, &data_unused))
+            printf ("  - for comparison, %" G_GSIZE_FORMAT " pairs never used: %ld B RSS, "
+                    "%ld B VmData per connection\n", n_unused,
+                    bytes_unused / (long) (2 * n_unused), data_unused / (long) (2 * n_unused));
+        }
+      else
+        {
+          printf ("- idle connections: failed\n");
+          failed = TRUE;
+        }
+      printf ("- receiving one %d MiB message (peak VmHWM growth in the receiving process, "
+              "fresh fork, high-water mark reset via /proc/self/clear_refs when allowed):\n\n"
+              "| receiver | peak growth | peak ÷ message size |\n|---|---:|---:|\n",
+              BIG_MESSAGE / (1024 * 1024));
+      for (gsize k = 0; k < G_N_ELEMENTS (big); k++)
+        {
+          Outcome o;
+          int i = contender_index (big[k]);
+
+          if (run_pair (&contenders[i], FALSE, BIG_MESSAGE, 1, 0, TRUE, &o) && o.peak >= 0)
+            printf ("| %s | %.1f MiB | %.2f |\n", big[k], o.peak / 1048576.0,
+                    (double) o.peak / BIG_MESSAGE);
+          else
+            {
+              printf ("| %s | fail | |\n", big[k]);
+              failed = TRUE;
+            }
+        }
+      printf ("\n");
+    }
+
+  {
+    double p50_one_cpu[N_CONTENDERS];
+
+    for (gsize i = 0; i < N_CONTENDERS; i++)
+      p50_one_cpu[i] = lat_med[two_placements ? 1 : 0][i][0];
+    print_targets (rates, p50_one_cpu, TRUE, idle_bytes);
+  }
+  printf ("Targets are reported, not enforced: the exit status only reflects failures.\n");
+
+  g_free (opt_cpus);
+  g_free (opt_only);
+  g_free (opt_sizes);
+  g_free (opt_python_script);
+  return failed ? 1 : 0;
+}

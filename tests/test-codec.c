@@ -1,0 +1,1195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The codecs on their own: round trips of many GVariant types, the wire
+ * formats as a plain GLib or JSON peer sees them, refusal of bad input
+ * (never a crash: seeded fuzz loops), the checks the public wrappers apply
+ * to a misbehaving implementation, floating references, and values and
+ * JsonNodes through a real socketpair. */
+
+#include <math.h>
+#include <string.h>
+
+#include <socketwrapper/socketwrapper.h>
+
+#include "sw-json-codec-private.h"
+#include "sw-test-util.h"
+
+/* Each fuzz loop stops after this many inputs or this much time, so it
+ * stays bounded under valgrind too. */
+#define FUZZ_ITERATIONS 4000
+#define FUZZ_BUDGET_US (8 * G_USEC_PER_SEC)
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+static SwCodec *
+gvariant_codec (void)
+{
+  return SW_CODEC (sw_gvariant_codec_new ());
+}
+
+static SwCodec *
+json_codec (void)
+{
+  return SW_CODEC (sw_json_codec_new ());
+}
+
+static GBytes *
+bytes_from_string (const char *text)
+{
+  return g_bytes_new (text, strlen (text));
+}
+
+/* Encodes @value, decodes the result and returns the decoded value,
+ * asserting on any error and on a floating result. */
+static GVariant *
+round_trip (SwCodec  *codec,
+            GVariant *value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  GVariant *decoded;
+
+  bytes = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (bytes);
+  decoded = sw_codec_decode (codec, bytes, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded);
+  g_assert_false (g_variant_is_floating (decoded));
+  return decoded;
+}
+
+static void
+assert_variant_equal (GVariant *actual,
+                      GVariant *expected)
+{
+  if (!g_variant_equal (actual, expected))
+    {
+      g_autofree char *a = g_variant_print (actual, TRUE);
+      g_autofree char *e = g_variant_print (expected, TRUE);
+
+      g_error ("expected %s, got %s", e, a);
+    }
+}
+
+/* Asserts that decoding @bytes fails with INVALID_DATA; returns the
+ * message so callers can check it says where. */
+static char *
+assert_decode_invalid (SwCodec *codec,
+                       GBytes  *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  value = sw_codec_decode (codec, bytes, &error);
+  if (value != NULL)
+    {
+      g_autofree char *text = g_variant_print (value, TRUE);
+
+      g_error ("decoding %" G_GSIZE_FORMAT " bytes should fail, got %s",
+               g_bytes_get_size (bytes), text);
+    }
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  return g_strdup (error->message);
+}
+
+static char *
+assert_json_invalid (const char *text,
+                     gssize      length)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  g_autoptr(GBytes) bytes = NULL;
+
+  bytes = g_bytes_new (text, length < 0 ? strlen (text) : (gsize) length);
+  return assert_decode_invalid (codec, bytes);
+}
+
+/* Values covering every basic type and the container shapes. */
+static const char * const gvariant_values[] = {
+  "true", "false", "byte 0", "byte 255", "int16 -32768", "uint16 65535",
+  "int32 -2147483648", "uint32 4294967295", "int64 -9223372036854775808",
+  "uint64 18446744073709551615", "handle 3", "3.25", "-0.0", "1e300",
+  "''", "'héllo ✓'", "objectpath '/a/b'", "signature 'a{sv}'",
+  "<<int32 1>>", "@a{sv} {}", "@as []", "@aay [[], []]", "()",
+  "(1,)", "((1, 'x'), <2>, [(true, 2.5)])",
+  "@ms nothing", "@ms 'x'", "@mi 7", "@mmi just nothing", "@mmi nothing",
+  "@m(ii) (1, 2)",
+  "[(1, 'a'), (2, 'b'), (3, '')]",
+  "{'a': <1>, 'b': <{'c': <[<'x'>, <@ms nothing>]>}>, 'e': <@a{sv} {}>}",
+  "{1: {'k': <(byte 1, 2.0)>}, 2: @a{sv} {}}",
+  "b'bytestring'", "[[1, 2], [], [3]]", "[@ab [], [true]]",
+  "{'a': [1, 2], 'b': @ai []}", "[<1>, <'x'>, <(1, 2)>]",
+};
+
+/* ------------------------------------------------------------------ */
+/* GVariant codec */
+
+static void
+test_gvariant_round_trip (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (gvariant_values); i++)
+    {
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) decoded = NULL;
+
+      value = g_variant_ref_sink (g_variant_new_parsed (gvariant_values[i]));
+      decoded = round_trip (codec, value);
+      assert_variant_equal (decoded, value);
+    }
+}
+
+static void
+test_gvariant_round_trip_special (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+  g_autofree char *big = g_malloc (4 * 1024 * 1024 + 1);
+  g_autoptr(GBytes) pattern = sw_test_pattern_bytes (3 * 1024 * 1024 + 7, 42);
+  static const guint8 nuls[] = { 0, 1, 0, 0, 255 };
+  GVariant *values[5];
+
+  memset (big, 'z', 4 * 1024 * 1024);
+  big[4 * 1024 * 1024] = '\0';
+  values[0] = g_variant_new_string (big);
+  values[1] = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, pattern,
+                                        TRUE);
+  values[2] = g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, nuls,
+                                         sizeof nuls, 1);
+  values[3] = g_variant_new_double (NAN);
+  values[4] = g_variant_new_double (-INFINITY);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr(GVariant) value = g_variant_ref_sink (values[i]);
+      g_autoptr(GVariant) decoded = round_trip (codec, value);
+
+      /* g_variant_equal() compares the serialised bytes: NaN included. */
+      assert_variant_equal (decoded, value);
+    }
+}
+
+/* The bytes are what DESIGN promises a plain GLib peer: a `v`, normal
+ * form, little-endian. uint32 1 boxed is its 4 bytes, a NUL, then the type
+ * string: fixed bytes, independent of the host. */
+static void
+test_gvariant_wire_format (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) boxed = NULL;
+  g_autoptr(GVariant) inner = NULL;
+  g_autoptr(GVariant) value = NULL;
+  static const guint8 expected[] = { 1, 0, 0, 0, 0, 'u' };
+
+  bytes = sw_codec_encode (codec, g_variant_new_uint32 (1), &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   expected, sizeof expected);
+
+  /* The reader of the docs, for a richer value. */
+  g_clear_pointer (&bytes, g_bytes_unref);
+  value = g_variant_ref_sink (g_variant_new_parsed (
+      "{'a': <1>, 'b': <{'c': <[<'x'>, <@ms nothing>]>}>}"));
+  bytes = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  boxed = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT,
+                                                        bytes, FALSE));
+  g_assert_true (g_variant_is_normal_form (boxed));
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+  {
+    GVariant *swapped = g_variant_byteswap (boxed);
+
+    g_variant_unref (boxed);
+    boxed = swapped;
+  }
+#endif
+  inner = g_variant_get_variant (boxed);
+  assert_variant_equal (inner, value);
+}
+
+/* A value read from untrusted bytes may not be in normal form (here a
+ * boolean byte of 2). Encoding sends its normal form, so the peer, which
+ * refuses anything else, still reads it. */
+static void
+test_gvariant_encode_normalises (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GVariant) odd = NULL;
+  g_autoptr(GVariant) decoded = NULL;
+  static const guint8 data[] = { 1, 2, 0 };
+
+  raw = g_bytes_new_static (data, sizeof data);
+  odd = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("ab"),
+                                                      raw, FALSE));
+  g_assert_false (g_variant_is_normal_form (odd));
+
+  decoded = round_trip (codec, odd);
+  g_assert_true (g_variant_is_normal_form (decoded));
+  g_assert_cmpuint (g_variant_n_children (decoded), ==, 3);
+}
+
+/* Every way a peer can get a `v` wrong is refused with INVALID_DATA, with
+ * a message saying what was expected. */
+static void
+test_gvariant_invalid (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+  static const struct
+  {
+    const char *name;
+    const char *data;
+    gsize       size;
+  } cases[] = {
+    { "empty", "", 0 },
+    { "no type string", "abc", 3 },
+    { "invalid type string", "\0\0z", 3 },
+    { "indefinite type", "\0\0*", 3 },
+    { "indefinite container", "\0\0a?", 4 },
+    { "boolean not 0 or 1", "\2\0b", 3 },
+    { "fixed size mismatch", "\1\2\3\0u", 5 },
+    { "string without NUL", "ab\0s", 4 },
+    { "string with inner NUL", "a\0b\0\0s", 6 },
+    { "string not UTF-8", "\xff\0\0s", 4 },
+    { "bad array offset", "ab\0\x09\0as", 7 },
+    { "non-zero padding", "\1\1\0\0\2\0\0\0\0(yu)", 14 },
+    { "trailing type garbage", "\1\0bb", 4 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (cases[i].data, cases[i].size);
+      g_autofree char *message = NULL;
+
+      g_test_message ("case: %s", cases[i].name);
+      message = assert_decode_invalid (codec, bytes);
+      g_assert_nonnull (strstr (message, "normal form"));
+    }
+}
+
+/* GLib refuses untrusted data nested deeper than 128 containers (its
+ * recursion limit): so does the codec, with an error, not a stack
+ * overflow. */
+static void
+test_gvariant_too_deep (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  value = g_variant_ref_sink (g_variant_new_int32 (7));
+  for (int i = 0; i < 200; i++)
+    {
+      GVariant *boxed = g_variant_ref_sink (g_variant_new_variant (value));
+
+      g_variant_unref (value);
+      value = boxed;
+    }
+
+  bytes = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  g_free (assert_decode_invalid (codec, bytes));
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON codec */
+
+/* The types of the decoding table come back exactly. */
+static void
+test_json_round_trip (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  static const char * const values[] = {
+    "true", "false", "int64 0", "int64 -9223372036854775808",
+    "int64 9223372036854775807", "2.5", "-0.0", "1.0", "0.1", "1e300",
+    "-1.5e-300", "''", "'héllo ✓ \"quoted\" \\\\ \\n\\t'", "'\\u0001'",
+    "@mv nothing", "@av []", "@a{sv} {}",
+    "[<int64 1>, <'a'>, <@mv nothing>, <@av []>, <[<true>]>]",
+    ("{'a': <int64 1>, 'b': <{'c': <[<'x'>, <2.5>]>}>, '': <@a{sv} {}>,"
+     " 'n': <@mv nothing>}"),
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) decoded = NULL;
+
+      g_test_message ("value: %s", values[i]);
+      value = g_variant_ref_sink (g_variant_new_parsed (values[i]));
+      decoded = round_trip (codec, value);
+      assert_variant_equal (decoded, value);
+    }
+}
+
+/* The other types come back in their natural JSON form, as documented. */
+static void
+test_json_natural_forms (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  static const struct
+  {
+    const char *value;
+    const char *json;
+    const char *decoded;
+  } cases[] = {
+    { "(1, 'a')", "[1,\"a\"]", "[<int64 1>, <'a'>]" },
+    { "uint32 7", "7", "int64 7" },
+    { "byte 200", "200", "int64 200" },
+    { "@ms 'x'", "\"x\"", "'x'" },
+    { "@ms nothing", "null", "@mv nothing" },
+    { "b'ab'", "[97,98,0]", "[<int64 97>, <int64 98>, <int64 0>]" },
+    { "objectpath '/a'", "\"/a\"", "'/a'" },
+    { "{'k': 1}", "{\"k\":1}", "{'k': <int64 1>}" },
+    { "{'a': <(true, [1.5])>}", "{\"a\":[true,[1.5]]}",
+      "{'a': <[<true>, <[<1.5>]>]>}" },
+    { "uint64 9223372036854775807", "9223372036854775807",
+      "int64 9223372036854775807" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) expected = NULL;
+      g_autoptr(GVariant) decoded = NULL;
+      g_autoptr(GBytes) bytes = NULL;
+
+      g_test_message ("value: %s", cases[i].value);
+      value = g_variant_ref_sink (g_variant_new_parsed (cases[i].value));
+      bytes = sw_codec_encode (codec, value, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                       cases[i].json, strlen (cases[i].json));
+      decoded = sw_codec_decode (codec, bytes, &error);
+      g_assert_no_error (error);
+      expected = g_variant_ref_sink (g_variant_new_parsed (cases[i].decoded));
+      assert_variant_equal (decoded, expected);
+    }
+}
+
+/* What a JSON peer (Python's json.dumps, say) writes is read: any
+ * whitespace, escapes, exponents. */
+static void
+test_json_from_peer (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) expected = NULL;
+
+  bytes = bytes_from_string ("\n {\"a\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\","
+                             " null, true], \"b\": {}, \"c\": -1E2,"
+                             " \"d\": \"\\\\u0000\"}\r\n\t ");
+  value = sw_codec_decode (codec, bytes, &error);
+  g_assert_no_error (error);
+  expected = g_variant_ref_sink (g_variant_new_parsed (
+      "{'a': <[<int64 1>, <2.5>, <'é😀'>, <@mv nothing>, <true>]>,"
+      " 'b': <@a{sv} {}>, 'c': <-100.0>, 'd': <'\\\\u0000'>}"));
+  assert_variant_equal (value, expected);
+}
+
+static void
+test_json_invalid (void)
+{
+  g_autofree char *deep = NULL;
+  g_autofree char *very_deep = NULL;
+  static const struct
+  {
+    const char *name;
+    const char *text;
+    gssize      length;
+  } cases[] = {
+    { "empty", "", 0 },
+    { "whitespace", " \n\t ", -1 },
+    { "truncated array", "[1,", -1 },
+    { "truncated object", "{\"a\":", -1 },
+    { "truncated string", "\"abc", -1 },
+    { "truncated literal", "tru", -1 },
+    { "trailing comma", "[1,]", -1 },
+    { "bare word", "hello", -1 },
+    { "two values", "[1] [2]", -1 },
+    { "two scalars", "1 2", -1 },
+    { "trailing garbage", "{}x", -1 },
+    { "unbalanced", "[1]]", -1 },
+    { "single quotes", "'a'", -1 },
+    { "invalid UTF-8", "\"a\xff\"", -1 },
+    { "overlong UTF-8", "\"\xc0\xaf\"", -1 },
+    { "truncated UTF-8", "\"\xe2\x9c", -1 },
+    { "embedded NUL", "[1]\0[2]", 7 },
+    { "lone surrogate", "\"\\ud800\"", -1 },
+    { "U+0000", "\"a\\u0000b\"", -1 },
+    { "uppercase U escape", "\"\\ud83d\\Ude00\"", -1 },
+    { "high surrogate then letter", "\"\\ud83dx\"", -1 },
+    { "high surrogate then BMP", "\"\\ud83d\\u0041\"", -1 },
+    { "two high surrogates", "\"\\ud83d\\ud83d\"", -1 },
+    { "lone low surrogate", "{\"\\udc00\": 1}", -1 },
+    { "short u escape", "\"\\u12\"", -1 },
+    { "bad hex", "\"\\u12g4\"", -1 },
+    { "unknown escape", "\"\\x41\"", -1 },
+    { "integer overflow", "18446744073709551616", -1 },
+    { "integer above int64", "9223372036854775808", -1 },
+    { "integer below int64", "[-9223372036854775809]", -1 },
+    { "huge integer", "123456789012345678901234567890", -1 },
+    { "minus alone", "-", -1 },
+    { "NaN", "NaN", -1 },
+    { "Infinity", "[Infinity]", -1 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("case: %s", cases[i].name);
+      g_free (assert_json_invalid (cases[i].text, cases[i].length));
+    }
+
+  /* Nesting: one level more than the limit (max-depth shows the limit
+   * itself is fine), and a million opening brackets, which would overflow
+   * json-glib's recursive parser, fail after a few bytes. */
+  deep = g_strnfill (SW_JSON_MAX_DEPTH + 1, '[');
+  g_free (assert_json_invalid (deep, -1));
+  very_deep = g_strnfill (1000 * 1000, '[');
+  g_free (assert_json_invalid (very_deep, -1));
+}
+
+/* Errors say where: json-glib's line and column for syntax errors, the
+ * codec's own for what it refuses itself. */
+static void
+test_json_error_position (void)
+{
+  g_autofree char *syntax = assert_json_invalid ("[1,\n  2,]", -1);
+  g_autofree char *trailing = assert_json_invalid ("[1]\n  é x", -1);
+  g_autofree char *utf8 = assert_json_invalid ("\"abc\xff\"", -1);
+  g_autofree char *overflow =
+    assert_json_invalid ("\n\n[1, 99999999999999999999]", -1);
+
+  g_test_message ("%s\n%s\n%s\n%s", syntax, trailing, utf8, overflow);
+  g_assert_nonnull (strstr (syntax, ":2:"));
+  g_assert_nonnull (strstr (trailing, "line 2, column 3"));
+  g_assert_nonnull (strstr (utf8, "byte 4"));
+  g_assert_nonnull (strstr (overflow, "line 3, column 5"));
+}
+
+/* The deepest text accepted, in its deepest GVariant form (objects: three
+ * GVariant levels each) and as arrays, goes on through the GVariant codec,
+ * as documented. */
+static void
+test_json_max_depth (void)
+{
+  g_autoptr(SwCodec) json = json_codec ();
+  g_autoptr(SwCodec) gvariant = gvariant_codec ();
+  static const char * const brackets[][2] = {
+    { "{\"k\":", "}" }, { "[", "]" },
+  };
+
+  for (gsize b = 0; b < G_N_ELEMENTS (brackets); b++)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) again = NULL;
+      g_autoptr(GError) error = NULL;
+
+      for (int i = 0; i < SW_JSON_MAX_DEPTH; i++)
+        g_string_append (text, brackets[b][0]);
+      g_string_append (text, "1");
+      for (int i = 0; i < SW_JSON_MAX_DEPTH; i++)
+        g_string_append (text, brackets[b][1]);
+
+      bytes = g_bytes_new (text->str, text->len);
+      value = sw_codec_decode (json, bytes, &error);
+      g_assert_no_error (error);
+      again = round_trip (gvariant, value);
+      assert_variant_equal (again, value);
+    }
+}
+
+/* JSON cannot carry NaN, infinities, or (through json-glib) a uint64
+ * above G_MAXINT64: encoding refuses them instead of sending text no
+ * peer can read or a wrapped number. */
+static void
+test_json_unrepresentable (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  GVariant *values[] = {
+    g_variant_new_double (NAN),
+    g_variant_new_double (INFINITY),
+    g_variant_new_uint64 ((guint64) G_MAXINT64 + 1),
+    g_variant_new_parsed ("{'a': <[<1.0>, <{'b': <(1, [2.0, %d])>}>]>}",
+                          -INFINITY),
+    g_variant_new_parsed ("@mt just 18446744073709551615"),
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) bytes = NULL;
+
+      /* Floating on purpose: also checks nothing leaks on failure. */
+      bytes = sw_codec_encode (codec, values[i], &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_assert_null (bytes);
+    }
+}
+
+static void
+test_json_node_helpers (void)
+{
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) parsed = NULL;
+  g_autoptr(JsonNode) nan_node = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) bad = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *expected = "{\"a\":[1,2.5,\"x\",null,true],\"b\":{}}";
+  JsonObject *object;
+
+  node = json_from_string (" { \"a\" : [1, 2.5, \"x\", null, true],"
+                           " \"b\": {} } ", &error);
+  g_assert_no_error (error);
+
+  /* Compact, and the bytes hold the text without its NUL. */
+  bytes = sw_json_node_to_bytes (node);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   expected, strlen (expected));
+
+  parsed = sw_json_node_from_bytes (bytes, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_node_equal (parsed, node));
+  /* Mutable: a receiver may edit what it got. */
+  g_assert_false (json_node_is_immutable (parsed));
+  object = json_node_get_object (parsed);
+  json_object_set_int_member (object, "c", 3);
+  g_assert_true (sw_json_node_check (parsed, &error));
+  g_assert_no_error (error);
+
+  bad = bytes_from_string ("{\"a\":");
+  g_assert_null (sw_json_node_from_bytes (bad, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  nan_node = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (nan_node, json_array_new ());
+  json_array_add_double_element (json_node_get_array (nan_node), NAN);
+  g_assert_false (sw_json_node_check (nan_node, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+/* ------------------------------------------------------------------ */
+/* The interface wrappers */
+
+/* Floating values passed in C are sunk and released by sw_codec_encode:
+ * valgrind (meson test --setup valgrind) reports any leak here. A
+ * non-floating value keeps exactly the caller's reference. */
+static void
+test_encode_floating (void)
+{
+  SwCodec *codecs[] = { gvariant_codec (), json_codec () };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (codecs); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) a = NULL;
+      g_autoptr(GBytes) b = NULL;
+      GVariant *kept;
+
+      a = sw_codec_encode (codecs[i],
+                           g_variant_new_parsed ("{'a': <[1, 2]>, 'b': <'x'>}"),
+                           &error);
+      g_assert_no_error (error);
+
+      kept = g_variant_ref_sink (g_variant_new_parsed ("[<'kept'>]"));
+      b = sw_codec_encode (codecs[i], kept, &error);
+      g_assert_no_error (error);
+      g_assert_false (g_variant_is_floating (kept));
+      g_assert_cmpstr (g_variant_get_type_string (kept), ==, "av");
+      g_variant_unref (kept);
+      g_object_unref (codecs[i]);
+    }
+}
+
+/* A codec as an application would write it, misbehaving on demand. */
+typedef enum
+{
+  MODE_SILENT_FAILURE,    /* NULL without an error */
+  MODE_FLOATING,          /* decode returns a floating value */
+  MODE_RESULT_AND_ERROR,  /* a result and an error */
+} TestMode;
+
+#define TEST_TYPE_CODEC (test_codec_get_type ())
+G_DECLARE_FINAL_TYPE (TestCodec, test_codec, TEST, CODEC, GObject)
+
+struct _TestCodec
+{
+  GObject  parent_instance;
+  TestMode mode;
+};
+
+static void test_codec_iface_init (SwCodecInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestCodec, test_codec, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_CODEC,
+                                                      test_codec_iface_init))
+
+static GBytes *
+test_codec_encode (SwCodec   *codec,
+                   GVariant  *value,
+                   GError   **error)
+{
+  g_assert_false (g_variant_is_floating (value));
+  if (TEST_CODEC (codec)->mode == MODE_RESULT_AND_ERROR)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                           "x");
+      return g_bytes_new ("x", 1);
+    }
+  if (TEST_CODEC (codec)->mode == MODE_SILENT_FAILURE)
+    return NULL;
+  return g_bytes_new ("x", 1);
+}
+
+static GVariant *
+test_codec_decode (SwCodec   *codec,
+                   GBytes    *bytes,
+                   GError   **error)
+{
+  switch (TEST_CODEC (codec)->mode)
+    {
+    case MODE_SILENT_FAILURE:
+      return NULL;
+    case MODE_FLOATING:
+      return g_variant_new_string ("floating");
+    case MODE_RESULT_AND_ERROR:
+    default:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                           "x");
+      return g_variant_ref_sink (g_variant_new_string ("and an error"));
+    }
+}
+
+static void
+test_codec_iface_init (SwCodecInterface *iface)
+{
+  iface->encode = test_codec_encode;
+  iface->decode = test_codec_decode;
+}
+
+static void
+test_codec_class_init (TestCodecClass *klass)
+{
+}
+
+static void
+test_codec_init (TestCodec *self)
+{
+}
+
+static TestCodec *
+test_codec_new (TestMode mode)
+{
+  TestCodec *codec = g_object_new (TEST_TYPE_CODEC, NULL);
+
+  codec->mode = mode;
+  return codec;
+}
+
+/* An implementation that fails without saying why still gives the caller
+ * an error: INVALID_DATA on decode (the bytes were unreadable), FAILED on
+ * encode. */
+static void
+test_contract_silent_failure (void)
+{
+  g_autoptr(TestCodec) codec = test_codec_new (MODE_SILENT_FAILURE);
+  g_autoptr(GBytes) bytes = bytes_from_string ("x");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (sw_codec_decode (SW_CODEC (codec), bytes, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, "TestCodec"));
+  g_clear_error (&error);
+
+  g_assert_null (sw_codec_encode (SW_CODEC (codec), g_variant_new_int32 (1),
+                                  &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+
+  /* Without an error location, too. */
+  g_assert_null (sw_codec_decode (SW_CODEC (codec), bytes, NULL));
+}
+
+static void
+test_contract_floating (void)
+{
+  g_autoptr(TestCodec) codec = test_codec_new (MODE_FLOATING);
+  g_autoptr(GBytes) bytes = bytes_from_string ("x");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  value = sw_codec_decode (SW_CODEC (codec), bytes, &error);
+  g_assert_no_error (error);
+  g_assert_false (g_variant_is_floating (value));
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "floating");
+}
+
+static void
+test_contract_result_and_error (void)
+{
+  g_autoptr(TestCodec) codec = test_codec_new (MODE_RESULT_AND_ERROR);
+  g_autoptr(GBytes) bytes = bytes_from_string ("x");
+  g_autoptr(GError) error = NULL;
+
+  g_test_expect_message ("Sw", G_LOG_LEVEL_CRITICAL,
+                         "*returned a result and set an error*");
+  g_assert_null (sw_codec_decode (SW_CODEC (codec), bytes, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_clear_error (&error);
+
+  g_test_expect_message ("Sw", G_LOG_LEVEL_CRITICAL,
+                         "*returned a result and set an error*");
+  g_assert_null (sw_codec_encode (SW_CODEC (codec), g_variant_new_int32 (1),
+                                  &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+}
+
+/* A type that implements the interface without its vfuncs gets the
+ * defaults: NOT_SUPPORTED, not a crash. */
+#define TEST_TYPE_EMPTY_CODEC (test_empty_codec_get_type ())
+G_DECLARE_FINAL_TYPE (TestEmptyCodec, test_empty_codec, TEST, EMPTY_CODEC, GObject)
+
+struct _TestEmptyCodec
+{
+  GObject parent_instance;
+};
+
+static void
+test_empty_codec_iface_init (SwCodecInterface *iface)
+{
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestEmptyCodec, test_empty_codec, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_CODEC,
+                                                      test_empty_codec_iface_init))
+
+static void
+test_empty_codec_class_init (TestEmptyCodecClass *klass)
+{
+}
+
+static void
+test_empty_codec_init (TestEmptyCodec *self)
+{
+}
+
+static void
+test_contract_not_implemented (void)
+{
+  g_autoptr(SwCodec) codec = g_object_new (TEST_TYPE_EMPTY_CODEC, NULL);
+  g_autoptr(GBytes) bytes = bytes_from_string ("x");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (sw_codec_decode (codec, bytes, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  g_assert_null (sw_codec_encode (codec, g_variant_new_int32 (1), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Through a connection */
+
+/* Long enough never to fire on a loaded machine, short enough that a
+ * broken test fails instead of hanging. */
+#define TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+static void
+make_pair (SwCodec       *codec,
+           SwConnection **a,
+           SwConnection **b)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                sw_framing_get_default (), a, b, &error));
+  g_assert_no_error (error);
+  sw_connection_set_codec (*a, codec);
+  sw_connection_set_codec (*b, codec);
+}
+
+static void
+send_value (SwConnection *connection,
+            GVariant     *value)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sw_connection_send_value (connection, value, TIMEOUT_US,
+                                           NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+assert_receive_value (SwConnection *connection,
+                      const char   *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) wanted = NULL;
+
+  value = sw_connection_receive_value (connection, TIMEOUT_US, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (g_variant_is_floating (value));
+  wanted = g_variant_ref_sink (g_variant_new_parsed (expected));
+  assert_variant_equal (value, wanted);
+}
+
+static void
+send_raw (SwConnection *connection,
+          const char   *data,
+          gsize         size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sw_connection_send_message (connection, bytes, TIMEOUT_US,
+                                             NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* Both codecs carry values both ways over a real socketpair; floating
+ * values go in inline. */
+static void
+test_connection_values (void)
+{
+  SwCodec *codecs[] = { gvariant_codec (), json_codec () };
+  const char *value = "{'a': <int64 1>, 'b': <[<'x'>, <2.5>, <@mv nothing>]>}";
+
+  for (gsize i = 0; i < G_N_ELEMENTS (codecs); i++)
+    {
+      g_autoptr(SwConnection) a = NULL;
+      g_autoptr(SwConnection) b = NULL;
+
+      make_pair (codecs[i], &a, &b);
+      send_value (a, g_variant_new_parsed (value));
+      send_value (a, g_variant_new_string ("second"));
+      send_value (b, g_variant_new_parsed ("@av []"));
+      assert_receive_value (b, value);
+      assert_receive_value (b, "'second'");
+      assert_receive_value (a, "@av []");
+      g_object_unref (codecs[i]);
+    }
+}
+
+/* A message the codec refuses fails that receive with INVALID_DATA; it was
+ * read whole, so the next receive returns the next value. */
+static void
+test_connection_invalid_then_next (void)
+{
+  SwCodec *codecs[] = { gvariant_codec (), json_codec () };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (codecs); i++)
+    {
+      g_autoptr(SwConnection) a = NULL;
+      g_autoptr(SwConnection) b = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+
+      make_pair (codecs[i], &a, &b);
+      send_raw (a, "\xff\xfe\0garbage", 10);
+      send_value (a, g_variant_new_string ("next"));
+
+      value = sw_connection_receive_value (b, TIMEOUT_US, NULL, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_null (value);
+      assert_receive_value (b, "'next'");
+      g_object_unref (codecs[i]);
+    }
+}
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* The same through the async calls, iterating the main context. */
+static void
+test_connection_invalid_then_next_async (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  const char *expected[] = { NULL, "next" };
+
+  make_pair (codec, &a, &b);
+  send_raw (a, "{\"a\": [1,", 9);
+  send_value (a, g_variant_new_string ("next"));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+
+      sw_connection_receive_value_async (b, G_PRIORITY_DEFAULT, NULL,
+                                         store_result, &result);
+      while (result == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      value = sw_connection_receive_value_finish (b, result, &error);
+      if (expected[i] == NULL)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          g_assert_nonnull (strstr (error->message, ":1:"));
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_string (value, NULL), ==, expected[i]);
+    }
+}
+
+/* JsonNode calls need no codec: JSON text on the wire, readable by the JSON
+ * codec on the other end. A node JSON cannot carry is refused before
+ * anything is sent; bad text fails one receive only. */
+static void
+test_connection_json_node (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) received = NULL;
+  g_autoptr(JsonNode) nan_node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  make_pair (codec, &a, &b);
+  node = json_from_string ("{\"a\": [1, 2.5, \"x\", null], \"b\": {}}", &error);
+  g_assert_no_error (error);
+
+  g_assert_true (sw_connection_send_json_node (a, node, TIMEOUT_US, NULL,
+                                               &error));
+  g_assert_no_error (error);
+  received = sw_connection_receive_json_node (b, TIMEOUT_US, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_node_equal (received, node));
+
+  nan_node = json_node_init_double (json_node_alloc (), NAN);
+  g_assert_false (sw_connection_send_json_node (a, nan_node, TIMEOUT_US, NULL,
+                                                &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  send_raw (a, "[1] [2]", 7);
+  g_assert_true (sw_connection_send_json_node (a, node, TIMEOUT_US, NULL,
+                                               &error));
+  g_assert_no_error (error);
+  g_assert_null (sw_connection_receive_json_node (b, TIMEOUT_US, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  /* The node sent after the refused message, read by the JSON codec. */
+  assert_receive_value (b, "{'a': <[<int64 1>, <2.5>, <'x'>, <@mv nothing>]>,"
+                           " 'b': <@a{sv} {}>}");
+}
+
+/* ------------------------------------------------------------------ */
+/* Fuzzing: every input gives a value or INVALID_DATA, never a crash or a
+ * leak (valgrind and ASan builds check the latter). The seed is
+ * g_test_rand's, printed by --verbose and reproducible with --seed. */
+
+/* One random change to @data: flip, set, insert, delete, duplicate or
+ * truncate, with byte values biased towards @alphabet when given. */
+static void
+mutate (GByteArray *data,
+        const char *alphabet)
+{
+  guint len = data->len;
+  guint pos = len ? (guint) g_test_rand_int_range (0, (gint32) len) : 0;
+  guint8 byte = alphabet && g_test_rand_bit ()
+    ? (guint8) alphabet[g_test_rand_int_range (0, (gint32) strlen (alphabet))]
+    : (guint8) g_test_rand_int_range (0, 256);
+
+  switch (len ? g_test_rand_int_range (0, 6) : 2)
+    {
+    case 0:
+      data->data[pos] ^= (guint8) (1u << g_test_rand_int_range (0, 8));
+      break;
+    case 1:
+      data->data[pos] = byte;
+      break;
+    case 2:
+      g_array_insert_vals ((GArray *) data, pos, &byte, 1);
+      break;
+    case 3:
+      g_byte_array_remove_index (data, pos);
+      break;
+    case 4:
+      {
+        /* Not inside MIN(), which would draw twice. */
+        guint want = (guint) g_test_rand_int_range (1, 16);
+        guint n = MIN (len - pos, want);
+        g_autofree guint8 *copy = g_memdup2 (data->data + pos, n);
+
+        g_array_insert_vals ((GArray *) data, pos, copy, n);
+      }
+      break;
+    default:
+      g_byte_array_set_size (data, pos);
+      break;
+    }
+}
+
+static void
+fuzz_one (SwCodec    *codec,
+          GByteArray *input,
+          guint      *n_values)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (input->data, input->len);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  value = sw_codec_decode (codec, bytes, &error);
+  if (value == NULL)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      return;
+    }
+
+  /* A decoded value is a real one: it is not floating and can be used,
+   * here by encoding it again with the codec that read it. */
+  g_assert_no_error (error);
+  g_assert_false (g_variant_is_floating (value));
+  {
+    g_autoptr(GBytes) again = sw_codec_encode (codec, value, &error);
+
+    /* JSON may decode "1e400" to infinity, which it cannot encode. */
+    if (again == NULL)
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  }
+  (*n_values)++;
+}
+
+static void
+fuzz_codec (SwCodec    *codec,
+            GPtrArray  *seeds,
+            const char *alphabet)
+{
+  gint64 deadline = g_get_monotonic_time () + FUZZ_BUDGET_US;
+  guint n_values = 0;
+  guint i;
+
+  for (i = 0; i < FUZZ_ITERATIONS && g_get_monotonic_time () < deadline; i++)
+    {
+      guint which = (guint) g_test_rand_int_range (0, (gint32) seeds->len);
+      GBytes *seed = g_ptr_array_index (seeds, which);
+      g_autoptr(GByteArray) input = g_byte_array_new ();
+      int n_mutations = g_test_rand_int_range (0, 6);
+
+      if (i % 10 == 9)
+        {
+          /* Pure noise, from the alphabet or not. */
+          for (int j = g_test_rand_int_range (0, 64); j > 0; j--)
+            mutate (input, alphabet);
+        }
+      else
+        {
+          g_byte_array_append (input, g_bytes_get_data (seed, NULL),
+                               (guint) g_bytes_get_size (seed));
+          for (int j = 0; j <= n_mutations; j++)
+            mutate (input, alphabet);
+        }
+      fuzz_one (codec, input, &n_values);
+    }
+
+  g_test_message ("%u inputs, %u decoded to a value", i, n_values);
+  /* Mutations of valid input must sometimes still be valid: otherwise the
+   * loop only exercises the first check. */
+  g_assert_cmpuint (n_values, >, 0);
+}
+
+static GPtrArray *
+seeds_from_values (SwCodec *codec)
+{
+  GPtrArray *seeds;
+
+  seeds = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (gvariant_values); i++)
+    {
+      g_autoptr(GVariant) value = NULL;
+      GBytes *bytes;
+
+      value = g_variant_ref_sink (g_variant_new_parsed (gvariant_values[i]));
+      bytes = sw_codec_encode (codec, value, NULL);
+      if (bytes != NULL)  /* JSON: every value here is representable */
+        g_ptr_array_add (seeds, bytes);
+    }
+  return seeds;
+}
+
+static void
+test_gvariant_fuzz (void)
+{
+  g_autoptr(SwCodec) codec = gvariant_codec ();
+  g_autoptr(GPtrArray) seeds = seeds_from_values (codec);
+
+  /* Type-string characters make mutated type strings valid more often. */
+  fuzz_codec (codec, seeds, "ybnqiuxthdsogvam()[]{}\0");
+}
+
+static void
+test_json_fuzz (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  g_autoptr(GPtrArray) seeds = seeds_from_values (codec);
+
+  g_ptr_array_add (seeds, bytes_from_string (
+      "{\"a\": [1e400, -0, \"\\ud83d\\ude00\", {\"b\": null}]}"));
+  fuzz_codec (codec, seeds, "[]{}\",:0123456789-+.eE \\utrfalsn");
+}
+
+/* ------------------------------------------------------------------ */
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/sw/codec/gvariant/round-trip", test_gvariant_round_trip);
+  g_test_add_func ("/sw/codec/gvariant/round-trip-special",
+                   test_gvariant_round_trip_special);
+  g_test_add_func ("/sw/codec/gvariant/wire-format", test_gvariant_wire_format);
+  g_test_add_func ("/sw/codec/gvariant/encode-normalises",
+                   test_gvariant_encode_normalises);
+  g_test_add_func ("/sw/codec/gvariant/invalid", test_gvariant_invalid);
+  g_test_add_func ("/sw/codec/gvariant/too-deep", test_gvariant_too_deep);
+  g_test_add_func ("/sw/codec/gvariant/fuzz", test_gvariant_fuzz);
+  g_test_add_func ("/sw/codec/json/round-trip", test_json_round_trip);
+  g_test_add_func ("/sw/codec/json/natural-forms", test_json_natural_forms);
+  g_test_add_func ("/sw/codec/json/from-peer", test_json_from_peer);
+  g_test_add_func ("/sw/codec/json/invalid", test_json_invalid);
+  g_test_add_func ("/sw/codec/json/error-position", test_json_error_position);
+  g_test_add_func ("/sw/codec/json/max-depth", test_json_max_depth);
+  g_test_add_func ("/sw/codec/json/unrepresentable", test_json_unrepresentable);
+  g_test_add_func ("/sw/codec/json/node-helpers", test_json_node_helpers);
+  g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);
+  g_test_add_func ("/sw/codec/encode-floating", test_encode_floating);
+  g_test_add_func ("/sw/codec/contract/silent-failure",
+                   test_contract_silent_failure);
+  g_test_add_func ("/sw/codec/contract/floating", test_contract_floating);
+  g_test_add_func ("/sw/codec/contract/result-and-error",
+                   test_contract_result_and_error);
+  g_test_add_func ("/sw/codec/contract/not-implemented",
+                   test_contract_not_implemented);
+  g_test_add_func ("/sw/codec/connection/values", test_connection_values);
+  g_test_add_func ("/sw/codec/connection/invalid-then-next",
+                   test_connection_invalid_then_next);
+  g_test_add_func ("/sw/codec/connection/invalid-then-next-async",
+                   test_connection_invalid_then_next_async);
+  g_test_add_func ("/sw/codec/connection/json-node", test_connection_json_node);
+
+  return g_test_run ();
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The codecs from Python, against the uninstalled typelib: the built-in
+# codecs' bytes as a plain Python peer reads and writes them (PyGObject's
+# GLib.Variant, the standard json module), and a codec written in Python
+# (Sw.Codec implemented with do_encode and do_decode), through the public
+# methods and, when SwConnection has its value calls, a real connection.
+# Prints TAP.
+#
+# Notes on PyGObject, checked with 3.42.2 (Debian 12):
+# - do_encode receives a GLib.Variant and returns a GLib.Bytes; do_decode
+#   receives a GLib.Bytes and returns a GLib.Variant.
+# - Raising GLib.Error in a vfunc sets the GError of the C caller; any
+#   other exception is printed and turns into NULL without a GError, which
+#   Sw.Codec.decode()/encode() report as G_IO_ERROR_INVALID_DATA /
+#   G_IO_ERROR_FAILED.
+
+import json
+import sys
+import traceback
+
+import gi
+
+gi.require_version('GLib', '2.0')
+gi.require_version('Gio', '2.0')
+gi.require_version('Sw', '1')
+from gi.repository import GLib, GObject, Gio, Sw  # noqa: E402
+
+# Long enough never to fire on a loaded machine, short enough that a
+# broken test fails instead of hanging (microseconds).
+TIMEOUT = 10 * 1000 * 1000
+
+tests = []
+
+
+class Skip(Exception):
+    pass
+
+
+def test(func):
+    tests.append(func)
+    return func
+
+
+def raises(code, func, *args):
+    try:
+        func(*args)
+    except GLib.Error as e:
+        assert e.matches(Gio.io_error_quark(), code), \
+            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
+        return e
+    raise AssertionError(f'expected {code.value_nick}, nothing raised')
+
+
+def variant_from_gvariant_codec(data):
+    """What the docs show a PyGObject peer doing with the codec's bytes."""
+    return GLib.Variant.new_from_bytes(GLib.VariantType('v'),
+                                       GLib.Bytes.new(data), False).get_variant()
+
+
+def value():
+    return GLib.Variant('a{sv}', {
+        'name': GLib.Variant('s', 'héllo'),
+        'list': GLib.Variant('ai', [1, 2, 3]),
+        'pair': GLib.Variant('(xd)', (-5, 2.5)),
+        'nested': GLib.Variant('a{sv}', {'ok': GLib.Variant('b', True)}),
+    })
+
+
+class ReprCodec(GObject.Object, Sw.Codec):
+    """GVariant text format (g_variant_print/parse), as UTF-8. Text that
+    does not parse is refused with a GLib.Error; every call is counted."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def do_encode(self, value):
+        self.calls += 1
+        return GLib.Bytes.new(value.print_(True).encode())
+
+    def do_decode(self, data):
+        self.calls += 1
+        try:
+            return GLib.Variant.parse(None, data.get_data().decode(), None,
+                                      None)
+        except (GLib.Error, UnicodeDecodeError) as e:
+            raise GLib.Error.new_literal(Gio.io_error_quark(),
+                                         f'python says: {e}',
+                                         Gio.IOErrorEnum.INVALID_DATA)
+
+
+class CrashingCodec(GObject.Object, Sw.Codec):
+    """Raises a plain Python exception: callers still get a GLib.Error."""
+
+    def do_encode(self, value):
+        raise ValueError('not a GLib.Error')
+
+    def do_decode(self, data):
+        raise ValueError('not a GLib.Error')
+
+
+@test
+def gvariant_codec_to_python():
+    codec = Sw.GVariantCodec.new()
+    data = codec.encode(value()).get_data()
+    decoded = variant_from_gvariant_codec(data)
+    assert decoded.equal(value()), decoded
+    assert decoded.unpack()['pair'] == (-5, 2.5)
+
+
+@test
+def gvariant_codec_from_python():
+    codec = Sw.GVariantCodec.new()
+    # A PyGObject peer writing a message: the value boxed in a 'v'.
+    data = GLib.Variant('v', value()).get_data_as_bytes()
+    decoded = codec.decode(data)
+    assert decoded.equal(value()), decoded
+    e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
+               GLib.Bytes.new(b'\x02\x00b'))
+    assert 'normal form' in e.message, e.message
+
+
+@test
+def json_codec_with_python_json():
+    codec = Sw.JsonCodec.new()
+    text = codec.encode(value()).get_data()
+    assert json.loads(text) == {'name': 'héllo', 'list': [1, 2, 3],
+                                'pair': [-5, 2.5], 'nested': {'ok': True}}
+
+    obj = {'a': [1, 2.5, 'x', None, True, {}], 'b': {'c': -1}}
+    decoded = codec.decode(GLib.Bytes.new(json.dumps(obj).encode()))
+    assert decoded.get_type_string() == 'a{sv}'
+    assert decoded.unpack() == obj, decoded.unpack()
+
+    e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
+               GLib.Bytes.new(b'{"a": [1,'))
+    assert ':1:' in e.message, e.message
+    raises(Gio.IOErrorEnum.INVALID_ARGUMENT, codec.encode,
+           GLib.Variant('d', float('nan')))
+
+
+@test
+def python_codec_public_methods():
+    codec = ReprCodec()
+    data = codec.encode(value())
+    assert data.get_data().decode() == value().print_(True)
+    decoded = codec.decode(data)
+    assert decoded.equal(value()), decoded
+    assert codec.calls == 2
+    e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
+               GLib.Bytes.new(b'[1,'))
+    assert 'python says' in e.message, e.message
+
+
+@test
+def python_exception_is_an_error():
+    codec = CrashingCodec()
+    raises(Gio.IOErrorEnum.FAILED, codec.encode, GLib.Variant('i', 1))
+    e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
+               GLib.Bytes.new(b'x'))
+    assert 'CrashingCodec' in e.message, e.message
+
+
+def value_pair(codec):
+    if not hasattr(Sw.Connection, 'send_value'):
+        raise Skip('SwConnection has no send_value yet')
+    ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
+                             Sw.Framing.get_default())
+    assert ok is True
+    a.set_codec(codec)
+    b.set_codec(codec)
+    return a, b
+
+
+@test
+def python_codec_through_connection():
+    codec = ReprCodec()
+    a, b = value_pair(codec)
+    assert a.send_value(value(), TIMEOUT, None) is True
+    assert b.receive_value(TIMEOUT, None).equal(value())
+    # A message the codec refuses fails that receive only.
+    assert a.send_message(GLib.Bytes.new(b'[1,'), TIMEOUT, None) is True
+    assert a.send_value(GLib.Variant('s', 'next'), TIMEOUT, None) is True
+    raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_value, TIMEOUT, None)
+    assert b.receive_value(TIMEOUT, None).unpack() == 'next'
+
+
+@test
+def builtin_codecs_through_connection():
+    for codec in (Sw.GVariantCodec.new(), Sw.JsonCodec.new()):
+        a, b = value_pair(codec)
+        assert a.send_value(value(), TIMEOUT, None) is True
+        received = b.receive_value(TIMEOUT, None)
+        assert received.unpack()['name'] == 'héllo', received
+
+
+def main():
+    print(f'1..{len(tests)}')
+    failed = 0
+    for number, func in enumerate(tests, 1):
+        name = func.__name__
+        try:
+            func()
+        except Skip as e:
+            print(f'ok {number} - {name} # SKIP {e}')
+        except Exception:
+            failed += 1
+            print(f'not ok {number} - {name}')
+            for line in traceback.format_exc().splitlines():
+                print(f'# {line}')
+        else:
+            print(f'ok {number} - {name}')
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
