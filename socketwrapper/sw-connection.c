@@ -73,9 +73,7 @@ struct _SwConnection
   GMutex         codec_mutex;
   SwCodec       *codec;              /* protected by @codec_mutex */
 
-  GCancellable  *close_cancellable;  /* read-only after construction */
-  GMutex         close_fd_mutex;
-  int            close_fd;           /* atomic; made on first use */
+  SwCloseWatch   close_watch;       /* fired by close() */
   int            closing;            /* atomic */
   int            closed;             /* atomic */
 };
@@ -263,22 +261,6 @@ require_codec (SwConnection  *self,
   return codec;
 }
 
-static int
-get_close_fd (SwConnection *self)
-{
-  int fd = g_atomic_int_get (&self->close_fd);
-  GPollFD pollfd;
-
-  if (fd >= 0)
-    return fd;
-  g_mutex_lock (&self->close_fd_mutex);
-  if (self->close_fd < 0 && g_cancellable_make_pollfd (self->close_cancellable, &pollfd))
-    g_atomic_int_set (&self->close_fd, pollfd.fd);
-  fd = self->close_fd;
-  g_mutex_unlock (&self->close_fd_mutex);
-  return fd;
-}
-
 static gboolean
 check_open (SwConnection  *self,
             GError       **error)
@@ -326,7 +308,7 @@ run_sync (SwConnection  *self,
     return FALSE;
   ok = sw_operation_validate (op, &self->channel, error)
        && sw_operation_run_sync (op, &self->channel, deadline, cancellable,
-                                 get_close_fd (self), error);
+                                 &self->close_watch, error);
   sw_cross_lock_release (lock);
   return ok;
 }
@@ -394,7 +376,7 @@ close_internal (SwConnection  *self,
   if (!g_atomic_int_compare_and_exchange (&self->closing, 0, 1))
     return TRUE;
 
-  g_cancellable_cancel (self->close_cancellable);
+  g_cancellable_cancel (self->close_watch.cancellable);
   sw_cross_lock_close (&self->receive_lock);
   sw_cross_lock_close (&self->send_lock);
 
@@ -404,7 +386,7 @@ close_internal (SwConnection  *self,
 
       sw_operation_init (&flush, SW_OPERATION_FLUSH);
       ok = sw_operation_run_sync (&flush, &self->channel, flush_deadline,
-                                  cancellable, -1, &local_error);
+                                  cancellable, NULL, &local_error);
       sw_operation_clear (&flush);
     }
 
@@ -481,10 +463,7 @@ sw_connection_finalize (GObject *object)
 {
   SwConnection *self = SW_CONNECTION (object);
 
-  if (self->close_fd >= 0)
-    g_cancellable_release_fd (self->close_cancellable);
-  g_clear_object (&self->close_cancellable);
-  g_mutex_clear (&self->close_fd_mutex);
+  sw_close_watch_clear (&self->close_watch);
   g_mutex_clear (&self->codec_mutex);
   g_clear_object (&self->codec);
   sw_channel_clear (&self->channel);
@@ -791,9 +770,7 @@ sw_connection_init (SwConnection *self)
 {
   self->construct_fd = -1;
   self->close_wrapped = TRUE;
-  self->close_fd = -1;
-  self->close_cancellable = g_cancellable_new ();
-  g_mutex_init (&self->close_fd_mutex);
+  sw_close_watch_init (&self->close_watch);
   g_mutex_init (&self->codec_mutex);
   sw_cross_lock_init (&self->receive_lock);
   sw_cross_lock_init (&self->send_lock);
@@ -1216,7 +1193,7 @@ sw_connection_shutdown_write (SwConnection  *self,
       return FALSE;
     }
 
-  ok = sw_operation_run_sync (&flush, &self->channel, -1, NULL, get_close_fd (self), error);
+  ok = sw_operation_run_sync (&flush, &self->channel, -1, NULL, &self->close_watch, error);
   if (ok && transport->is_socket)
     ok = g_socket_shutdown (self->socket, FALSE, TRUE, error);
   else if (ok && self->output_stream != NULL)
@@ -1946,7 +1923,7 @@ start_async_decoded (SwConnection        *self,
     .context = g_task_get_context (task),
     .priority = io_priority,
     .cancellable = cancellable,
-    .close_fd = get_close_fd (self),
+    .close_watch = &self->close_watch,
     .done = on_async_done,
     .lock = lock_for (self, op),
     .owner = &call->waiter,

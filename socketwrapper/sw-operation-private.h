@@ -31,6 +31,8 @@ typedef struct
   guint8  *saved_header;
 
   guint64  skip;            /* bytes of a refused frame still to discard */
+  gboolean expect_wait;     /* the last receive had to wait: the next one
+                             * polls before reading */
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept
@@ -72,6 +74,21 @@ typedef struct
   SwInput                   input;      /* receive lock */
   SwOutput                  output;     /* send lock */
 } SwChannel;
+
+/* A connection's close(), as an fd that waits can poll. The fd (an eventfd
+ * behind @cancellable) is made on the first wait, so connections that
+ * never wait hold no extra descriptor. */
+typedef struct
+{
+  GCancellable *cancellable;  /* read-only after init */
+  GMutex        mutex;
+  int           fd;           /* atomic; -1 until first use */
+} SwCloseWatch;
+
+void     sw_close_watch_init   (SwCloseWatch *watch);
+void     sw_close_watch_clear  (SwCloseWatch *watch);
+/* The fd, readable once close() began. */
+int      sw_close_watch_get_fd (SwCloseWatch *watch);
 
 typedef enum
 {
@@ -146,12 +163,13 @@ gboolean sw_operation_interrupted  (SwOperation   *op,
                                     GError       **error);
 
 /* The sync driver: steps @op, polling in between, until done, @deadline,
- * @cancellable or @close_fd (see sw_transport_wait()). */
+ * @cancellable or close (@close_watch; NULL when closing must not
+ * interrupt). */
 gboolean sw_operation_run_sync     (SwOperation   *op,
                                     SwChannel     *channel,
                                     gint64         deadline,
                                     GCancellable  *cancellable,
-                                    int            close_fd,
+                                    SwCloseWatch  *close_watch,
                                     GError       **error);
 
 G_END_DECLS
@@ -175,7 +193,7 @@ struct _SwAsyncDriver
   GMainContext    *context;
   int              priority;
   GCancellable    *cancellable;        /* the caller's, may be NULL */
-  int              close_fd;           /* readable once close() began */
+  SwCloseWatch    *close_watch;
   SwAsyncDoneFunc  done;
   SwCrossLock     *lock;               /* held by @owner while running */
   SwLockWaiter    *owner;

@@ -173,12 +173,11 @@ input_consume (SwInput *in,
   in->start += count;
   if (in->start == in->end)
     {
+      /* An emptied buffer is given back: an idle connection keeps none,
+       * and a busy one rarely empties it (frames straddle reads). */
       in->start = in->end = 0;
-      if (in->capacity > SW_READ_CHUNK)
-        {
-          g_clear_pointer (&in->data, g_free);
-          in->capacity = 0;
-        }
+      g_clear_pointer (&in->data, g_free);
+      in->capacity = 0;
     }
 }
 
@@ -1098,21 +1097,84 @@ sw_operation_interrupted (SwOperation  *op,
     }
 }
 
+/* A receiver that keeps up with its sender usually finds nothing to read:
+ * when the last receive had to wait, poll before reading, saving the read
+ * that would fail. */
+static gboolean
+should_wait_first (SwOperation *op,
+                   SwChannel   *channel,
+                   gint64       deadline)
+{
+  const SwInput *in = &channel->input;
+
+  return is_receive (op)
+         && in->expect_wait
+         && in->start == in->end
+         && !sw_transport_is_datagram (&channel->transport)
+         && sw_transport_can_poll (&channel->transport, G_IO_IN)
+         && (deadline < 0 || deadline > g_get_monotonic_time ());
+}
+
+void
+sw_close_watch_init (SwCloseWatch *watch)
+{
+  watch->cancellable = g_cancellable_new ();
+  g_mutex_init (&watch->mutex);
+  watch->fd = -1;
+}
+
+void
+sw_close_watch_clear (SwCloseWatch *watch)
+{
+  if (watch->fd >= 0)
+    g_cancellable_release_fd (watch->cancellable);
+  g_clear_object (&watch->cancellable);
+  g_mutex_clear (&watch->mutex);
+}
+
+int
+sw_close_watch_get_fd (SwCloseWatch *watch)
+{
+  int fd = g_atomic_int_get (&watch->fd);
+  GPollFD pollfd;
+
+  if (fd >= 0)
+    return fd;
+  g_mutex_lock (&watch->mutex);
+  if (watch->fd < 0 && g_cancellable_make_pollfd (watch->cancellable, &pollfd))
+    g_atomic_int_set (&watch->fd, pollfd.fd);
+  fd = watch->fd;
+  g_mutex_unlock (&watch->mutex);
+  return fd;
+}
+
 gboolean
 sw_operation_run_sync (SwOperation   *op,
                        SwChannel     *channel,
                        gint64         deadline,
                        GCancellable  *cancellable,
-                       int            close_fd,
+                       SwCloseWatch  *close_watch,
                        GError       **error)
 {
   GError *local_error = NULL;
+  gboolean waited = should_wait_first (op, channel, deadline);
+
+  if (waited
+      && !sw_transport_wait (&channel->transport, G_IO_IN, deadline, cancellable,
+                             close_watch ? sw_close_watch_get_fd (close_watch) : -1,
+                             &local_error))
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
 
   for (;;)
     {
       switch (sw_operation_step (op, channel, cancellable, &local_error))
         {
         case SW_STEP_DONE:
+          if (is_receive (op))
+            channel->input.expect_wait = waited;
           return TRUE;
         case SW_STEP_ERROR:
           g_propagate_error (error, local_error);
@@ -1122,8 +1184,10 @@ sw_operation_run_sync (SwOperation   *op,
           break;
         }
 
-      if (!sw_transport_wait (&channel->transport, op->wait_for, deadline,
-                              cancellable, close_fd, &local_error))
+      waited = TRUE;
+      if (!sw_transport_wait (&channel->transport, op->wait_for, deadline, cancellable,
+                              close_watch ? sw_close_watch_get_fd (close_watch) : -1,
+                              &local_error))
         {
           if (sw_operation_interrupted (op, channel, &local_error))
             return TRUE;
@@ -1233,7 +1297,7 @@ async_driver_wait (SwAsyncDriver *driver)
    * GCancellableSource: it is cancelled from another thread by design, and
    * GLib 2.74's GCancellableSource can leak when its cancellation races
    * with its destruction. */
-  close_source = g_unix_fd_source_new (driver->close_fd, G_IO_IN);
+  close_source = g_unix_fd_source_new (sw_close_watch_get_fd (driver->close_watch), G_IO_IN);
   g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd), driver, NULL);
   g_source_add_child_source (source, close_source);
   g_source_unref (close_source);
