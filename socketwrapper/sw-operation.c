@@ -393,17 +393,22 @@ finish_frame (SwOperation *op,
  * sw_connection_steal_buffered_input(). */
 static SwStep
 check_unframed_size (SwChannel  *channel,
+                     gsize       needed,
                      GError    **error)
 {
   gsize available = input_available (&channel->input);
   guint64 limit = channel->max_message_size;
 
-  if (limit <= G_MAXUINT64 - SW_FRAMING_SLACK && available > limit + SW_FRAMING_SLACK)
+  /* @needed is a lower bound of what the frame still lacks (a scanner that
+   * read a large declared length knows it early). */
+  if (limit <= G_MAXUINT64 - SW_FRAMING_SLACK
+      && (guint64) available + needed > limit + SW_FRAMING_SLACK)
     {
       channel->input.scratch = 0;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                   _("No end of message in %zu bytes: the message exceeds the "
-                     "limit of %llu bytes"), available, (unsigned long long) limit);
+                   _("The message exceeds the limit of %llu bytes: %zu bytes are "
+                     "buffered and at least %zu more are needed"),
+                   (unsigned long long) limit, available, needed);
       return SW_STEP_ERROR;
     }
   return SW_STEP_WOULD_BLOCK;
@@ -431,7 +436,7 @@ parse_buffered_frame (SwOperation  *op,
       switch (decode_frame (channel, wanted, error))
         {
         case SW_FRAMING_RESULT_NEED_MORE:
-          return check_unframed_size (channel, error);
+          return check_unframed_size (channel, *wanted, error);
         case SW_FRAMING_RESULT_FRAME:
           break;
         case SW_FRAMING_RESULT_ERROR:

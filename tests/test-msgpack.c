@@ -807,6 +807,18 @@ test_connection_refused (void)
   g_clear_object (&b);
   g_clear_error (&error);
 
+  /* A large declared length inside a container: the object cannot end
+   * before 1 MiB more arrives, so it is refused before that is read. */
+  make_pair (&a, &b);
+  sw_connection_set_max_message_size (b, 1000);
+  send_raw (a, (const guint8 *) "\x92\xdb\x00\x10\x00\x00", 6);
+  message = sw_connection_receive_message (b, TIMEOUT_US, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_assert_null (message);
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_clear_error (&error);
+
   make_pair (&a, &b);
   send_raw (a, (const guint8 *) "\x92\x01\xc1", 3);
   message = sw_connection_receive_message (b, TIMEOUT_US, NULL, &error);
