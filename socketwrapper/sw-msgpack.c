@@ -436,7 +436,7 @@ sw_msgpack_check_object (const guint8  *data,
       if (object_length < length)
         {
           g_set_error (error, G_IO_ERROR, code,
-                       _("%" G_GSIZE_FORMAT " bytes follow the MessagePack object"),
+                       _("%zu bytes follow the MessagePack object"),
                        length - (gsize) object_length);
           return FALSE;
         }
