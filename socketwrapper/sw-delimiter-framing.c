@@ -62,6 +62,9 @@ find (const guint8 *data,
       const guint8 *delimiter,
       gsize         delimiter_length)
 {
+  /* An empty payload's data may be NULL, which memchr() must not get. */
+  if (length < delimiter_length)
+    return NULL;
   if (delimiter_length == 1)
     return memchr (data, delimiter[0], length);
   return memmem (data, length, delimiter, delimiter_length);

@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Values through a connection as a PyGObject user sends them, against the
+# uninstalled typelib: a dict built as an a{sv} GLib.Variant goes through
+# each built-in codec (GVariant and JSON over VarIntFraming, MessagePack
+# over MsgPackFraming) with send_value/receive_value, sync and async
+# (callbacks under a GLib.MainLoop: PyGObject 3.42 has no awaitables); a
+# message the codec refuses fails that receive only; Json.Node values go
+# through send_json_node/receive_json_node. test_codec.py covers the codecs'
+# bytes and codecs written in Python. Prints TAP.
+
+import sys
+import traceback
+
+import gi
+
+gi.require_version('GLib', '2.0')
+gi.require_version('Gio', '2.0')
+gi.require_version('Json', '1.0')
+gi.require_version('Sw', '1')
+from gi.repository import GLib, Gio, Json, Sw  # noqa: E402
+
+PRIORITY = GLib.PRIORITY_DEFAULT
+# Long enough never to fire on a loaded machine, short enough that a
+# broken test fails instead of hanging (microseconds; the watchdog of the
+# main loop in seconds).
+TIMEOUT = 10 * 1000 * 1000
+WATCHDOG = 30
+
+tests = []
+
+
+def test(func):
+    tests.append(func)
+    return func
+
+
+def raises(code, func, *args):
+    try:
+        func(*args)
+    except GLib.Error as e:
+        assert e.matches(Gio.io_error_quark(), code), \
+            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
+        return e
+    raise AssertionError(f'expected {code.value_nick}, nothing raised')
+
+
+def value():
+    return GLib.Variant('a{sv}', {
+        'name': GLib.Variant('s', 'x'),
+        'n': GLib.Variant('i', 3),
+        'nested': GLib.Variant('a{sv}', {
+            'list': GLib.Variant('ai', [1, 2, 3]),
+            'ok': GLib.Variant('b', True),
+            'half': GLib.Variant('d', 0.5),
+            'text': GLib.Variant('s', 'snow ☃'),
+        }),
+    })
+
+
+# What every codec gives back once unpacked.
+UNPACKED = {
+    'name': 'x',
+    'n': 3,
+    'nested': {'list': [1, 2, 3], 'ok': True, 'half': 0.5,
+               'text': 'snow ☃'},
+}
+
+# Each built-in codec with a framing that carries its messages, the type
+# each member comes back with (JSON and MessagePack carry no GVariant
+# types: integers come back as int64 'x', arrays as 'av'), and bytes the
+# codec refuses.
+CODECS = [
+    ('GVariant', Sw.GVariantCodec.new, Sw.VarIntFraming.new,
+     {'name': 's', 'n': 'i', 'nested': 'a{sv}', 'list': 'ai', 'ok': 'b',
+      'half': 'd', 'text': 's'},
+     b'\x02\x00b'),   # a 'v' not in normal form
+    ('JSON', Sw.JsonCodec.new, Sw.VarIntFraming.new,
+     {'name': 's', 'n': 'x', 'nested': 'a{sv}', 'list': 'av', 'ok': 'b',
+      'half': 'd', 'text': 's'},
+     b'{"a": [1,'),
+    # One well-formed object (MsgPackFraming frames it), but a str that is
+    # not UTF-8.
+    ('MessagePack', Sw.MsgPackCodec.new, Sw.MsgPackFraming.new,
+     {'name': 's', 'n': 'x', 'nested': 'a{sv}', 'list': 'av', 'ok': 'b',
+      'half': 'd', 'text': 's'},
+     b'\xa1\xff'),
+]
+
+
+def pair(framing, codec=None):
+    ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
+                             framing)
+    assert ok is True
+    if codec is not None:
+        a.props.codec = codec
+        b.set_codec(codec)
+        assert a.get_codec() is codec and b.props.codec is codec
+    return a, b
+
+
+def check_received(received, types, what):
+    assert received.get_type_string() == 'a{sv}', (what, received)
+    # lookup_value() keeps the members boxed, with their types.
+    members = {k: received.lookup_value(k, None) for k in ('name', 'n',
+                                                           'nested')}
+    for key, member in members.items():
+        assert member.get_type_string() == types[key], (what, key, member)
+    nested = members['nested']
+    for key in ('list', 'ok', 'half', 'text'):
+        member = nested.lookup_value(key, None)
+        assert member.get_type_string() == types[key], (what, key, member)
+    assert received.unpack() == UNPACKED, (what, received.unpack())
+
+
+def run_loop(start):
+    """Runs a GLib.MainLoop; start(done) begins the async calls and
+    done(result) quits the loop. Returns the result; an exception handed
+    to done() is raised."""
+    loop = GLib.MainLoop()
+    outcome = []
+    fired = []
+
+    def done(result):
+        if not outcome:
+            outcome.append(result)
+        loop.quit()
+
+    def watchdog():
+        fired.append(True)
+        done(AssertionError('watchdog: the calls did not complete'))
+        return GLib.SOURCE_REMOVE
+
+    source = GLib.timeout_add_seconds(WATCHDOG, watchdog)
+    GLib.idle_add(guarded(done, start, done))
+    loop.run()
+    if not fired:
+        GLib.source_remove(source)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def guarded(done, func, *extra):
+    """A callback that hands an exception to done() instead of losing it in
+    PyGObject's callback machinery; returns False (a one-shot source)."""
+    def callback(*args):
+        try:
+            func(*(args + extra))
+        except Exception as e:
+            done(e)
+        return False
+    return callback
+
+
+def make_tests(name, codec_new, framing_new, types, invalid):
+    def sync_round_trip():
+        a, b = pair(framing_new(), codec_new())
+        try:
+            assert a.send_value(value(), TIMEOUT, None) is True
+            received = b.receive_value(TIMEOUT, None)
+            check_received(received, types, 'a -> b')
+            if name == 'GVariant':
+                assert received.equal(value()), received
+            # Both ends are duplex: echo it back.
+            assert b.send_value(received, TIMEOUT, None) is True
+            check_received(a.receive_value(TIMEOUT, None), types, 'b -> a')
+        finally:
+            a.close(None)
+            b.close(None)
+
+    def async_round_trip():
+        a, b = pair(framing_new(), codec_new())
+        try:
+            def start(done):
+                state = {'sent': False, 'received': None}
+
+                def maybe_done():
+                    if state['sent'] and state['received'] is not None:
+                        done(state['received'])
+
+                def on_sent(conn, res):
+                    state['sent'] = conn.send_value_finish(res)
+                    maybe_done()
+
+                def on_received(conn, res):
+                    state['received'] = conn.receive_value_finish(res)
+                    maybe_done()
+
+                b.receive_value_async(PRIORITY, None,
+                                      guarded(done, on_received))
+                a.send_value_async(value(), PRIORITY, None,
+                                   guarded(done, on_sent))
+
+            check_received(run_loop(start), types, 'async')
+        finally:
+            a.close(None)
+            b.close(None)
+
+    def sync_codec_error():
+        a, b = pair(framing_new(), codec_new())
+        try:
+            assert a.send_message(GLib.Bytes.new(invalid), TIMEOUT, None)
+            assert a.send_value(value(), TIMEOUT, None)
+            e = raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_value,
+                       TIMEOUT, None)
+            print(f'# {e.message}')
+            # The refused message was consumed whole.
+            check_received(b.receive_value(TIMEOUT, None), types, 'next')
+        finally:
+            a.close(None)
+            b.close(None)
+
+    def async_codec_error():
+        a, b = pair(framing_new(), codec_new())
+        try:
+            def start(done):
+                def on_first(conn, res):
+                    raises(Gio.IOErrorEnum.INVALID_DATA,
+                           conn.receive_value_finish, res)
+                    conn.receive_value_async(PRIORITY, None,
+                                             guarded(done, on_second))
+
+                def on_second(conn, res):
+                    done(conn.receive_value_finish(res))
+
+                b.receive_value_async(PRIORITY, None, guarded(done, on_first))
+                a.send_message(GLib.Bytes.new(invalid), TIMEOUT, None)
+                a.send_value(value(), TIMEOUT, None)
+
+            check_received(run_loop(start), types, 'next')
+        finally:
+            a.close(None)
+            b.close(None)
+
+    for func, suffix in ((sync_round_trip, 'round_trip_sync'),
+                         (async_round_trip, 'round_trip_async'),
+                         (sync_codec_error, 'codec_error_sync'),
+                         (async_codec_error, 'codec_error_async')):
+        func.__name__ = f'{name.lower()}_{suffix}'
+        test(func)
+
+
+for codec_args in CODECS:
+    make_tests(*codec_args)
+
+
+JSON_TEXT = '{"a": [1, 2.5, "x", null, true, {}], "b": {"c": -1}}'
+
+
+@test
+def json_node_round_trip_sync():
+    a, b = pair(Sw.DelimiterFraming.new(None))
+    try:
+        node = Json.from_string(JSON_TEXT)
+        assert a.send_json_node(node, TIMEOUT, None) is True
+        received = b.receive_json_node(TIMEOUT, None)
+        assert received.equal(node)
+        assert received.get_object().get_object_member('b') \
+            .get_int_member('c') == -1
+        # Invalid text fails that receive only.
+        a.send_message(GLib.Bytes.new(b'{"a": [1,'), TIMEOUT, None)
+        a.send_json_node(Json.from_string('"fine"'), TIMEOUT, None)
+        raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_json_node, TIMEOUT,
+               None)
+        assert b.receive_json_node(TIMEOUT, None).get_string() == 'fine'
+    finally:
+        a.close(None)
+        b.close(None)
+
+
+@test
+def json_node_round_trip_async():
+    a, b = pair(Sw.VarIntFraming.new())
+    builder = Json.Builder()
+    builder.begin_object()
+    builder.set_member_name('id')
+    builder.add_int_value(7)
+    builder.set_member_name('tags')
+    builder.begin_array()
+    builder.add_string_value('☃')
+    builder.end_array()
+    builder.end_object()
+    node = builder.get_root()
+    try:
+        def start(done):
+            def on_received(conn, res):
+                done(conn.receive_json_node_finish(res))
+
+            def on_sent(conn, res):
+                assert conn.send_json_node_finish(res) is True
+                b.receive_json_node_async(PRIORITY, None,
+                                          guarded(done, on_received))
+
+            a.send_json_node_async(node, PRIORITY, None,
+                                   guarded(done, on_sent))
+
+        received = run_loop(start)
+        assert received.equal(node)
+        assert Json.to_string(received, False) == '{"id":7,"tags":["☃"]}'
+    finally:
+        a.close(None)
+        b.close(None)
+
+
+def main():
+    print(f'1..{len(tests)}')
+    failed = 0
+    for number, func in enumerate(tests, 1):
+        name = func.__name__
+        try:
+            func()
+        except Exception:
+            failed += 1
+            print(f'not ok {number} - {name}')
+            for line in traceback.format_exc().splitlines():
+                print(f'# {line}')
+        else:
+            print(f'ok {number} - {name}')
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
