@@ -127,6 +127,32 @@ sw_channel_steal_input (SwChannel *channel)
 
 /* ---- input buffer ----------------------------------------------------- */
 
+/* One spare read buffer per thread. A connection gives its buffer back as
+ * soon as it is empty, so idle connections cost no buffer memory, and the
+ * next receive in the thread takes the spare instead of allocating: a
+ * ping-pong allocates nothing per message but the returned GBytes. */
+static GPrivate spare_buffer = G_PRIVATE_INIT (g_free);
+
+static guint8 *
+spare_buffer_take (void)
+{
+  guint8 *buffer = g_private_get (&spare_buffer);
+
+  if (buffer == NULL)
+    return g_malloc (SW_READ_CHUNK);
+  g_private_set (&spare_buffer, NULL);
+  return buffer;
+}
+
+static void
+spare_buffer_give (guint8 *buffer)
+{
+  if (g_private_get (&spare_buffer) == NULL)
+    g_private_set (&spare_buffer, buffer);
+  else
+    g_free (buffer);
+}
+
 static gsize
 input_available (const SwInput *in)
 {
@@ -159,26 +185,33 @@ input_reserve (SwInput *in,
   capacity = MAX (in->capacity, SW_READ_CHUNK);
   while (capacity - used < wanted)
     capacity *= 2;
-  in->data = g_realloc (in->data, capacity);
+  if (in->data == NULL && capacity == SW_READ_CHUNK)
+    in->data = spare_buffer_take ();
+  else
+    in->data = g_realloc (in->data, capacity);
   in->capacity = capacity;
   return capacity - in->end;
 }
 
-/* Drops consumed bytes; an emptied buffer that grew for a large frame
- * shrinks back. */
+/* Gives an emptied buffer back: an idle connection keeps none. */
+static void
+input_release (SwInput *in)
+{
+  if (in->capacity == SW_READ_CHUNK)
+    spare_buffer_give (g_steal_pointer (&in->data));
+  else
+    g_clear_pointer (&in->data, g_free);
+  in->start = in->end = in->capacity = 0;
+}
+
+/* Drops consumed bytes, releasing the buffer once it is empty. */
 static void
 input_consume (SwInput *in,
                gsize    count)
 {
   in->start += count;
   if (in->start == in->end)
-    {
-      /* An emptied buffer is given back: an idle connection keeps none,
-       * and a busy one rarely empties it (frames straddle reads). */
-      in->start = in->end = 0;
-      g_clear_pointer (&in->data, g_free);
-      in->capacity = 0;
-    }
+    input_release (in);
 }
 
 /* Reads into the buffer. @wanted (≥ 1) is how many more bytes the caller
@@ -201,13 +234,8 @@ input_fill (SwChannel     *channel,
                               &n_read, cancellable, error);
   in->end += n_read;
 
-  /* Nothing buffered and nothing to read: the connection goes idle, and an
-   * idle connection keeps no buffer. Busy connections never get here. */
-  if (status == SW_IO_WOULD_BLOCK && in->start == in->end)
-    {
-      g_clear_pointer (&in->data, g_free);
-      in->start = in->end = in->capacity = 0;
-    }
+  if (in->start == in->end && in->data != NULL)
+    input_release (in);
   return status;
 }
 
