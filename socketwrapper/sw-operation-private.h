@@ -31,8 +31,6 @@ typedef struct
   guint8  *saved_header;
 
   guint64  skip;            /* bytes of a refused frame still to discard */
-  gboolean expect_wait;     /* the last receive had to wait: the next one
-                             * polls before reading */
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept

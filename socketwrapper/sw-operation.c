@@ -1130,24 +1130,6 @@ sw_operation_interrupted (SwOperation  *op,
     }
 }
 
-/* A receiver that keeps up with its sender usually finds nothing to read:
- * when the last receive had to wait, poll before reading, saving the read
- * that would fail. */
-static gboolean
-should_wait_first (SwOperation *op,
-                   SwChannel   *channel,
-                   gint64       deadline)
-{
-  const SwInput *in = &channel->input;
-
-  return is_receive (op)
-         && in->expect_wait
-         && in->start == in->end
-         && !sw_transport_is_datagram (&channel->transport)
-         && sw_transport_can_poll (&channel->transport, G_IO_IN)
-         && (deadline < 0 || deadline > g_get_monotonic_time ());
-}
-
 void
 sw_close_watch_init (SwCloseWatch *watch)
 {
@@ -1190,24 +1172,12 @@ sw_operation_run_sync (SwOperation   *op,
                        GError       **error)
 {
   GError *local_error = NULL;
-  gboolean waited = should_wait_first (op, channel, deadline);
-
-  if (waited
-      && !sw_transport_wait (&channel->transport, G_IO_IN, deadline, cancellable,
-                             close_watch ? sw_close_watch_get_fd (close_watch) : -1,
-                             &local_error))
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
 
   for (;;)
     {
       switch (sw_operation_step (op, channel, cancellable, &local_error))
         {
         case SW_STEP_DONE:
-          if (is_receive (op))
-            channel->input.expect_wait = waited;
           return TRUE;
         case SW_STEP_ERROR:
           g_propagate_error (error, local_error);
@@ -1217,7 +1187,6 @@ sw_operation_run_sync (SwOperation   *op,
           break;
         }
 
-      waited = TRUE;
       if (!sw_transport_wait (&channel->transport, op->wait_for, deadline, cancellable,
                               close_watch ? sw_close_watch_get_fd (close_watch) : -1,
                               &local_error))
