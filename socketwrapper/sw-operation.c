@@ -19,9 +19,11 @@
 #define SW_DIRECT_PAYLOAD (64 * 1024)
 /* Header and trailer bytes a scanned frame may add to its payload. */
 #define SW_FRAMING_SLACK 4096
-/* First capacity of a direct payload buffer; it doubles as bytes arrive, so
- * a lying length header costs at most twice what was really sent. */
-#define SW_DIRECT_INITIAL (256 * 1024)
+/* First capacity of a direct payload buffer; past it the buffer doubles as
+ * bytes arrive, so a lying length header costs at most this much address
+ * space (pages never written take no memory) or twice what was really
+ * sent. Messages up to this size are read with no reallocation. */
+#define SW_DIRECT_INITIAL (4 * 1024 * 1024)
 
 /* ---- channel ---------------------------------------------------------- */
 
