@@ -7,6 +7,9 @@
 #   build-aux/setup.sh test   install what is missing, build, run every test
 #                             (plain, valgrind, ASan/UBSan) and print one
 #                             last line "N passed, N failed, N skipped"
+#   build-aux/setup.sh bench  install what is missing, build optimised
+#                             (build-release/) and run tests/bench/sw-bench;
+#                             extra arguments go to sw-bench (--quick, ...)
 #   build-aux/setup.sh deps   only install what is missing
 #
 # Debian 12 (or later) with apt; packages come from the distribution, so
@@ -76,6 +79,14 @@ demo () {
   "./$BUILD_DIR/docs/examples/sw-example-socketpair-ipc"
 }
 
+bench () {
+  install_deps
+  setup_build "${SW_RELEASE_BUILD_DIR:-build-release}" --wrap-mode=nodownload \
+    -Dbuildtype=release -Ddocumentation=false
+  meson compile -C "${SW_RELEASE_BUILD_DIR:-build-release}" tests/bench/sw-bench
+  "./${SW_RELEASE_BUILD_DIR:-build-release}/tests/bench/sw-bench" "$@"
+}
+
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 TOTAL_SKIPPED=0
@@ -137,9 +148,10 @@ run_all_tests () {
 case "${1:-}" in
   demo) demo ;;
   test) run_all_tests ;;
+  bench) shift; bench "$@" ;;
   deps) install_deps ;;
   *)
-    echo "usage: $0 demo|test|deps" >&2
+    echo "usage: $0 demo|test|bench|deps" >&2
     exit 2
     ;;
 esac
