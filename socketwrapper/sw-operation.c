@@ -714,86 +714,49 @@ output_advance (SwOutput *out,
     }
 }
 
-static SwStep
-write_failed (SwOperation *op,
-              SwOutput    *out)
-{
-  /* The peer is gone: the frames can never be finished. */
-  op->committed = FALSE;
-  output_reset (out);
-  return SW_STEP_ERROR;
-}
-
 /* Stream sockets and pipes: as many frames per vectored write as fit. */
-static SwStep
-output_write_stream (SwOperation   *op,
-                     SwChannel     *channel,
-                     GCancellable  *cancellable,
-                     GError       **error)
+static SwIOStatus
+output_writev (SwChannel     *channel,
+               GCancellable  *cancellable,
+               GError       **error)
 {
   SwOutput *out = &channel->output;
+  struct iovec vectors[SW_MAX_VECTORS];
+  int n_vectors = 0;
+  gsize skip = out->offset, n_written;
+  SwIOStatus status;
 
-  while (out->first < out->n_frames)
+  for (guint i = out->first; i < out->n_frames && n_vectors + 3 <= SW_MAX_VECTORS; i++)
     {
-      struct iovec vectors[SW_MAX_VECTORS];
-      int n_vectors = 0;
-      gsize skip = out->offset, n_written;
-
-      for (guint i = out->first; i < out->n_frames && n_vectors + 3 <= SW_MAX_VECTORS; i++)
-        {
-          n_vectors += out_frame_vectors (&out->frames[i], skip, vectors + n_vectors);
-          skip = 0;
-        }
-
-      out->n_writes++;
-      switch (sw_transport_writev (&channel->transport, vectors, n_vectors,
-                                   &n_written, cancellable, error))
-        {
-        case SW_IO_DONE:
-          output_advance (out, n_written);
-          if (n_written > 0)
-            op->committed = op->started;
-          break;
-        case SW_IO_WOULD_BLOCK:
-          return wait_for (op, G_IO_OUT);
-        case SW_IO_EOF:
-        case SW_IO_ERROR:
-        default:
-          return write_failed (op, out);
-        }
+      n_vectors += out_frame_vectors (&out->frames[i], skip, vectors + n_vectors);
+      skip = 0;
     }
-  return SW_STEP_DONE;
+
+  out->n_writes++;
+  status = sw_transport_writev (&channel->transport, vectors, n_vectors,
+                                &n_written, cancellable, error);
+  if (status == SW_IO_DONE)
+    output_advance (out, n_written);
+  return status;
 }
 
 /* Datagram sockets: one datagram per frame, each sent whole or not at all. */
-static SwStep
-output_write_datagrams (SwOperation  *op,
-                        SwChannel    *channel,
-                        GError      **error)
+static SwIOStatus
+output_send_datagram (SwChannel  *channel,
+                      GError    **error)
 {
   SwOutput *out = &channel->output;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (out->frames[out->first].payload, &size);
+  SwIOStatus status;
 
-  while (out->first < out->n_frames)
+  status = sw_transport_send_datagram (&channel->transport, data, size, error);
+  if (status == SW_IO_DONE)
     {
-      gsize size;
-      const guint8 *data = g_bytes_get_data (out->frames[out->first].payload, &size);
-
-      switch (sw_transport_send_datagram (&channel->transport, data, size, error))
-        {
-        case SW_IO_DONE:
-          out_frame_clear (&out->frames[out->first]);
-          out->first++;
-          op->committed = op->started;
-          break;
-        case SW_IO_WOULD_BLOCK:
-          return wait_for (op, G_IO_OUT);
-        case SW_IO_EOF:
-        case SW_IO_ERROR:
-        default:
-          return write_failed (op, out);
-        }
+      out_frame_clear (&out->frames[out->first]);
+      out->first++;
     }
-  return SW_STEP_DONE;
+  return status;
 }
 
 /* Writes the rest of the committed frames. */
@@ -803,19 +766,32 @@ output_write (SwOperation   *op,
               GCancellable  *cancellable,
               GError       **error)
 {
-  SwStep step;
+  SwOutput *out = &channel->output;
+  gboolean datagram = sw_transport_is_datagram (&channel->transport);
 
-  if (sw_transport_is_datagram (&channel->transport))
-    step = output_write_datagrams (op, channel, error);
-  else
-    step = output_write_stream (op, channel, cancellable, error);
-
-  if (step == SW_STEP_DONE)
+  while (out->first < out->n_frames)
     {
-      op->committed = op->started;
-      output_reset (&channel->output);
+      guint first = out->first;
+      gsize offset = out->offset;
+      SwIOStatus status = datagram ? output_send_datagram (channel, error)
+                                   : output_writev (channel, cancellable, error);
+
+      if (status == SW_IO_WOULD_BLOCK)
+        return wait_for (op, G_IO_OUT);
+      if (status != SW_IO_DONE)
+        {
+          /* The peer is gone: the frames can never be finished. */
+          op->committed = FALSE;
+          output_reset (out);
+          return SW_STEP_ERROR;
+        }
+      if (out->first != first || out->offset != offset)
+        op->committed = op->started;
     }
-  return step;
+
+  op->committed = op->started;
+  output_reset (out);
+  return SW_STEP_DONE;
 }
 
 static gboolean

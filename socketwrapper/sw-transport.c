@@ -71,6 +71,23 @@ set_errno_error (int      errsv,
   return SW_IO_ERROR;
 }
 
+/* Maps the result of a system call that moved @result bytes or failed
+ * with errno: would-block is not an error here. */
+static SwIOStatus
+syscall_status (ssize_t   result,
+                gsize    *count,
+                GError  **error)
+{
+  if (result >= 0)
+    {
+      *count = (gsize) result;
+      return SW_IO_DONE;
+    }
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return SW_IO_WOULD_BLOCK;
+  return set_errno_error (errno, error);
+}
+
 /* Maps a stream error: would-block is not an error here. */
 static SwIOStatus
 stream_status (gssize   result,
@@ -132,16 +149,9 @@ sw_transport_read (SwTransport   *transport,
     result = read (transport->in_fd, buffer, size);
   while (result < 0 && errno == EINTR);
 
-  if (result > 0)
-    {
-      *n_read = (gsize) result;
-      return SW_IO_DONE;
-    }
   if (result == 0)
     return SW_IO_EOF;
-  if (errno == EAGAIN || errno == EWOULDBLOCK)
-    return SW_IO_WOULD_BLOCK;
-  return set_errno_error (errno, error);
+  return syscall_status (result, n_read, error);
 }
 
 static SwIOStatus
@@ -211,14 +221,7 @@ sw_transport_writev (SwTransport        *transport,
     }
   while (result < 0 && errno == EINTR);
 
-  if (result >= 0)
-    {
-      *n_written = (gsize) result;
-      return SW_IO_DONE;
-    }
-  if (errno == EAGAIN || errno == EWOULDBLOCK)
-    return SW_IO_WOULD_BLOCK;
-  return set_errno_error (errno, error);
+  return syscall_status (result, n_written, error);
 }
 
 SwIOStatus
@@ -235,16 +238,10 @@ sw_transport_peek_datagram (SwTransport  *transport,
     result = recv (transport->in_fd, &byte, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
   while (result < 0 && errno == EINTR);
 
-  if (result >= 0)
-    {
-      *size = (gsize) result;
-      if (result == 0 && transport->socket_type == SOCK_SEQPACKET)
-        return SW_IO_EOF;
-      return SW_IO_DONE;
-    }
-  if (errno == EAGAIN || errno == EWOULDBLOCK)
-    return SW_IO_WOULD_BLOCK;
-  return set_errno_error (errno, error);
+  /* A seqpacket socket reads 0 only at EOF: empty messages are refused. */
+  if (result == 0 && transport->socket_type == SOCK_SEQPACKET)
+    return SW_IO_EOF;
+  return syscall_status (result, size, error);
 }
 
 SwIOStatus
@@ -260,14 +257,7 @@ sw_transport_recv_datagram (SwTransport  *transport,
     result = recv (transport->in_fd, buffer, size, MSG_DONTWAIT);
   while (result < 0 && errno == EINTR);
 
-  if (result >= 0)
-    {
-      *n_read = (gsize) result;
-      return SW_IO_DONE;
-    }
-  if (errno == EAGAIN || errno == EWOULDBLOCK)
-    return SW_IO_WOULD_BLOCK;
-  return set_errno_error (errno, error);
+  return syscall_status (result, n_read, error);
 }
 
 SwIOStatus
@@ -277,23 +267,18 @@ sw_transport_send_datagram (SwTransport   *transport,
                             GError       **error)
 {
   ssize_t result;
+  gsize sent;
 
   do
     result = send (transport->out_fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (result < 0 && errno == EINTR);
 
-  if (result >= 0)
-    return SW_IO_DONE;
-  if (errno == EAGAIN || errno == EWOULDBLOCK)
-    return SW_IO_WOULD_BLOCK;
-  if (errno == EMSGSIZE)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                   _("The message of %zu bytes is too large for a datagram"),
-                   size);
-      return SW_IO_ERROR;
-    }
-  return set_errno_error (errno, error);
+  if (result >= 0 || errno != EMSGSIZE)
+    return syscall_status (result, &sent, error);
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               _("The message of %zu bytes is too large for a datagram"), size);
+  return SW_IO_ERROR;
 }
 
 static gboolean
