@@ -2040,6 +2040,11 @@ finish_bytes (SwConnection  *self,
  * written fails it with %G_IO_ERROR_CANCELLED; after that the message is
  * committed and the call succeeds.
  *
+ * Async sends without a cancellable that are queued behind another send
+ * are written together with it, many frames per system call (corking);
+ * their order is kept and each call completes, in order, once the batch
+ * is written or committed.
+ *
  * It never blocks the calling thread, neither waiting for another call on
  * the connection nor for I/O. @callback runs in the thread-default main
  * context of the thread that made the call; finish with
