@@ -9,59 +9,14 @@
 import GLib from 'gi://GLib?version=2.0';
 import Gio from 'gi://Gio?version=2.0';
 import Sw from 'gi://Sw?version=1';
-import System from 'system';
 
-for (const name of ['receive_message', 'send_message', 'receive_bytes',
-    'send_bytes', 'flush', 'close'])
-    Gio._promisify(Sw.Connection.prototype, `${name}_async`, `${name}_finish`);
-Gio._promisify(Gio.SocketClient.prototype, 'connect_async', 'connect_finish');
-Gio._promisify(Gio.Subprocess.prototype, 'wait_check_async',
-    'wait_check_finish');
+import {PRIORITY, assert, assertEqual, bytes, pair, promisify, rejects, run,
+    test, text} from './swtap.js';
 
-const PRIORITY = GLib.PRIORITY_DEFAULT;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const tests = [];
-
-function test(name, func) {
-    tests.push({name, func});
-}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new Error(message);
-}
-
-function assertEqual(actual, expected, what = 'value') {
-    if (actual !== expected)
-        throw new Error(`${what}: expected ${expected}, got ${actual}`);
-}
-
-async function rejects(code, promise) {
-    try {
-        await promise;
-    } catch (e) {
-        if (!(e instanceof GLib.Error) || !e.matches(Gio.IOErrorEnum, code))
-            throw new Error(`expected IOErrorEnum ${code}, got ${e}`);
-        return;
-    }
-    throw new Error(`expected IOErrorEnum ${code}, the call succeeded`);
-}
-
-function bytes(string) {
-    return new GLib.Bytes(encoder.encode(string));
-}
-
-function text(gbytes) {
-    return decoder.decode(gbytes.toArray());
-}
-
-function pair() {
-    const [ok, a, b] = Sw.socketpair(Gio.SocketFamily.UNIX,
-        Gio.SocketType.STREAM, Sw.VarIntFraming.new());
-    assertEqual(ok, true, 'socketpair');
-    return [a, b];
-}
+promisify(Sw.Connection.prototype, 'receive_message', 'send_message',
+    'receive_bytes', 'send_bytes', 'flush', 'close');
+promisify(Gio.SocketClient.prototype, 'connect');
+promisify(Gio.Subprocess.prototype, 'wait_check');
 
 // The child of the pipe example: a small GJS program sending one message
 // from its own main loop through fd 3.
@@ -260,32 +215,4 @@ test('a big message both ways at once', async () => {
     }
 });
 
-async function main() {
-    print(`1..${tests.length}`);
-    let failed = 0;
-    for (const [index, {name, func}] of tests.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            await func();
-            print(`ok ${index + 1} - ${name}`);
-        } catch (e) {
-            failed++;
-            print(`not ok ${index + 1} - ${name}`);
-            for (const line of `${e}\n${e.stack ?? ''}`.split('\n'))
-                print(`# ${line}`);
-        }
-    }
-    return failed;
-}
-
-const loop = new GLib.MainLoop(null, false);
-let failures = 1;
-main().then(failed => {
-    failures = failed;
-}).catch(e => {
-    print(`# ${e}`);
-}).finally(() => {
-    loop.quit();
-});
-loop.run();
-System.exit(failures ? 1 : 0);
+run();

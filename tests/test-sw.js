@@ -7,60 +7,11 @@
 import GLib from 'gi://GLib?version=2.0';
 import Gio from 'gi://Gio?version=2.0';
 import Sw from 'gi://Sw?version=1';
-import System from 'system';
 
-Gio._promisify(Sw.Connection.prototype, 'receive_message_async',
-    'receive_message_finish');
-Gio._promisify(Sw.Connection.prototype, 'send_message_async',
-    'send_message_finish');
+import {TIMEOUT, assert, assertEqual, bytes, encoder, pair, promisify, raises,
+    run, test, text} from './swtap.js';
 
-// Microseconds: long enough never to fire on a loaded machine, short
-// enough that a broken test fails instead of hanging.
-const TIMEOUT = 10 * 1000 * 1000;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const tests = [];
-
-function test(name, func) {
-    tests.push({name, func});
-}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new Error(message);
-}
-
-function assertEqual(actual, expected, what = 'value') {
-    if (actual !== expected)
-        throw new Error(`${what}: expected ${expected}, got ${actual}`);
-}
-
-function raises(code, func) {
-    try {
-        func();
-    } catch (e) {
-        if (!(e instanceof GLib.Error) || !e.matches(Gio.IOErrorEnum, code))
-            throw new Error(`expected IOErrorEnum ${code}, got ${e}`);
-        return;
-    }
-    throw new Error(`expected IOErrorEnum ${code}, nothing thrown`);
-}
-
-function bytes(text) {
-    return new GLib.Bytes(encoder.encode(text));
-}
-
-function text(gbytes) {
-    return decoder.decode(gbytes.toArray());
-}
-
-function pair(framing = Sw.VarIntFraming.new()) {
-    const [ok, a, b] = Sw.socketpair(Gio.SocketFamily.UNIX,
-        Gio.SocketType.STREAM, framing);
-    assertEqual(ok, true, 'socketpair');
-    return [a, b];
-}
+promisify(Sw.Connection.prototype, 'receive_message', 'send_message');
 
 // Two connected Gio.Sockets made without the library: an abstract
 // unix-domain listener and a client.
@@ -230,32 +181,4 @@ test('async round trip', async () => {
     assertEqual(text(await receiving), 'async hello');
 });
 
-async function main() {
-    print(`1..${tests.length}`);
-    let failed = 0;
-    for (const [index, {name, func}] of tests.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            await func();
-            print(`ok ${index + 1} - ${name}`);
-        } catch (e) {
-            failed++;
-            print(`not ok ${index + 1} - ${name}`);
-            for (const line of `${e}\n${e.stack ?? ''}`.split('\n'))
-                print(`# ${line}`);
-        }
-    }
-    return failed;
-}
-
-const loop = new GLib.MainLoop(null, false);
-let failures = 1;
-main().then(failed => {
-    failures = failed;
-}).catch(e => {
-    print(`# ${e}`);
-}).finally(() => {
-    loop.quit();
-});
-loop.run();
-System.exit(failures ? 1 : 0);
+run();

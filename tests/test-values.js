@@ -12,80 +12,12 @@ import GLib from 'gi://GLib?version=2.0';
 import Gio from 'gi://Gio?version=2.0';
 import Json from 'gi://Json?version=1.0';
 import Sw from 'gi://Sw?version=1';
-import System from 'system';
 
-for (const name of ['send_value', 'receive_value', 'send_json_node',
-    'receive_json_node', 'send_message'])
-    Gio._promisify(Sw.Connection.prototype, `${name}_async`, `${name}_finish`);
+import {PRIORITY, TIMEOUT, assert, assertDeepEqual, assertEqual, bytes,
+    encoder, pair, promisify, raises, rejects, run, test} from './swtap.js';
 
-const PRIORITY = GLib.PRIORITY_DEFAULT;
-// Long enough never to fire on a loaded machine, short enough that a
-// broken test fails instead of hanging (microseconds).
-const TIMEOUT = 10 * 1000 * 1000;
-const encoder = new TextEncoder();
-const tests = [];
-
-function test(name, func) {
-    tests.push({name, func});
-}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new Error(message);
-}
-
-function assertEqual(actual, expected, what = 'value') {
-    if (actual !== expected)
-        throw new Error(`${what}: expected ${expected}, got ${actual}`);
-}
-
-// Structural equality of what recursiveUnpack()/JSON.parse() return:
-// plain objects (any key order), arrays, numbers, strings, booleans, null.
-function deepEqual(a, b) {
-    if (a === b)
-        return true;
-    if (typeof a !== 'object' || typeof b !== 'object' || a === null ||
-        b === null || Array.isArray(a) !== Array.isArray(b))
-        return false;
-    const keys = Object.keys(a);
-    if (keys.length !== Object.keys(b).length)
-        return false;
-    return keys.every(k => Object.hasOwn(b, k) && deepEqual(a[k], b[k]));
-}
-
-function assertDeepEqual(actual, expected, what = 'value') {
-    if (!deepEqual(actual, expected)) {
-        throw new Error(`${what}: expected ${JSON.stringify(expected)}, ` +
-            `got ${JSON.stringify(actual)}`);
-    }
-}
-
-function raises(code, func) {
-    try {
-        func();
-    } catch (e) {
-        if (!(e instanceof GLib.Error) || !e.matches(Gio.IOErrorEnum, code))
-            throw new Error(`expected IOErrorEnum ${code}, got ${e}`);
-        return e;
-    }
-    throw new Error(`expected IOErrorEnum ${code}, the call succeeded`);
-}
-
-async function rejects(code, promise) {
-    try {
-        await promise;
-    } catch (e) {
-        if (!(e instanceof GLib.Error) || !e.matches(Gio.IOErrorEnum, code))
-            throw new Error(`expected IOErrorEnum ${code}, got ${e}`);
-        return e;
-    }
-    throw new Error(`expected IOErrorEnum ${code}, the call succeeded`);
-}
-
-function bytes(array) {
-    return new GLib.Bytes(array instanceof Uint8Array
-        ? array : encoder.encode(array));
-}
+promisify(Sw.Connection.prototype, 'send_value', 'receive_value',
+    'send_json_node', 'receive_json_node', 'send_message');
 
 // The JS object of the brief, as a GLib.Variant 'a{sv}'.
 function value() {
@@ -141,18 +73,6 @@ const CODECS = [
         invalid: new Uint8Array([0xa1, 0xff]),
     },
 ];
-
-function pair(framing, codec = null) {
-    const [ok, a, b] = Sw.socketpair(Gio.SocketFamily.UNIX,
-        Gio.SocketType.STREAM, framing);
-    assertEqual(ok, true, 'socketpair');
-    if (codec) {
-        a.codec = codec;
-        b.codec = codec;
-        assert(b.codec === codec, 'codec property');
-    }
-    return [a, b];
-}
 
 function checkReceived(received, types, what) {
     assertEqual(received.get_type_string(), 'a{sv}', `${what} type`);
@@ -373,32 +293,4 @@ test('JSON nodes and the JSON codec speak the same text', () => {
     }
 });
 
-async function main() {
-    print(`1..${tests.length}`);
-    let failed = 0;
-    for (const [index, {name, func}] of tests.entries()) {
-        try {
-            // eslint-disable-next-line no-await-in-loop
-            await func();
-            print(`ok ${index + 1} - ${name}`);
-        } catch (e) {
-            failed++;
-            print(`not ok ${index + 1} - ${name}`);
-            for (const line of `${e}\n${e.stack ?? ''}`.split('\n'))
-                print(`# ${line}`);
-        }
-    }
-    return failed;
-}
-
-const loop = new GLib.MainLoop(null, false);
-let failures = 1;
-main().then(failed => {
-    failures = failed;
-}).catch(e => {
-    print(`# ${e}`);
-}).finally(() => {
-    loop.quit();
-});
-loop.run();
-System.exit(failures ? 1 : 0);
+run();

@@ -15,35 +15,11 @@ import termios
 import threading
 import traceback
 
-import gi
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import swtap  # noqa: E402
+from swtap import PRIORITY, iterate_until, msg, pair, test  # noqa: E402
 
-gi.require_version('GLib', '2.0')
-gi.require_version('Gio', '2.0')
-gi.require_version('Sw', '1')
 from gi.repository import GLib, Gio, Sw  # noqa: E402
-
-PRIORITY = GLib.PRIORITY_DEFAULT
-# A watchdog, not a synchronisation: a broken test fails instead of
-# hanging until the meson timeout (seconds).
-WATCHDOG = 30
-
-tests = []
-
-
-def test(func):
-    tests.append(func)
-    return func
-
-
-def msg(data):
-    return GLib.Bytes.new(data)
-
-
-def pair():
-    ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
-                             Sw.VarIntFraming.new())
-    assert ok is True
-    return a, b
 
 
 def pending_input(conn):
@@ -51,21 +27,6 @@ def pending_input(conn):
     buf = array.array('i', [0])
     fcntl.ioctl(conn.get_fd(), termios.FIONREAD, buf, True)
     return buf[0]
-
-
-def iterate_until(predicate, context=None):
-    """Runs @context (the global default one if None) until @predicate()."""
-    context = context or GLib.MainContext.default()
-    fired = []
-    watchdog = GLib.timeout_source_new_seconds(WATCHDOG)
-    watchdog.set_callback(lambda *args: fired.append(True) or False)
-    watchdog.attach(context)
-    try:
-        while not predicate():
-            assert not fired, 'watchdog: the calls did not complete'
-            context.iteration(True)
-    finally:
-        watchdog.destroy()
 
 
 class Call:
@@ -318,24 +279,5 @@ def callback_in_thread_default_context():
     assert call.thread == outcome['thread'] != threading.get_ident()
 
 
-def main():
-    print(f'1..{len(tests)}')
-    sys.stdout.flush()
-    failed = 0
-    for number, func in enumerate(tests, 1):
-        name = func.__name__
-        try:
-            func()
-        except Exception:
-            failed += 1
-            print(f'not ok {number} - {name}')
-            for line in traceback.format_exc().splitlines():
-                print(f'# {line}')
-        else:
-            print(f'ok {number} - {name}')
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    swtap.run()

@@ -17,40 +17,14 @@
 #   G_IO_ERROR_FAILED.
 
 import json
+import os
 import sys
-import traceback
 
-import gi
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import swtap  # noqa: E402
+from swtap import TIMEOUT, Skip, pair, raises, test  # noqa: E402
 
-gi.require_version('GLib', '2.0')
-gi.require_version('Gio', '2.0')
-gi.require_version('Sw', '1')
 from gi.repository import GLib, GObject, Gio, Sw  # noqa: E402
-
-# Long enough never to fire on a loaded machine, short enough that a
-# broken test fails instead of hanging (microseconds).
-TIMEOUT = 10 * 1000 * 1000
-
-tests = []
-
-
-class Skip(Exception):
-    pass
-
-
-def test(func):
-    tests.append(func)
-    return func
-
-
-def raises(code, func, *args):
-    try:
-        func(*args)
-    except GLib.Error as e:
-        assert e.matches(Gio.io_error_quark(), code), \
-            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
-        return e
-    raise AssertionError(f'expected {code.value_nick}, nothing raised')
 
 
 def variant_from_gvariant_codec(data):
@@ -166,12 +140,7 @@ def python_exception_is_an_error():
 def value_pair(codec):
     if not hasattr(Sw.Connection, 'send_value'):
         raise Skip('SwConnection has no send_value yet')
-    ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
-                             Sw.Framing.get_default())
-    assert ok is True
-    a.set_codec(codec)
-    b.set_codec(codec)
-    return a, b
+    return pair(Sw.Framing.get_default(), codec)
 
 
 @test
@@ -196,25 +165,5 @@ def builtin_codecs_through_connection():
         assert received.unpack()['name'] == 'héllo', received
 
 
-def main():
-    print(f'1..{len(tests)}')
-    failed = 0
-    for number, func in enumerate(tests, 1):
-        name = func.__name__
-        try:
-            func()
-        except Skip as e:
-            print(f'ok {number} - {name} # SKIP {e}')
-        except Exception:
-            failed += 1
-            print(f'not ok {number} - {name}')
-            for line in traceback.format_exc().splitlines():
-                print(f'# {line}')
-        else:
-            print(f'ok {number} - {name}')
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    swtap.run()

@@ -10,48 +10,12 @@ import multiprocessing.connection
 import os
 import socket
 import sys
-import traceback
 
-import gi
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import swtap  # noqa: E402
+from swtap import TIMEOUT, msg, pair, raises, test  # noqa: E402
 
-gi.require_version('GLib', '2.0')
-gi.require_version('Gio', '2.0')
-gi.require_version('Sw', '1')
 from gi.repository import GLib, Gio, Sw  # noqa: E402
-
-# Long enough never to fire on a loaded machine, short enough that a
-# broken test fails instead of hanging (microseconds).
-TIMEOUT = 10 * 1000 * 1000
-
-tests = []
-
-
-def test(func):
-    tests.append(func)
-    return func
-
-
-def raises(code, func, *args):
-    try:
-        func(*args)
-    except GLib.Error as e:
-        assert e.matches(Gio.io_error_quark(), code), \
-            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
-        return e
-    raise AssertionError(f'expected {code.value_nick}, nothing raised')
-
-
-def msg(data):
-    return GLib.Bytes.new(data)
-
-
-def pair(framing=None, family=Gio.SocketFamily.UNIX,
-         type_=Gio.SocketType.STREAM):
-    if framing is None:
-        framing = Sw.VarIntFraming.new()
-    ok, a, b = Sw.socketpair(family, type_, framing)
-    assert ok is True
-    return a, b
 
 
 def adopt_python_socket(sock, framing):
@@ -308,23 +272,5 @@ def async_round_trip():
     assert results.get('message') == b'async hello', results
 
 
-def main():
-    print(f'1..{len(tests)}')
-    failed = 0
-    for number, func in enumerate(tests, 1):
-        name = func.__name__
-        try:
-            func()
-        except Exception:
-            failed += 1
-            print(f'not ok {number} - {name}')
-            for line in traceback.format_exc().splitlines():
-                print(f'# {line}')
-        else:
-            print(f'ok {number} - {name}')
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    swtap.run()

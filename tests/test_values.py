@@ -10,40 +10,18 @@
 # through send_json_node/receive_json_node. test_codec.py covers the codecs'
 # bytes and codecs written in Python. Prints TAP.
 
+import os
 import sys
-import traceback
 
 import gi
 
-gi.require_version('GLib', '2.0')
-gi.require_version('Gio', '2.0')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import swtap  # noqa: E402
+from swtap import (PRIORITY, TIMEOUT, guarded, pair, raises,  # noqa: E402
+                   run_loop, test)
+
 gi.require_version('Json', '1.0')
-gi.require_version('Sw', '1')
 from gi.repository import GLib, Gio, Json, Sw  # noqa: E402
-
-PRIORITY = GLib.PRIORITY_DEFAULT
-# Long enough never to fire on a loaded machine, short enough that a
-# broken test fails instead of hanging (microseconds; the watchdog of the
-# main loop in seconds).
-TIMEOUT = 10 * 1000 * 1000
-WATCHDOG = 30
-
-tests = []
-
-
-def test(func):
-    tests.append(func)
-    return func
-
-
-def raises(code, func, *args):
-    try:
-        func(*args)
-    except GLib.Error as e:
-        assert e.matches(Gio.io_error_quark(), code), \
-            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
-        return e
-    raise AssertionError(f'expected {code.value_nick}, nothing raised')
 
 
 def value():
@@ -89,17 +67,6 @@ CODECS = [
 ]
 
 
-def pair(framing, codec=None):
-    ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
-                             framing)
-    assert ok is True
-    if codec is not None:
-        a.props.codec = codec
-        b.set_codec(codec)
-        assert a.get_codec() is codec and b.props.codec is codec
-    return a, b
-
-
 def check_received(received, types, what):
     assert received.get_type_string() == 'a{sv}', (what, received)
     # lookup_value() keeps the members boxed, with their types.
@@ -112,46 +79,6 @@ def check_received(received, types, what):
         member = nested.lookup_value(key, None)
         assert member.get_type_string() == types[key], (what, key, member)
     assert received.unpack() == UNPACKED, (what, received.unpack())
-
-
-def run_loop(start):
-    """Runs a GLib.MainLoop; start(done) begins the async calls and
-    done(result) quits the loop. Returns the result; an exception handed
-    to done() is raised."""
-    loop = GLib.MainLoop()
-    outcome = []
-    fired = []
-
-    def done(result):
-        if not outcome:
-            outcome.append(result)
-        loop.quit()
-
-    def watchdog():
-        fired.append(True)
-        done(AssertionError('watchdog: the calls did not complete'))
-        return GLib.SOURCE_REMOVE
-
-    source = GLib.timeout_add_seconds(WATCHDOG, watchdog)
-    GLib.idle_add(guarded(done, start, done))
-    loop.run()
-    if not fired:
-        GLib.source_remove(source)
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
-
-
-def guarded(done, func, *extra):
-    """A callback that hands an exception to done() instead of losing it in
-    PyGObject's callback machinery; returns False (a one-shot source)."""
-    def callback(*args):
-        try:
-            func(*(args + extra))
-        except Exception as e:
-            done(e)
-        return False
-    return callback
 
 
 def make_tests(name, codec_new, framing_new, types, invalid):
@@ -304,23 +231,5 @@ def json_node_round_trip_async():
         b.close(None)
 
 
-def main():
-    print(f'1..{len(tests)}')
-    failed = 0
-    for number, func in enumerate(tests, 1):
-        name = func.__name__
-        try:
-            func()
-        except Exception:
-            failed += 1
-            print(f'not ok {number} - {name}')
-            for line in traceback.format_exc().splitlines():
-                print(f'# {line}')
-        else:
-            print(f'ok {number} - {name}')
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    swtap.run()
