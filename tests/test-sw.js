@@ -56,6 +56,16 @@ test('socketpair messages both ways', () => {
     b.close(null);
 });
 
+test('send_messages batch', () => {
+    const [a, b] = pair();
+    const words = ['one', 'two', '', 'three'];
+    assertEqual(a.send_messages(words.map(w => bytes(w)), TIMEOUT, null), true);
+    for (const w of words)
+        assertEqual(text(b.receive_message(TIMEOUT, null)), w);
+    a.close(null);
+    b.close(null);
+});
+
 test('raw bytes both ways', () => {
     const [ok, a, b] = Sw.socketpair(Gio.SocketFamily.UNIX,
         Gio.SocketType.STREAM, null);
