@@ -732,6 +732,11 @@ output_writev (SwChannel     *channel,
       skip = 0;
     }
 
+  /* A blocking stream write may be cancelled only before the frames'
+   * first byte: after it they are committed. */
+  if (out->first > 0 || out->offset > 0)
+    cancellable = NULL;
+
   out->n_writes++;
   status = sw_transport_writev (&channel->transport, vectors, n_vectors,
                                 &n_written, cancellable, error);
@@ -1098,6 +1103,9 @@ sw_operation_interrupted (SwOperation  *op,
           g_clear_error (error);
           return TRUE;
         }
+      /* A raw datagram queued as a frame was not sent: drop it. */
+      if (op->started && !op->committed && sw_transport_is_datagram (&channel->transport))
+        output_reset (&channel->output);
       return FALSE;
     case SW_OPERATION_RECEIVE_MESSAGE:
     case SW_OPERATION_RECEIVE_BYTES:
@@ -1262,10 +1270,11 @@ add_cancellable_child (GSource       *parent,
   g_source_unref (child);
 }
 
-/* Waits on a source in the driver's context: readiness, with the caller's
- * cancellable and the connection's close as children. */
-static void
-async_driver_wait (SwAsyncDriver *driver)
+/* The source a wait attaches: readiness, with the caller's cancellable and
+ * the connection's close as children. Built while the operation still
+ * owns the lock, so it reads the transport before close() can clear it. */
+static GSource *
+async_driver_source_new (SwAsyncDriver *driver)
 {
   GSource *source = readiness_source_new (driver);
   GSource *close_source;
@@ -1283,8 +1292,7 @@ async_driver_wait (SwAsyncDriver *driver)
   g_source_unref (close_source);
   g_source_set_priority (source, driver->priority);
   g_source_set_static_name (source, "[socketwrapper] wait for I/O");
-  g_source_attach (source, driver->context);
-  driver->source = source;
+  return source;
 }
 
 static void
@@ -1301,6 +1309,7 @@ void
 sw_async_driver_run (SwAsyncDriver *driver)
 {
   GError *error = NULL;
+  GSource *source;
 
   switch (sw_operation_step (driver->op, driver->channel, driver->cancellable, &error))
     {
@@ -1316,14 +1325,25 @@ sw_async_driver_run (SwAsyncDriver *driver)
     }
 
   if (g_cancellable_set_error_if_cancelled (driver->cancellable, &error))
-    async_driver_interrupted (driver, error);
-  else if (!sw_cross_lock_park (driver->lock, driver->owner))
     {
+      async_driver_interrupted (driver, error);
+      return;
+    }
+
+  source = async_driver_source_new (driver);
+  if (!sw_cross_lock_park (driver->lock, driver->owner))
+    {
+      g_source_unref (source);
       sw_transport_set_closed (&error);
       async_driver_interrupted (driver, error);
+      return;
     }
-  else
-    async_driver_wait (driver);
+
+  /* Store the source before attaching it: once attached it may dispatch
+   * at once in another thread that runs the context, and complete the
+   * call. Nothing of @driver may be touched after the attach. */
+  driver->source = source;
+  g_source_attach (source, driver->context);
 }
 
 static void

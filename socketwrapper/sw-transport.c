@@ -117,10 +117,12 @@ read_stream (SwTransport   *transport,
   GError *local_error = NULL;
   gssize result;
 
+  /* Pollable streams get no cancellable: the drivers watch it, and a call
+   * that fails as cancelled part-way would tear a frame. */
   if (G_IS_POLLABLE_INPUT_STREAM (stream)
       && g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (stream)))
     result = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
-                                                       buffer, size, cancellable,
+                                                       buffer, size, NULL,
                                                        &local_error);
   else
     result = g_input_stream_read (stream, buffer, size, cancellable, &local_error);
@@ -180,7 +182,7 @@ writev_stream (SwTransport        *transport,
 
       ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream),
                                                          out, n_vectors, n_written,
-                                                         cancellable, &local_error);
+                                                         NULL, &local_error);
       if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
         return SW_IO_WOULD_BLOCK;
       ok = ret == G_POLLABLE_RETURN_OK;
@@ -394,7 +396,7 @@ sw_transport_wait (SwTransport   *transport,
   struct pollfd fds[3];
   GPollFD cancel_pollfd;
   gboolean has_cancel_fd = FALSE;
-  int fd, n_fds = 1, result;
+  int fd, n_fds = 1, result, errsv;
 
   if (deadline >= 0 && g_get_monotonic_time () >= deadline)
     return wait_failed (cancellable, FALSE, error);
@@ -419,12 +421,13 @@ sw_transport_wait (SwTransport   *transport,
         break;
     }
 
+  errsv = errno;
   if (has_cancel_fd)
     g_cancellable_release_fd (cancellable);
 
   if (result < 0)
     {
-      set_errno_error (errno, error);
+      set_errno_error (errsv, error);
       return FALSE;
     }
   if (close_fd >= 0 && fds[1].revents != 0)
