@@ -1659,6 +1659,10 @@ typedef struct
   /* Queued sends whose messages ride in this call's batch (corking); they
    * complete with it. */
   GSList             *absorbed;
+
+  /* The stream cannot poll: once granted the lock, the call runs the sync
+   * driver in a worker thread (GIO does the same for such streams). */
+  gboolean            threaded;
 } SwAsyncCall;
 
 static void
@@ -1740,6 +1744,11 @@ on_async_done (SwAsyncDriver *driver,
   async_call_return (call, error);
 }
 
+static void async_call_thread (GTask        *task,
+                               gpointer      source_object,
+                               gpointer      task_data,
+                               GCancellable *cancellable);
+
 /* Most calls a corked batch takes in. */
 #define SW_CORK_MAX_CALLS 64
 
@@ -1798,7 +1807,10 @@ async_call_start (SwAsyncCall *call)
   else
     {
       cork_queued_sends (call);
-      sw_async_driver_run (&call->driver);
+      if (call->threaded)
+        g_task_run_in_thread (call->task, async_call_thread);
+      else
+        sw_async_driver_run (&call->driver);
     }
 }
 
@@ -1862,24 +1874,23 @@ on_async_queue_cancelled (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
-/* Non-pollable streams have only blocking calls: run the sync driver in a
- * worker thread, as GIO does for such streams' own async API. */
+/* Non-pollable streams have only blocking calls: the call, already
+ * holding the lock, runs the sync driver in a worker thread, then hands the
+ * lock on. */
 static void
 async_call_thread (GTask        *task,
                    gpointer      source_object,
                    gpointer      task_data,
                    GCancellable *cancellable)
 {
+  SwConnection *self = source_object;
   SwAsyncCall *call = task_data;
   GError *error = NULL;
 
-  if (run_sync (source_object, &call->op, -1, cancellable, &error))
-    {
-      call->task = g_object_ref (task);
-      async_call_return (call, NULL);
-    }
-  else
-    g_task_return_error (task, error);
+  sw_operation_run_sync (&call->op, &self->channel, -1, cancellable,
+                         &self->close_watch, &error);
+  sw_cross_lock_release (call->driver.lock);
+  async_call_return (call, error);
 }
 
 static void
@@ -1931,16 +1942,9 @@ start_async_decoded (SwConnection        *self,
 
   condition = (op->kind == SW_OPERATION_RECEIVE_MESSAGE
                || op->kind == SW_OPERATION_RECEIVE_BYTES) ? G_IO_IN : G_IO_OUT;
-  if (!g_atomic_int_get (&self->closing)
-      && !sw_transport_can_poll (&self->channel.transport, condition)
-      && (condition == G_IO_IN ? sw_transport_can_read (&self->channel.transport)
-                               : sw_transport_can_write (&self->channel.transport)))
-    {
-      call->task = NULL;
-      g_task_run_in_thread (task, async_call_thread);
-      g_object_unref (task);
-      return;
-    }
+  call->threaded = (condition == G_IO_IN ? sw_transport_can_read (&self->channel.transport)
+                                         : sw_transport_can_write (&self->channel.transport))
+                   && !sw_transport_can_poll (&self->channel.transport, condition);
 
   if (cancellable != NULL)
     {
