@@ -74,6 +74,8 @@ struct _SwConnection
   SwCodec       *codec;              /* protected by @codec_mutex */
 
   SwCloseWatch   close_watch;       /* fired by close() */
+  GMutex         closed_mutex;      /* state access once closing; @closed */
+  GCond          closed_cond;       /* signalled when @closed is set */
   int            closing;            /* atomic */
   int            closed;             /* atomic */
 };
@@ -313,24 +315,66 @@ run_sync (SwConnection  *self,
   return ok;
 }
 
-/* Takes both locks for a settings change; FALSE once closed, when the
- * locks are the closer's for good and no I/O runs any more. */
+/* Once closed, the direction locks are the closer's for good: state they
+ * guard is then reached under @closed_mutex, after waiting until the
+ * closer holds the locks (so no operation runs any more). */
+static void
+lock_closed_state (SwConnection *self)
+{
+  sw_cross_lock_wait_sealed (&self->receive_lock);
+  sw_cross_lock_wait_sealed (&self->send_lock);
+  g_mutex_lock (&self->closed_mutex);
+}
+
+/* Takes the receive lock for a short access to the input state. Returns
+ * FALSE when the connection is closed and @closed_mutex was taken
+ * instead; unlock_input() undoes either. */
+static gboolean
+lock_input (SwConnection *self)
+{
+  if (sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL))
+    return TRUE;
+  lock_closed_state (self);
+  return FALSE;
+}
+
+static void
+unlock_input (SwConnection *self,
+              gboolean      locked)
+{
+  if (locked)
+    sw_cross_lock_release (&self->receive_lock);
+  else
+    g_mutex_unlock (&self->closed_mutex);
+}
+
+/* Takes both locks for a settings change, like lock_input(). */
 static gboolean
 lock_both (SwConnection *self)
 {
   if (!sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL))
-    return FALSE;
+    {
+      lock_closed_state (self);
+      return FALSE;
+    }
   if (!sw_cross_lock_acquire (&self->send_lock, -1, NULL, NULL))
     {
       sw_cross_lock_release (&self->receive_lock);
+      lock_closed_state (self);
       return FALSE;
     }
   return TRUE;
 }
 
 static void
-unlock_both (SwConnection *self)
+unlock_both (SwConnection *self,
+             gboolean      locked)
 {
+  if (!locked)
+    {
+      g_mutex_unlock (&self->closed_mutex);
+      return;
+    }
   sw_cross_lock_release (&self->send_lock);
   sw_cross_lock_release (&self->receive_lock);
 }
@@ -374,7 +418,14 @@ close_internal (SwConnection  *self,
   gboolean ok = TRUE;
 
   if (!g_atomic_int_compare_and_exchange (&self->closing, 0, 1))
-    return TRUE;
+    {
+      /* Another close is under way: return once it has finished. */
+      g_mutex_lock (&self->closed_mutex);
+      while (!g_atomic_int_get (&self->closed))
+        g_cond_wait (&self->closed_cond, &self->closed_mutex);
+      g_mutex_unlock (&self->closed_mutex);
+      return TRUE;
+    }
 
   g_cancellable_cancel (self->close_watch.cancellable);
   sw_cross_lock_close (&self->receive_lock);
@@ -396,7 +447,10 @@ close_internal (SwConnection  *self,
   if (!close_wrapped_objects (self, cancellable, ok ? &local_error : NULL))
     ok = FALSE;
 
+  g_mutex_lock (&self->closed_mutex);
   g_atomic_int_set (&self->closed, 1);
+  g_cond_broadcast (&self->closed_cond);
+  g_mutex_unlock (&self->closed_mutex);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
   if (!ok)
     g_propagate_error (error, local_error);
@@ -464,6 +518,8 @@ sw_connection_finalize (GObject *object)
   SwConnection *self = SW_CONNECTION (object);
 
   sw_close_watch_clear (&self->close_watch);
+  g_mutex_clear (&self->closed_mutex);
+  g_cond_clear (&self->closed_cond);
   g_mutex_clear (&self->codec_mutex);
   g_clear_object (&self->codec);
   sw_channel_clear (&self->channel);
@@ -771,6 +827,8 @@ sw_connection_init (SwConnection *self)
   self->construct_fd = -1;
   self->close_wrapped = TRUE;
   sw_close_watch_init (&self->close_watch);
+  g_mutex_init (&self->closed_mutex);
+  g_cond_init (&self->closed_cond);
   g_mutex_init (&self->codec_mutex);
   sw_cross_lock_init (&self->receive_lock);
   sw_cross_lock_init (&self->send_lock);
@@ -1264,11 +1322,9 @@ sw_connection_steal_buffered_input (SwConnection *self)
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
 
-  /* After close the lock is the closer's, and no receive runs any more. */
-  locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL);
+  locked = lock_input (self);
   bytes = sw_channel_steal_input (&self->channel);
-  if (locked)
-    sw_cross_lock_release (&self->receive_lock);
+  unlock_input (self, locked);
   return bytes;
 }
 
@@ -1341,8 +1397,7 @@ sw_connection_set_framing (SwConnection *self,
     return;
   locked = lock_both (self);
   sw_channel_set_framing (&self->channel, framing);
-  if (locked)
-    unlock_both (self);
+  unlock_both (self, locked);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMING]);
 }
 
@@ -1579,10 +1634,9 @@ sw_connection_set_max_message_size (SwConnection *self,
 
   if (self->channel.max_message_size == max_message_size)
     return;
-  locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL);
+  locked = lock_input (self);
   self->channel.max_message_size = max_message_size;
-  if (locked)
-    sw_cross_lock_release (&self->receive_lock);
+  unlock_input (self, locked);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
 }
 
@@ -1626,10 +1680,9 @@ sw_connection_set_read_ahead (SwConnection *self,
   read_ahead = !!read_ahead;
   if (self->channel.read_ahead == read_ahead)
     return;
-  locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL);
+  locked = lock_input (self);
   self->channel.read_ahead = read_ahead;
-  if (locked)
-    sw_cross_lock_release (&self->receive_lock);
+  unlock_input (self, locked);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
 }
 

@@ -42,6 +42,8 @@ struct _SwCrossLock
   gboolean owned;    /* protected by @mutex */
   gboolean closed;   /* protected by @mutex */
   SwLockWaiter *parked;  /* protected by @mutex: an async owner between steps */
+  gboolean sealed;   /* protected by @mutex: the closer owns the lock for good */
+  GCond    sealed_cond;
   GQueue   waiters;  /* protected by @mutex; of SwLockWaiter via link */
 };
 
@@ -89,5 +91,8 @@ SwLockWaiter *sw_cross_lock_take_head (SwCrossLock   *lock,
  * fail at once, and the caller takes the lock from a parked async owner or
  * waits for the current owner to release; it then owns the lock for good. */
 void     sw_cross_lock_close   (SwCrossLock   *lock);
+/* After a failed acquire (CLOSED): waits until the closer owns the lock,
+ * so no operation of this direction runs any more. */
+void     sw_cross_lock_wait_sealed (SwCrossLock *lock);
 
 G_END_DECLS

@@ -12,6 +12,8 @@ sw_cross_lock_init (SwCrossLock *lock)
   lock->owned = FALSE;
   lock->closed = FALSE;
   lock->parked = NULL;
+  lock->sealed = FALSE;
+  g_cond_init (&lock->sealed_cond);
   g_queue_init (&lock->waiters);
 }
 
@@ -19,6 +21,7 @@ void
 sw_cross_lock_clear (SwCrossLock *lock)
 {
   g_assert (g_queue_is_empty (&lock->waiters));
+  g_cond_clear (&lock->sealed_cond);
   g_mutex_clear (&lock->mutex);
 }
 
@@ -307,6 +310,17 @@ sw_cross_lock_close (SwCrossLock *lock)
     }
   else
     lock->owned = TRUE;
+  lock->sealed = TRUE;
+  g_cond_broadcast (&lock->sealed_cond);
   g_mutex_unlock (&lock->mutex);
   g_cond_clear (&closer.cond);
+}
+
+void
+sw_cross_lock_wait_sealed (SwCrossLock *lock)
+{
+  g_mutex_lock (&lock->mutex);
+  while (!lock->sealed)
+    g_cond_wait (&lock->sealed_cond, &lock->mutex);
+  g_mutex_unlock (&lock->mutex);
 }

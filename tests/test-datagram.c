@@ -321,6 +321,47 @@ test_sizes (gconstpointer data)
     }
 }
 
+/* A raw datagram that could not be sent before its timeout is dropped:
+ * retrying it does not send it twice. */
+static void
+test_send_bytes_timeout_not_resent (gconstpointer data)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) fill = g_bytes_new_static ("fill", 4);
+  g_autoptr(GBytes) refused = g_bytes_new_static ("REFUSED", 7);
+  g_autoptr(GBytes) next = g_bytes_new_static ("NEXT", 4);
+  g_autoptr(GError) error = NULL;
+  guint n_filled = 0;
+
+  make_pair (type_of (data), NULL, &a, &b);
+  while (sw_connection_send_bytes (a, fill, 0, NULL, &error) >= 0)
+    n_filled++;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  g_assert_cmpint (sw_connection_send_bytes (a, refused, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  for (guint i = 0; i < n_filled; i++)
+    {
+      g_autoptr(GBytes) datagram = sw_connection_receive_bytes (b, -1, -1, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (datagram, fill));
+    }
+  g_assert_cmpint (sw_connection_send_bytes (a, next, -1, NULL, &error), ==, 4);
+  g_assert_no_error (error);
+  {
+    g_autoptr(GBytes) datagram = sw_connection_receive_bytes (b, -1, -1, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (datagram, next));
+  }
+  assert_receive_error (b, 0, G_IO_ERROR_TIMED_OUT);
+}
+
 static void
 add_both (const char *name,
           GTestDataFunc func)
@@ -345,6 +386,7 @@ main (int   argc,
   add_both ("too-large", test_too_large);
   add_both ("timeout", test_timeout);
   add_both ("sizes", test_sizes);
+  add_both ("send-bytes-timeout-not-resent", test_send_bytes_timeout_not_resent);
   g_test_add_func ("/sw/datagram/dgram/empty-message", test_dgram_empty_message);
   g_test_add_func ("/sw/datagram/dgram/no-eof", test_dgram_no_eof);
   g_test_add_func ("/sw/datagram/seqpacket/empty-message", test_seqpacket_empty_message);
