@@ -874,7 +874,9 @@ sw_connection_new (GSocket   *socket,
  * Wraps @stream: a [class@Gio.SocketConnection] (driven through its
  * socket), a pair of Unix streams, a TLS connection or any other
  * [class@Gio.IOStream]. Streams that cannot poll are driven with blocking
- * calls, which only their cancellable interrupts.
+ * calls, which only their cancellable interrupts: on them a timeout is not
+ * honoured, [method@Sw.Connection.close] waits for a call in progress, and
+ * async calls run in a worker thread once it is their turn.
  *
  * Returns: (transfer full): a new connection
  *

@@ -1278,6 +1278,7 @@ async_driver_source_new (SwAsyncDriver *driver)
 {
   GSource *source = readiness_source_new (driver);
   GSource *close_source;
+  int close_fd;
 
   if (driver->cancellable != NULL)
     add_cancellable_child (source, driver->cancellable, G_SOURCE_FUNC (on_cancelled), driver);
@@ -1286,10 +1287,14 @@ async_driver_source_new (SwAsyncDriver *driver)
    * GCancellableSource: it is cancelled from another thread by design, and
    * GLib 2.74's GCancellableSource can leak when its cancellation races
    * with its destruction. */
-  close_source = g_unix_fd_source_new (sw_close_watch_get_fd (driver->close_watch), G_IO_IN);
-  g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd), driver, NULL);
-  g_source_add_child_source (source, close_source);
-  g_source_unref (close_source);
+  close_fd = sw_close_watch_get_fd (driver->close_watch);
+  if (close_fd >= 0)  /* -1 only when out of file descriptors */
+    {
+      close_source = g_unix_fd_source_new (close_fd, G_IO_IN);
+      g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd), driver, NULL);
+      g_source_add_child_source (source, close_source);
+      g_source_unref (close_source);
+    }
   g_source_set_priority (source, driver->priority);
   g_source_set_static_name (source, "[socketwrapper] wait for I/O");
   return source;
