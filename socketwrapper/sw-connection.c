@@ -2073,11 +2073,11 @@ finish_boolean (SwConnection  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static GBytes *
-finish_bytes (SwConnection  *self,
-              GAsyncResult  *result,
-              gpointer       tag,
-              GError       **error)
+static gpointer
+finish_pointer (SwConnection  *self,
+                GAsyncResult  *result,
+                gpointer       tag,
+                GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
@@ -2206,7 +2206,7 @@ sw_connection_receive_message_finish (SwConnection  *self,
                                       GAsyncResult  *result,
                                       GError       **error)
 {
-  return finish_bytes (self, result, SW_TAG (sw_connection_receive_message_async), error);
+  return finish_pointer (self, result, SW_TAG (sw_connection_receive_message_async), error);
 }
 
 /**
@@ -2329,7 +2329,7 @@ sw_connection_receive_bytes_finish (SwConnection  *self,
                                     GAsyncResult  *result,
                                     GError       **error)
 {
-  return finish_bytes (self, result, SW_TAG (sw_connection_receive_bytes_async), error);
+  return finish_pointer (self, result, SW_TAG (sw_connection_receive_bytes_async), error);
 }
 
 /**
@@ -2796,11 +2796,7 @@ sw_connection_receive_value_finish (SwConnection  *self,
                                     GAsyncResult  *result,
                                     GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, SW_TAG (sw_connection_receive_value_async)),
-                        NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_pointer (self, result, SW_TAG (sw_connection_receive_value_async), error);
 }
 
 /* ---- JSON nodes ------------------------------------------------------- */
@@ -3009,9 +3005,5 @@ sw_connection_receive_json_node_finish (SwConnection  *self,
                                         GAsyncResult  *result,
                                         GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, SW_TAG (sw_connection_receive_json_node_async)),
-                        NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_pointer (self, result, SW_TAG (sw_connection_receive_json_node_async), error);
 }
