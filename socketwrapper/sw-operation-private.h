@@ -191,7 +191,6 @@ struct _SwAsyncDriver
   GMainContext    *context;
   int              priority;
   GCancellable    *cancellable;        /* the caller's, may be NULL */
-  SwCloseWatch    *close_watch;
   SwAsyncDoneFunc  done;
   SwCrossLock     *lock;               /* held by @owner while running */
   SwLockWaiter    *owner;

@@ -1192,7 +1192,6 @@ typedef enum
 {
   WAKE_READY,
   WAKE_CANCELLED,
-  WAKE_CLOSED,
 } WakeReason;
 
 static void async_driver_wake (SwAsyncDriver *driver,
@@ -1219,15 +1218,6 @@ on_cancelled (GCancellable *cancellable,
               gpointer      user_data)
 {
   async_driver_wake (user_data, WAKE_CANCELLED);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_close_fd (int          fd,
-             GIOCondition condition,
-             gpointer     user_data)
-{
-  async_driver_wake (user_data, WAKE_CLOSED);
   return G_SOURCE_REMOVE;
 }
 
@@ -1270,31 +1260,18 @@ add_cancellable_child (GSource       *parent,
   g_source_unref (child);
 }
 
-/* The source a wait attaches: readiness, with the caller's cancellable and
- * the connection's close as children. Built while the operation still
- * owns the lock, so it reads the transport before close() can clear it. */
+/* The source a wait attaches: readiness, with the caller's cancellable as
+ * a child. close() wakes it through its ready time (see
+ * sw_async_driver_evict()). Built while the operation still owns the lock,
+ * so it reads the transport before close() can clear it. */
 static GSource *
 async_driver_source_new (SwAsyncDriver *driver)
 {
   GSource *source = readiness_source_new (driver);
-  GSource *close_source;
-  int close_fd;
 
   if (driver->cancellable != NULL)
     add_cancellable_child (source, driver->cancellable, G_SOURCE_FUNC (on_cancelled), driver);
 
-  /* close() is watched through its cancellable's fd rather than a
-   * GCancellableSource: it is cancelled from another thread by design, and
-   * GLib 2.74's GCancellableSource can leak when its cancellation races
-   * with its destruction. */
-  close_fd = sw_close_watch_get_fd (driver->close_watch);
-  if (close_fd >= 0)  /* -1 only when out of file descriptors */
-    {
-      close_source = g_unix_fd_source_new (close_fd, G_IO_IN);
-      g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd), driver, NULL);
-      g_source_add_child_source (source, close_source);
-      g_source_unref (close_source);
-    }
   g_source_set_priority (source, driver->priority);
   g_source_set_static_name (source, "[socketwrapper] wait for I/O");
   return source;
@@ -1335,19 +1312,18 @@ sw_async_driver_run (SwAsyncDriver *driver)
       return;
     }
 
-  source = async_driver_source_new (driver);
+  /* The source is stored before parking, so close() can wake it, and
+   * before attaching: once attached it may dispatch at once in another
+   * thread that runs the context, and complete the call. Nothing of
+   * @driver may be touched after the attach. */
+  source = driver->source = async_driver_source_new (driver);
   if (!sw_cross_lock_park (driver->lock, driver->owner))
     {
-      g_source_unref (source);
+      g_clear_pointer (&driver->source, g_source_unref);
       sw_transport_set_closed (&error);
       async_driver_interrupted (driver, error);
       return;
     }
-
-  /* Store the source before attaching it: once attached it may dispatch
-   * at once in another thread that runs the context, and complete the
-   * call. Nothing of @driver may be touched after the attach. */
-  driver->source = source;
   g_source_attach (source, driver->context);
 }
 
@@ -1356,11 +1332,15 @@ async_driver_wake (SwAsyncDriver *driver,
                    WakeReason     reason)
 {
   GError *error = NULL;
+  gboolean still_owner;
 
+  /* Unpark first: it orders this wake-up with close(), which reads
+   * @driver->source while the operation is parked. */
+  still_owner = sw_cross_lock_unpark (driver->lock, driver->owner);
   g_source_destroy (driver->source);
   g_clear_pointer (&driver->source, g_source_unref);
 
-  if (!sw_cross_lock_unpark (driver->lock, driver->owner))
+  if (!still_owner)
     {
       driver->done (driver, g_steal_pointer (&driver->evicted_error));
       return;
@@ -1370,10 +1350,6 @@ async_driver_wake (SwAsyncDriver *driver,
     {
     case WAKE_CANCELLED:
       g_cancellable_set_error_if_cancelled (driver->cancellable, &error);
-      async_driver_interrupted (driver, error);
-      break;
-    case WAKE_CLOSED:
-      sw_transport_set_closed (&error);
       async_driver_interrupted (driver, error);
       break;
     case WAKE_READY:
@@ -1391,4 +1367,10 @@ sw_async_driver_evict (SwAsyncDriver *driver)
   sw_transport_set_closed (&error);
   if (!sw_operation_interrupted (driver->op, driver->channel, &error))
     driver->evicted_error = error;
+
+  /* Parked in a wait: make its source dispatch now, in its own context;
+   * the wake-up then finds the lock taken and completes the call. (A call
+   * parked at a hand-off has no source: its pending idle does the same.) */
+  if (driver->source != NULL)
+    g_source_set_ready_time (driver->source, 0);
 }
