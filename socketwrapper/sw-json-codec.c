@@ -457,6 +457,48 @@ sw_json_codec_init (SwJsonCodec *self)
 {
 }
 
+/* json-glib 1.6 writes a double whose shortest form has an exponent and
+ * no decimal point as, say, "1e+19.0": it appends ".0" to any number
+ * without a '.', which makes invalid JSON. Outside strings, drop such a
+ * ".0" after an exponent, in place, in one pass. */
+static gsize
+fix_exponent_numbers (char  *text,
+                      gsize  length)
+{
+  gboolean in_string = FALSE, escaped = FALSE, in_exponent = FALSE;
+  gsize in, out = 0;
+
+  for (in = 0; in < length; in++)
+    {
+      char c = text[in];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == 'e' || c == 'E')
+        in_exponent = TRUE;
+      else if (in_exponent && c == '.' && in + 1 < length && text[in + 1] == '0'
+               && (in + 2 == length || !g_ascii_isdigit (text[in + 2])))
+        {
+          in++;  /* skip ".0" */
+          continue;
+        }
+      else if (!g_ascii_isdigit (c) && c != '+' && c != '-')
+        in_exponent = FALSE;
+      text[out++] = c;
+    }
+  text[out] = '\0';
+  return out;
+}
+
 GBytes *
 sw_json_node_to_bytes (JsonNode *node)
 {
@@ -468,6 +510,7 @@ sw_json_node_to_bytes (JsonNode *node)
 
   json_generator_set_root (generator, node);
   text = json_generator_to_data (generator, &length);
+  length = fix_exponent_numbers (text, length);
   /* The allocation ends with a NUL the bytes leave out. */
   return g_bytes_new_take (text, length);
 }

@@ -1152,6 +1152,39 @@ test_json_fuzz (void)
 
 /* ------------------------------------------------------------------ */
 
+/* Doubles whose shortest form has an exponent and no decimal point
+ * ("1e+19") come out as valid JSON text, and read back the same. */
+static void
+test_json_exponent_doubles (void)
+{
+  static const double values[] = { -1e19, 1e19, 1e-7, 5e-324, 1e300, 2.5e-10 };
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariantBuilder) builder = g_variant_builder_new (G_VARIANT_TYPE ("av"));
+      g_autoptr(GBytes) text = NULL;
+      g_autoptr(GVariant) back = NULL;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      g_variant_builder_add (builder, "v", g_variant_new_double (values[i]));
+      g_variant_builder_add (builder, "v", g_variant_new_string ("1e+19.0 stays in a string"));
+      value = g_variant_ref_sink (g_variant_builder_end (builder));
+
+      text = sw_codec_encode (codec, value, &error);
+      g_assert_no_error (error);
+      /* Any JSON parser takes it. */
+      g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (text, NULL),
+                                                 (gssize) g_bytes_get_size (text), &error));
+      g_assert_no_error (error);
+      back = sw_codec_decode (codec, text, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_variant_equal (back, value));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1176,6 +1209,7 @@ main (int   argc,
   g_test_add_func ("/sw/codec/json/unrepresentable", test_json_unrepresentable);
   g_test_add_func ("/sw/codec/json/node-helpers", test_json_node_helpers);
   g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);
+  g_test_add_func ("/sw/codec/json/exponent-doubles", test_json_exponent_doubles);
   g_test_add_func ("/sw/codec/encode-floating", test_encode_floating);
   g_test_add_func ("/sw/codec/contract/silent-failure",
                    test_contract_silent_failure);
