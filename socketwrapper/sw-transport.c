@@ -119,8 +119,7 @@ read_stream (SwTransport   *transport,
 
   /* Pollable streams get no cancellable: the drivers watch it, and a call
    * that fails as cancelled part-way would tear a frame. */
-  if (G_IS_POLLABLE_INPUT_STREAM (stream)
-      && g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (stream)))
+  if (sw_transport_can_poll (transport, G_IO_IN))
     result = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
                                                        buffer, size, NULL,
                                                        &local_error);
@@ -175,8 +174,7 @@ writev_stream (SwTransport        *transport,
       out[i].size = vectors[i].iov_len;
     }
 
-  if (G_IS_POLLABLE_OUTPUT_STREAM (stream)
-      && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (stream)))
+  if (sw_transport_can_poll (transport, G_IO_OUT))
     {
       GPollableReturn ret;
 
