@@ -287,7 +287,7 @@ static SwCrossLock *
 lock_for (SwConnection *self,
           SwOperation  *op)
 {
-  if (op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_RECEIVE_BYTES)
+  if (sw_operation_is_receive (op))
     return &self->receive_lock;
   return &self->send_lock;
 }
@@ -1769,8 +1769,7 @@ async_call_return (SwAsyncCall *call,
     g_task_return_error (task, error);
   else if (call->decode != NULL)
     ;
-  else if (call->op.kind == SW_OPERATION_RECEIVE_MESSAGE
-           || call->op.kind == SW_OPERATION_RECEIVE_BYTES)
+  else if (sw_operation_is_receive (&call->op))
     g_task_return_pointer (task, g_steal_pointer (&call->op.result),
                            (GDestroyNotify) g_bytes_unref);
   else if (call->op.kind == SW_OPERATION_SEND_BYTES)
@@ -1994,8 +1993,7 @@ start_async_decoded (SwConnection        *self,
     .owner = &call->waiter,
   };
 
-  condition = (op->kind == SW_OPERATION_RECEIVE_MESSAGE
-               || op->kind == SW_OPERATION_RECEIVE_BYTES) ? G_IO_IN : G_IO_OUT;
+  condition = sw_operation_is_receive (op) ? G_IO_IN : G_IO_OUT;
   call->threaded = (condition == G_IO_IN ? sw_transport_can_read (&self->channel.transport)
                                          : sw_transport_can_write (&self->channel.transport))
                    && !sw_transport_can_poll (&self->channel.transport, condition);

@@ -145,6 +145,8 @@ void     sw_operation_set_messages (SwOperation   *op,
                                     guint           n_messages,
                                     gboolean        copy);
 
+/* Whether @op reads (and so takes the receive lock). */
+gboolean sw_operation_is_receive   (const SwOperation *op);
 /* Checks that @op can run on @channel at all (direction, framing, sizes). */
 gboolean sw_operation_validate     (SwOperation   *op,
                                     SwChannel     *channel,

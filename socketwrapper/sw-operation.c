@@ -987,8 +987,8 @@ sw_operation_clear (SwOperation *op)
   g_clear_pointer (&op->result, g_bytes_unref);
 }
 
-static gboolean
-is_receive (const SwOperation *op)
+gboolean
+sw_operation_is_receive (const SwOperation *op)
 {
   return op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_RECEIVE_BYTES;
 }
@@ -1010,13 +1010,13 @@ sw_operation_validate (SwOperation  *op,
   SwTransport *transport = &channel->transport;
   gboolean datagram = sw_transport_is_datagram (transport);
 
-  if (is_receive (op) && !sw_transport_can_read (transport))
+  if (sw_operation_is_receive (op) && !sw_transport_can_read (transport))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            _("The connection cannot receive: it has no readable end"));
       return FALSE;
     }
-  if (!is_receive (op) && op->kind != SW_OPERATION_FLUSH
+  if (!sw_operation_is_receive (op) && op->kind != SW_OPERATION_FLUSH
       && !sw_transport_can_write (transport))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
