@@ -348,37 +348,6 @@ unlock_input (SwConnection *self,
     g_mutex_unlock (&self->closed_mutex);
 }
 
-/* Takes both locks for a settings change, like lock_input(). */
-static gboolean
-lock_both (SwConnection *self)
-{
-  if (!sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL))
-    {
-      lock_closed_state (self);
-      return FALSE;
-    }
-  if (!sw_cross_lock_acquire (&self->send_lock, -1, NULL, NULL))
-    {
-      sw_cross_lock_release (&self->receive_lock);
-      lock_closed_state (self);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-unlock_both (SwConnection *self,
-             gboolean      locked)
-{
-  if (!locked)
-    {
-      g_mutex_unlock (&self->closed_mutex);
-      return;
-    }
-  sw_cross_lock_release (&self->send_lock);
-  sw_cross_lock_release (&self->receive_lock);
-}
-
 /* ---- closing ---------------------------------------------------------- */
 
 static gboolean
@@ -545,7 +514,7 @@ sw_connection_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_FRAMING:
-      g_value_set_object (value, sw_connection_get_framing (self));
+      g_value_take_object (value, sw_connection_dup_framing (self));
       break;
     case PROP_CODEC:
       g_value_take_object (value, get_codec_ref (self));
@@ -833,7 +802,7 @@ sw_connection_init (SwConnection *self)
   sw_cross_lock_init (&self->receive_lock);
   sw_cross_lock_init (&self->send_lock);
   sw_channel_init (&self->channel);
-  self->channel.max_message_size = SW_DEFAULT_MAX_MESSAGE_SIZE;
+  sw_channel_set_max_message_size (&self->channel, SW_DEFAULT_MAX_MESSAGE_SIZE);
 }
 
 SwChannel *
@@ -1364,6 +1333,9 @@ sw_connection_get_fd (SwConnection *self)
  *
  * Gets [property@Sw.Connection:framing].
  *
+ * The framing returned is only safe to use while no other thread can set
+ * a new one; otherwise use [method@Sw.Connection.dup_framing].
+ *
  * Returns: (transfer none) (nullable): the framing, or %NULL for raw bytes
  *
  * Since: 0.1
@@ -1371,9 +1343,34 @@ sw_connection_get_fd (SwConnection *self)
 SwFraming *
 sw_connection_get_framing (SwConnection *self)
 {
+  SwFraming *framing;
+
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
 
-  return self->channel.framing;
+  g_mutex_lock (&self->channel.settings.mutex);
+  framing = self->channel.settings.framing;
+  g_mutex_unlock (&self->channel.settings.mutex);
+  return framing;
+}
+
+/**
+ * sw_connection_dup_framing:
+ * @self: a connection
+ *
+ * Gets the framing messages are read and written with, like
+ * [method@Sw.Connection.get_framing], but with a reference of its own, so
+ * the result stays valid when another thread sets a new framing.
+ *
+ * Returns: (transfer full) (nullable): the framing, or %NULL for raw bytes
+ *
+ * Since: 0.2
+ */
+SwFraming *
+sw_connection_dup_framing (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  return sw_channel_dup_framing (&self->channel);
 }
 
 /**
@@ -1381,8 +1378,10 @@ sw_connection_get_framing (SwConnection *self)
  * @self: a connection
  * @framing: (nullable): the framing, or %NULL for raw bytes
  *
- * Sets [property@Sw.Connection:framing]. It waits for a receive and a send
- * in progress, and applies from the next frame on.
+ * Sets [property@Sw.Connection:framing]. It never waits: a receive or a
+ * send in progress keeps the framing of the frame it is reading or writing,
+ * and the new framing applies from the next frame on. Getters return the
+ * new framing at once.
  *
  * Since: 0.1
  */
@@ -1390,17 +1389,12 @@ void
 sw_connection_set_framing (SwConnection *self,
                            SwFraming    *framing)
 {
-  gboolean locked;
 
   g_return_if_fail (SW_IS_CONNECTION (self));
   g_return_if_fail (framing == NULL || SW_IS_FRAMING (framing));
 
-  if (self->channel.framing == framing)
-    return;
-  locked = lock_both (self);
-  sw_channel_set_framing (&self->channel, framing);
-  unlock_both (self, locked);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMING]);
+  if (sw_channel_set_framing (&self->channel, framing))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMING]);
 }
 
 /**
@@ -1612,7 +1606,7 @@ sw_connection_get_max_message_size (SwConnection *self)
 {
   g_return_val_if_fail (SW_IS_CONNECTION (self), 0);
 
-  return self->channel.max_message_size;
+  return sw_channel_get_max_message_size (&self->channel);
 }
 
 /**
@@ -1630,16 +1624,11 @@ void
 sw_connection_set_max_message_size (SwConnection *self,
                                     guint64       max_message_size)
 {
-  gboolean locked;
 
   g_return_if_fail (SW_IS_CONNECTION (self));
 
-  if (self->channel.max_message_size == max_message_size)
-    return;
-  locked = lock_input (self);
-  self->channel.max_message_size = max_message_size;
-  unlock_input (self, locked);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+  if (sw_channel_set_max_message_size (&self->channel, max_message_size))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
 }
 
 /**
@@ -1657,7 +1646,7 @@ sw_connection_get_read_ahead (SwConnection *self)
 {
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
 
-  return self->channel.read_ahead;
+  return sw_channel_get_read_ahead (&self->channel);
 }
 
 /**
@@ -1665,8 +1654,8 @@ sw_connection_get_read_ahead (SwConnection *self)
  * @self: a connection
  * @read_ahead: whether receives read ahead
  *
- * Sets [property@Sw.Connection:read-ahead]. It waits for a receive in
- * progress. Turning it off does not give back what was already read: see
+ * Sets [property@Sw.Connection:read-ahead]. It never waits: a receive in
+ * progress picks the new value up at its next frame. Turning it off does not give back what was already read: see
  * [method@Sw.Connection.steal_buffered_input].
  *
  * Since: 0.1
@@ -1675,17 +1664,11 @@ void
 sw_connection_set_read_ahead (SwConnection *self,
                               gboolean      read_ahead)
 {
-  gboolean locked;
 
   g_return_if_fail (SW_IS_CONNECTION (self));
 
-  read_ahead = !!read_ahead;
-  if (self->channel.read_ahead == read_ahead)
-    return;
-  locked = lock_input (self);
-  self->channel.read_ahead = read_ahead;
-  unlock_input (self, locked);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
+  if (sw_channel_set_read_ahead (&self->channel, !!read_ahead))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
 }
 
 /* ---- async calls ------------------------------------------------------ */
@@ -1820,7 +1803,7 @@ is_corkable_send (SwLockWaiter *waiter)
   return call->op.kind == SW_OPERATION_SEND_MESSAGE
          && call->driver.cancellable == NULL
          && call->decode == NULL
-         && sw_operation_validate (&call->op, call->driver.channel, NULL);
+         && sw_operation_check (&call->op, call->driver.channel, NULL);
 }
 
 /* Corking: a send about to write takes the async sends queued right behind
@@ -2528,6 +2511,9 @@ sw_connection_close_finish (SwConnection  *self,
  *
  * Gets [property@Sw.Connection:codec].
  *
+ * The codec returned is only safe to use while no other thread can set a
+ * new one; otherwise use [method@Sw.Connection.dup_codec].
+ *
  * Returns: (transfer none) (nullable): the codec, or %NULL
  *
  * Since: 0.1
@@ -2559,16 +2545,43 @@ void
 sw_connection_set_codec (SwConnection *self,
                          SwCodec      *codec)
 {
-  gboolean changed;
+  SwCodec *old;
 
   g_return_if_fail (SW_IS_CONNECTION (self));
   g_return_if_fail (codec == NULL || SW_IS_CODEC (codec));
 
+  if (codec != NULL)
+    g_object_ref (codec);
   g_mutex_lock (&self->codec_mutex);
-  changed = g_set_object (&self->codec, codec);
+  old = self->codec;
+  self->codec = codec;
   g_mutex_unlock (&self->codec_mutex);
-  if (changed)
+
+  /* Released outside the mutex: a codec's finalizer is user code. */
+  if (old != NULL)
+    g_object_unref (old);
+  if (old != codec)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODEC]);
+}
+
+/**
+ * sw_connection_dup_codec:
+ * @self: a connection
+ *
+ * Gets the codec values are encoded and decoded with, like
+ * [method@Sw.Connection.get_codec], but with a reference of its own, so
+ * the result stays valid when another thread sets a new codec.
+ *
+ * Returns: (transfer full) (nullable): the codec, or %NULL
+ *
+ * Since: 0.2
+ */
+SwCodec *
+sw_connection_dup_codec (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  return get_codec_ref (self);
 }
 
 static gpointer

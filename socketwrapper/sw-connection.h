@@ -168,6 +168,8 @@ gboolean      sw_connection_close_finish           (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 SwCodec      *sw_connection_get_codec       (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
+SwCodec      *sw_connection_dup_codec       (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
 void          sw_connection_set_codec       (SwConnection   *self,
                                              SwCodec        *codec);
 SW_AVAILABLE_IN_ALL
@@ -237,6 +239,8 @@ JsonNode     *sw_connection_receive_json_node_finish (SwConnection        *self,
 
 SW_AVAILABLE_IN_ALL
 SwFraming    *sw_connection_get_framing     (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+SwFraming    *sw_connection_dup_framing     (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_framing     (SwConnection   *self,
                                              SwFraming      *framing);

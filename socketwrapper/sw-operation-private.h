@@ -58,16 +58,40 @@ typedef struct
   guint64     n_writes;     /* vectored writes made, for tests and benchmarks */
 } SwOutput;
 
+/* The settings a caller may change while calls are in progress. A setter
+ * writes them under @mutex and bumps @serial; each direction's lock owner
+ * copies them into the channel at a frame boundary
+ * (sw_channel_sync_input(), sw_channel_sync_output()), so changing a
+ * setting never waits for a call, and a frame is never read or written
+ * half with one framing and half with another. @mutex is a leaf: nothing
+ * else is taken, and no object is released, while it is held. */
+typedef struct
+{
+  GMutex     mutex;
+  guint      serial;            /* atomic; bumped by every change */
+  SwFraming *framing;           /* protected by @mutex */
+  guint64    max_message_size;  /* protected by @mutex */
+  gboolean   read_ahead;        /* protected by @mutex */
+} SwSettings;
+
 /* The I/O engine of a connection: what it wraps and the state kept across
  * calls, so an operation interrupted by a timeout loses nothing. */
 typedef struct
 {
   SwTransport               transport;
+  SwSettings                settings;
 
-  SwFraming                *framing;    /* protected by both locks */
-  const SwFramingFastPath  *fast_path;  /* protected by both locks */
+  /* The receive lock owner's copy of the settings. */
+  SwFraming                *framing;           /* receive lock */
+  const SwFramingFastPath  *fast_path;         /* receive lock */
   guint64                   max_message_size;  /* receive lock */
   gboolean                  read_ahead;        /* receive lock */
+  guint                     input_serial;      /* receive lock */
+
+  /* The send lock owner's copy of the framing. */
+  SwFraming                *out_framing;       /* send lock */
+  const SwFramingFastPath  *out_fast_path;     /* send lock */
+  guint                     output_serial;     /* send lock */
 
   SwInput                   input;      /* receive lock */
   SwOutput                  output;     /* send lock */
@@ -124,8 +148,20 @@ typedef enum
 
 void     sw_channel_init           (SwChannel     *channel);
 void     sw_channel_clear          (SwChannel     *channel);
-void     sw_channel_set_framing    (SwChannel     *channel,
-                                    SwFraming     *framing);
+/* The settings' setters and getters, callable from any thread without
+ * the direction locks. Setters return whether the value changed. */
+gboolean   sw_channel_set_framing          (SwChannel  *channel,
+                                            SwFraming  *framing);
+SwFraming *sw_channel_dup_framing          (SwChannel  *channel);
+gboolean   sw_channel_set_max_message_size (SwChannel  *channel,
+                                            guint64     max_message_size);
+guint64    sw_channel_get_max_message_size (SwChannel  *channel);
+gboolean   sw_channel_set_read_ahead       (SwChannel  *channel,
+                                            gboolean    read_ahead);
+gboolean   sw_channel_get_read_ahead       (SwChannel  *channel);
+/* The lock owners pick up changed settings (receive lock, send lock). */
+void       sw_channel_sync_input           (SwChannel  *channel);
+void       sw_channel_sync_output          (SwChannel  *channel);
 /* Every buffered input byte, raw, with any frame state reset. */
 GBytes  *sw_channel_steal_input    (SwChannel     *channel);
 
@@ -147,10 +183,17 @@ void     sw_operation_set_messages (SwOperation   *op,
 
 /* Whether @op reads (and so takes the receive lock). */
 gboolean sw_operation_is_receive   (const SwOperation *op);
-/* Checks that @op can run on @channel at all (direction, framing, sizes). */
+/* Checks that @op can run on @channel at all (direction, framing, sizes),
+ * after picking up changed settings; called by the lock owner as the
+ * operation starts. */
 gboolean sw_operation_validate     (SwOperation   *op,
                                     SwChannel     *channel,
                                     GError       **error);
+/* The same check with the owner's settings as they are: for a queued call
+ * the owner considers taking into its batch. */
+gboolean sw_operation_check        (const SwOperation *op,
+                                    const SwChannel   *channel,
+                                    GError           **error);
 SwStep   sw_operation_step         (SwOperation   *op,
                                     SwChannel     *channel,
                                     GCancellable  *cancellable,

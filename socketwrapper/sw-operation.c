@@ -34,7 +34,11 @@ sw_channel_init (SwChannel *channel)
   channel->transport.in_fd = -1;
   channel->transport.out_fd = -1;
   channel->transport.socket_type = SOCK_STREAM;
-  channel->read_ahead = TRUE;
+  g_mutex_init (&channel->settings.mutex);
+  channel->settings.read_ahead = TRUE;
+  channel->settings.max_message_size = G_MAXUINT64;
+  /* Differs from the owners' serials: the first call copies them. */
+  channel->settings.serial = 1;
 }
 
 static void
@@ -81,14 +85,154 @@ sw_channel_clear (SwChannel *channel)
   output_reset (&channel->output);
   g_clear_object (&channel->framing);
   channel->fast_path = NULL;
+  g_clear_object (&channel->out_framing);
+  channel->out_fast_path = NULL;
+  g_clear_object (&channel->settings.framing);
+  g_mutex_clear (&channel->settings.mutex);
 }
 
-void
+/* ---- settings --------------------------------------------------------- */
+
+gboolean
 sw_channel_set_framing (SwChannel *channel,
                         SwFraming *framing)
 {
-  g_set_object (&channel->framing, framing);
-  channel->fast_path = framing ? sw_framing_get_fast_path (framing) : NULL;
+  SwSettings *settings = &channel->settings;
+  SwFraming *old;
+
+  if (framing != NULL)
+    g_object_ref (framing);
+  g_mutex_lock (&settings->mutex);
+  old = settings->framing;
+  settings->framing = framing;
+  if (old != framing)
+    g_atomic_int_inc (&settings->serial);
+  g_mutex_unlock (&settings->mutex);
+
+  /* Released outside the mutex: a framing's finalizer is user code. */
+  if (old != NULL)
+    g_object_unref (old);
+  return old != framing;
+}
+
+SwFraming *
+sw_channel_dup_framing (SwChannel *channel)
+{
+  SwSettings *settings = &channel->settings;
+  SwFraming *framing;
+
+  g_mutex_lock (&settings->mutex);
+  framing = settings->framing ? g_object_ref (settings->framing) : NULL;
+  g_mutex_unlock (&settings->mutex);
+  return framing;
+}
+
+gboolean
+sw_channel_set_max_message_size (SwChannel *channel,
+                                 guint64    max_message_size)
+{
+  SwSettings *settings = &channel->settings;
+  gboolean changed;
+
+  g_mutex_lock (&settings->mutex);
+  changed = settings->max_message_size != max_message_size;
+  settings->max_message_size = max_message_size;
+  if (changed)
+    g_atomic_int_inc (&settings->serial);
+  g_mutex_unlock (&settings->mutex);
+  return changed;
+}
+
+guint64
+sw_channel_get_max_message_size (SwChannel *channel)
+{
+  guint64 value;
+
+  g_mutex_lock (&channel->settings.mutex);
+  value = channel->settings.max_message_size;
+  g_mutex_unlock (&channel->settings.mutex);
+  return value;
+}
+
+gboolean
+sw_channel_set_read_ahead (SwChannel *channel,
+                           gboolean   read_ahead)
+{
+  SwSettings *settings = &channel->settings;
+  gboolean changed;
+
+  g_mutex_lock (&settings->mutex);
+  changed = settings->read_ahead != read_ahead;
+  settings->read_ahead = read_ahead;
+  if (changed)
+    g_atomic_int_inc (&settings->serial);
+  g_mutex_unlock (&settings->mutex);
+  return changed;
+}
+
+gboolean
+sw_channel_get_read_ahead (SwChannel *channel)
+{
+  gboolean value;
+
+  g_mutex_lock (&channel->settings.mutex);
+  value = channel->settings.read_ahead;
+  g_mutex_unlock (&channel->settings.mutex);
+  return value;
+}
+
+/* Makes *@copy the settings' framing; returns the framing it replaced
+ * (transfer full) for the caller to release outside the mutex, or NULL
+ * when it stays. */
+static SwFraming *
+copy_framing_unlocked (SwSettings               *settings,
+                       SwFraming               **copy,
+                       const SwFramingFastPath **fast_path)
+{
+  SwFraming *old = *copy;
+
+  if (old == settings->framing)
+    return NULL;
+  *copy = settings->framing ? g_object_ref (settings->framing) : NULL;
+  *fast_path = *copy ? sw_framing_get_fast_path (*copy) : NULL;
+  return old;
+}
+
+void
+sw_channel_sync_input (SwChannel *channel)
+{
+  SwSettings *settings = &channel->settings;
+  SwFraming *old;
+
+  /* The common case: one atomic read, no lock. */
+  if ((guint) g_atomic_int_get (&settings->serial) == channel->input_serial)
+    return;
+
+  g_mutex_lock (&settings->mutex);
+  if (channel->framing != settings->framing)
+    channel->input.scratch = 0;  /* a scan restarts with the new framing */
+  old = copy_framing_unlocked (settings, &channel->framing, &channel->fast_path);
+  channel->max_message_size = settings->max_message_size;
+  channel->read_ahead = settings->read_ahead;
+  channel->input_serial = settings->serial;
+  g_mutex_unlock (&settings->mutex);
+  g_clear_object (&old);
+}
+
+void
+sw_channel_sync_output (SwChannel *channel)
+{
+  SwSettings *settings = &channel->settings;
+  SwFraming *old;
+
+  if ((guint) g_atomic_int_get (&settings->serial) == channel->output_serial)
+    return;
+
+  g_mutex_lock (&settings->mutex);
+  old = copy_framing_unlocked (settings, &channel->out_framing, &channel->out_fast_path);
+  channel->output_serial = settings->serial;
+  g_mutex_unlock (&settings->mutex);
+  g_clear_object (&old);
 }
 
 /* Puts a partly assembled frame back into the buffer as raw bytes. */
@@ -540,6 +684,9 @@ receive_frame_step (SwOperation   *op,
       SwIOStatus status;
       SwStep step;
 
+      /* A frame boundary: settings changed meanwhile apply from here. */
+      if (!in->in_frame && in->skip == 0)
+        sw_channel_sync_input (channel);
       step = parse_buffered_frame (op, channel, &wanted, error);
       if (step != SW_STEP_WOULD_BLOCK)
         return step;
@@ -808,13 +955,13 @@ out_frame_encode (SwChannel   *channel,
   /* Datagrams keep their own boundaries: no header. */
   if (sw_transport_is_datagram (&channel->transport))
     frame->header_length = 0;
-  else if (channel->fast_path != NULL)
-    frame->header_length = channel->fast_path->encode_header (channel->framing,
-                                                              g_bytes_get_size (payload),
-                                                              frame->header);
+  else if (channel->out_fast_path != NULL)
+    frame->header_length = channel->out_fast_path->encode_header (channel->out_framing,
+                                                                  g_bytes_get_size (payload),
+                                                                  frame->header);
   else
     {
-      if (!sw_framing_encode (channel->framing, payload, &frame->header_bytes,
+      if (!sw_framing_encode (channel->out_framing, payload, &frame->header_bytes,
                               &frame->trailer, error))
         return FALSE;
       frame->header_length = g_bytes_get_size (frame->header_bytes);
@@ -831,6 +978,8 @@ output_start_frames (SwOperation  *op,
 {
   SwOutput *out = &channel->output;
 
+  /* A frame boundary: a framing set meanwhile applies from here. */
+  sw_channel_sync_output (channel);
   out->frames = op->n_messages == 1 ? &out->single : g_new0 (SwOutFrame, op->n_messages);
   if (out->frames == &out->single)
     memset (&out->single, 0, sizeof out->single);
@@ -1007,8 +1156,21 @@ sw_operation_validate (SwOperation  *op,
                        SwChannel    *channel,
                        GError      **error)
 {
-  SwTransport *transport = &channel->transport;
+  if (sw_operation_is_receive (op))
+    sw_channel_sync_input (channel);
+  else
+    sw_channel_sync_output (channel);
+  return sw_operation_check (op, channel, error);
+}
+
+gboolean
+sw_operation_check (const SwOperation  *op,
+                    const SwChannel    *channel,
+                    GError            **error)
+{
+  const SwTransport *transport = &channel->transport;
   gboolean datagram = sw_transport_is_datagram (transport);
+  SwFraming *framing = sw_operation_is_receive (op) ? channel->framing : channel->out_framing;
 
   if (sw_operation_is_receive (op) && !sw_transport_can_read (transport))
     {
@@ -1024,7 +1186,7 @@ sw_operation_validate (SwOperation  *op,
       return FALSE;
     }
   if ((op->kind == SW_OPERATION_RECEIVE_MESSAGE || op->kind == SW_OPERATION_SEND_MESSAGE)
-      && !datagram && channel->framing == NULL)
+      && !datagram && framing == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            _("Messages need a framing on a byte stream; "
