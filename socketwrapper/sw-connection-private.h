@@ -2,12 +2,91 @@
 #pragma once
 
 #include "sw-connection.h"
+#include "sw-cross-lock-private.h"
 #include "sw-operation-private.h"
 
 G_BEGIN_DECLS
 
-/* The connection's I/O engine, for tests that check how it did its I/O
- * (write counts); never for doing I/O behind the connection's locks. */
+typedef enum
+{
+  SW_CLOSE_NONE,
+  SW_CLOSE_SYNC,      /* a blocking close() waits for the locks to seal */
+  SW_CLOSE_DEFERRED,  /* close() was called by user code under a lock and
+                       * returned: the owner finishes it on release */
+  SW_CLOSE_ASYNC,     /* close_async() finishes in its task's context */
+} SwCloseMode;
+
+/* Lock order: @closed_mutex, then the receive lock, then the send lock
+ * (each SwCrossLock's mutex), then GMainContext locks; @codec_mutex and the
+ * channel's settings mutex are leaves. The rules of the direction locks are
+ * at the top of sw-cross-lock.c. */
+struct _SwConnection
+{
+  GObject        parent_instance;
+
+  /* Read-only after construction. */
+  GSocket       *socket;
+  GIOStream     *stream;
+  GInputStream  *input_stream;
+  GOutputStream *output_stream;
+  int            construct_fd;
+  int            fd;              /* what get_fd() returns until closed */
+  int            other_fd;        /* a second wrapped fd (a pipe pair), or -1 */
+  gboolean       close_wrapped;
+  gboolean       owns_socket;     /* socket made here from a dup'ed fd */
+  GError        *init_error;
+  /* File status flags of fds the connection switched to non-blocking but
+   * did not create, restored at close (the file description may be a
+   * shell's terminal). -1: nothing to restore. */
+  int            restore_fd[2];
+  int            restore_flags[2];
+
+  /* channel.input and the receive copy of the settings belong to the
+   * receive lock's owner, channel.output and the send copy to the send
+   * lock's owner; channel.settings to anyone under its own mutex;
+   * channel.transport is read-only after construction except what
+   * shutdown_write() and close() change, under the send lock or once both
+   * locks are sealed. */
+  SwCrossLock    receive_lock;
+  SwCrossLock    send_lock;
+  SwChannel      channel;
+  int            readable;           /* atomic */
+  int            writable;           /* atomic */
+
+  GMutex         codec_mutex;
+  SwCodec       *codec;              /* protected by @codec_mutex */
+
+  SwCloseWatch   close_watch;       /* fired by close() */
+  GMutex         closed_mutex;
+  GCond          closed_cond;       /* @closed set, or @n_unsealed reached 0 */
+  int            closing;            /* atomic: set once by the closer */
+  int            closed;             /* atomic; set under @closed_mutex */
+  int            n_unsealed;         /* atomic: direction locks a close
+                                      * still waits for */
+  SwCloseMode    close_mode;         /* protected by @closed_mutex */
+  GTask         *close_task;         /* protected by @closed_mutex */
+  GError        *close_error;        /* protected by @closed_mutex */
+  GSList        *close_waiters;      /* protected by @closed_mutex: tasks of
+                                      * close_async() calls after the first */
+};
+
+/* The connection's I/O engine, for tests that check how it did its I/O;
+ * never for doing I/O behind the connection's locks. */
 SwChannel *sw_connection_get_channel (SwConnection *self);
+
+/* Closing (sw-connection-close.c). */
+gboolean   sw_connection_close_internal (SwConnection  *self,
+                                         GCancellable  *cancellable,
+                                         GError       **error);
+void       sw_connection_on_lock_sealed (SwCrossLock   *lock,
+                                         gpointer       user_data);
+/* Access to direction state after a failed acquire (CLOSED): waits until
+ * no operation runs any more and takes @closed_mutex; FALSE (PENDING) when
+ * the operation it would wait for runs in this thread. */
+gboolean   sw_connection_lock_closed_state (SwConnection  *self,
+                                            GError       **error);
+/* Notifies in the calling thread; callers are where the rules of
+ * sw-connection.c say a notification is emitted. */
+void       sw_connection_notify_closed  (SwConnection  *self);
 
 G_END_DECLS

@@ -49,36 +49,6 @@
 #include "sw-init-private.h"
 #include "sw-operation-private.h"
 
-struct _SwConnection
-{
-  GObject        parent_instance;
-
-  /* Read-only after construction. */
-  GSocket       *socket;
-  GIOStream     *stream;
-  GInputStream  *input_stream;
-  GOutputStream *output_stream;
-  int            construct_fd;
-  gboolean       close_wrapped;
-  gboolean       owns_socket;     /* socket made here from a dup'ed fd */
-  GError        *init_error;
-
-  /* Lock order: receive_lock before send_lock. channel.input and the
-   * receive settings belong to the receive lock's owner, channel.output to
-   * the send lock's owner; the framing to both. */
-  SwCrossLock    receive_lock;
-  SwCrossLock    send_lock;
-  SwChannel      channel;
-
-  GMutex         codec_mutex;
-  SwCodec       *codec;              /* protected by @codec_mutex */
-
-  SwCloseWatch   close_watch;       /* fired by close() */
-  GMutex         closed_mutex;      /* state access once closing; @closed */
-  GCond          closed_cond;       /* signalled when @closed is set */
-  int            closing;            /* atomic */
-  int            closed;             /* atomic */
-};
 
 static void sw_connection_initable_iface_init (GInitableIface *iface);
 
@@ -109,10 +79,34 @@ static GParamSpec *properties[N_PROPS];
 
 /* ---- wrapping --------------------------------------------------------- */
 
-static gboolean
-set_nonblocking (int      fd,
-                 GError **error)
+/* Remembers @fd's file status flags, to restore at close, when the
+ * connection is about to make it non-blocking. */
+static void
+remember_fd_flags (SwConnection *self,
+                   int           fd,
+                   int           flags)
 {
+  if (flags < 0 || (flags & O_NONBLOCK) != 0)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (self->restore_fd); i++)
+    {
+      if (self->restore_fd[i] == fd)
+        return;
+      if (self->restore_fd[i] < 0)
+        {
+          self->restore_fd[i] = fd;
+          self->restore_flags[i] = flags;
+          return;
+        }
+    }
+}
+
+static gboolean
+set_nonblocking (SwConnection  *self,
+                 int            fd,
+                 GError       **error)
+{
+  remember_fd_flags (self, fd, fcntl (fd, F_GETFL));
   if (!g_unix_set_fd_nonblocking (fd, TRUE, NULL))
     {
       int errsv = errno;
@@ -150,7 +144,7 @@ wrap_socket (SwConnection *self)
     }
   /* GSocket keeps its fd non-blocking already; be explicit for fds it
    * adopted from elsewhere. */
-  set_nonblocking (fd, NULL);
+  set_nonblocking (self, fd, NULL);
 }
 
 /* Drives a stream through its fd when it has one (fast system calls),
@@ -163,7 +157,7 @@ wrap_streams (SwConnection *self)
   if (G_IS_UNIX_INPUT_STREAM (self->input_stream))
     {
       transport->in_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (self->input_stream));
-      set_nonblocking (transport->in_fd, NULL);
+      set_nonblocking (self, transport->in_fd, NULL);
     }
   else
     transport->in_stream = self->input_stream;
@@ -171,7 +165,7 @@ wrap_streams (SwConnection *self)
   if (G_IS_UNIX_OUTPUT_STREAM (self->output_stream))
     {
       transport->out_fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (self->output_stream));
-      set_nonblocking (transport->out_fd, NULL);
+      set_nonblocking (self, transport->out_fd, NULL);
     }
   else
     transport->out_stream = self->output_stream;
@@ -198,6 +192,8 @@ wrap_fd (SwConnection  *self,
        * open, wrap a duplicate of it. */
       int socket_fd = self->close_wrapped ? fd : fcntl (fd, F_DUPFD_CLOEXEC, 0);
 
+      /* The GSocket makes it non-blocking; the description is shared. */
+      remember_fd_flags (self, socket_fd, flags);
       if (socket_fd < 0 || !(self->socket = g_socket_new_from_fd (socket_fd, error)))
         {
           if (socket_fd >= 0 && socket_fd != fd)
@@ -212,7 +208,7 @@ wrap_fd (SwConnection  *self,
       return TRUE;
     }
 
-  if (!set_nonblocking (fd, error))
+  if (!set_nonblocking (self, fd, error))
     return FALSE;
   if ((flags & O_ACCMODE) != O_WRONLY)
     self->input_stream = g_unix_input_stream_new (fd, self->close_wrapped);
@@ -283,6 +279,10 @@ deadline_from_timeout (gint64 timeout_us)
   return g_get_monotonic_time () + timeout_us;
 }
 
+/* Runs once an operation succeeded, its lock still held. */
+typedef gboolean (*SwAfterFunc) (SwConnection  *self,
+                                 GError       **error);
+
 static SwCrossLock *
 lock_for (SwConnection *self,
           SwOperation  *op)
@@ -292,13 +292,15 @@ lock_for (SwConnection *self,
   return &self->send_lock;
 }
 
-/* Runs @op with the sync driver, holding its direction's lock. */
+/* Runs @op with the sync driver, holding its direction's lock; then, on
+ * success, @after, still holding it. */
 static gboolean
-run_sync (SwConnection  *self,
-          SwOperation   *op,
-          gint64         timeout_us,
-          GCancellable  *cancellable,
-          GError       **error)
+run_sync_then (SwConnection  *self,
+               SwOperation   *op,
+               gint64         timeout_us,
+               GCancellable  *cancellable,
+               SwAfterFunc    after,
+               GError       **error)
 {
   gint64 deadline = deadline_from_timeout (timeout_us);
   SwCrossLock *lock = lock_for (self, op);
@@ -310,32 +312,70 @@ run_sync (SwConnection  *self,
     return FALSE;
   ok = sw_operation_validate (op, &self->channel, error)
        && sw_operation_run_sync (op, &self->channel, deadline, cancellable,
-                                 &self->close_watch, error);
+                                 &self->close_watch, error)
+       && (after == NULL || after (self, error));
   sw_cross_lock_release (lock);
   return ok;
 }
 
-/* Once closed, the direction locks are the closer's for good: state they
- * guard is then reached under @closed_mutex, after waiting until the
- * closer holds the locks (so no operation runs any more). */
-static void
-lock_closed_state (SwConnection *self)
+static gboolean
+run_sync (SwConnection  *self,
+          SwOperation   *op,
+          gint64         timeout_us,
+          GCancellable  *cancellable,
+          GError       **error)
 {
-  sw_cross_lock_wait_sealed (&self->receive_lock);
-  sw_cross_lock_wait_sealed (&self->send_lock);
-  g_mutex_lock (&self->closed_mutex);
+  return run_sync_then (self, op, timeout_us, cancellable, NULL, error);
+}
+
+/* Half-closes the output once its frames are out; send lock held. */
+static gboolean
+shutdown_output (SwConnection  *self,
+                 GError       **error)
+{
+  SwTransport *transport = &self->channel.transport;
+  gboolean ok = TRUE;
+
+  if (!sw_transport_can_write (transport))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The connection cannot send: it has no writable end"));
+      return FALSE;
+    }
+  if (transport->is_socket)
+    ok = g_socket_shutdown (self->socket, FALSE, TRUE, error);
+  else if (self->output_stream != NULL)
+    ok = g_output_stream_close (self->output_stream, NULL, error);
+  if (ok)
+    {
+      /* Later sends fail as on a connection that never had a write end. */
+      transport->out_fd = -1;
+      transport->out_stream = NULL;
+      g_atomic_int_set (&self->writable, FALSE);
+    }
+  return ok;
 }
 
 /* Takes the receive lock for a short access to the input state. Returns
- * FALSE when the connection is closed and @closed_mutex was taken
- * instead; unlock_input() undoes either. */
+ * FALSE when the connection is closed and @closed_mutex was taken instead
+ * (*@locked FALSE), or on error (PENDING: the wait could never end). */
 static gboolean
-lock_input (SwConnection *self)
+lock_input (SwConnection  *self,
+            gboolean      *locked,
+            GError       **error)
 {
-  if (sw_cross_lock_acquire (&self->receive_lock, -1, NULL, NULL))
+  GError *local_error = NULL;
+
+  *locked = sw_cross_lock_acquire (&self->receive_lock, -1, NULL, &local_error);
+  if (*locked)
     return TRUE;
-  lock_closed_state (self);
-  return FALSE;
+  if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  g_error_free (local_error);
+  return sw_connection_lock_closed_state (self, error);
 }
 
 static void
@@ -346,84 +386,6 @@ unlock_input (SwConnection *self,
     sw_cross_lock_release (&self->receive_lock);
   else
     g_mutex_unlock (&self->closed_mutex);
-}
-
-/* ---- closing ---------------------------------------------------------- */
-
-static gboolean
-close_wrapped_objects (SwConnection  *self,
-                       GCancellable  *cancellable,
-                       GError       **error)
-{
-  gboolean ok = TRUE;
-
-  if (self->owns_socket)
-    return g_socket_close (self->socket, error);
-  if (!self->close_wrapped)
-    return TRUE;
-
-  if (self->stream != NULL)
-    return g_io_stream_close (self->stream, cancellable, error);
-  if (self->socket != NULL)
-    ok = g_socket_close (self->socket, error);
-  if (self->input_stream != NULL)
-    ok = g_input_stream_close (self->input_stream, cancellable, ok ? error : NULL) && ok;
-  if (self->output_stream != NULL)
-    ok = g_output_stream_close (self->output_stream, cancellable, ok ? error : NULL) && ok;
-  return ok;
-}
-
-/* Wakes every call, waits until none is inside a system call, finishes a
- * committed frame (waiting until @flush_deadline), then closes what the
- * connection wraps. */
-static gboolean
-close_internal (SwConnection  *self,
-                gint64         flush_deadline,
-                GCancellable  *cancellable,
-                GError       **error)
-{
-  SwTransport *transport = &self->channel.transport;
-  GError *local_error = NULL;
-  gboolean ok = TRUE;
-
-  if (!g_atomic_int_compare_and_exchange (&self->closing, 0, 1))
-    {
-      /* Another close is under way: return once it has finished. */
-      g_mutex_lock (&self->closed_mutex);
-      while (!g_atomic_int_get (&self->closed))
-        g_cond_wait (&self->closed_cond, &self->closed_mutex);
-      g_mutex_unlock (&self->closed_mutex);
-      return TRUE;
-    }
-
-  g_cancellable_cancel (self->close_watch.cancellable);
-  sw_cross_lock_close (&self->receive_lock);
-  sw_cross_lock_close (&self->send_lock);
-
-  if (self->channel.output.active && sw_transport_can_write (transport))
-    {
-      SwOperation flush;
-
-      sw_operation_init (&flush, SW_OPERATION_FLUSH);
-      ok = sw_operation_run_sync (&flush, &self->channel, flush_deadline,
-                                  cancellable, NULL, &local_error);
-      sw_operation_clear (&flush);
-    }
-
-  transport->in_fd = transport->out_fd = -1;
-  transport->in_stream = NULL;
-  transport->out_stream = NULL;
-  if (!close_wrapped_objects (self, cancellable, ok ? &local_error : NULL))
-    ok = FALSE;
-
-  g_mutex_lock (&self->closed_mutex);
-  g_atomic_int_set (&self->closed, 1);
-  g_cond_broadcast (&self->closed_cond);
-  g_mutex_unlock (&self->closed_mutex);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
-  if (!ok)
-    g_propagate_error (error, local_error);
-  return ok;
 }
 
 /* ---- GObject ---------------------------------------------------------- */
@@ -464,6 +426,16 @@ sw_connection_constructed (GObject *object)
     wrap_socket (self);
   else
     wrap_streams (self);
+
+  if (self->socket != NULL)
+    self->fd = g_socket_get_fd (self->socket);
+  else
+    self->fd = self->channel.transport.in_fd >= 0 ? self->channel.transport.in_fd
+                                                  : self->channel.transport.out_fd;
+  if (self->channel.transport.out_fd != self->fd)
+    self->other_fd = self->channel.transport.out_fd;
+  g_atomic_int_set (&self->readable, sw_transport_can_read (&self->channel.transport));
+  g_atomic_int_set (&self->writable, sw_transport_can_write (&self->channel.transport));
 }
 
 static void
@@ -471,10 +443,11 @@ sw_connection_dispose (GObject *object)
 {
   SwConnection *self = SW_CONNECTION (object);
 
-  /* Best effort only: a committed frame is finished if the peer takes it
-   * at once; finalization must never block. */
+  /* The committed-send rule holds here too: like a GOutputStream closed
+   * at finalization, a committed frame is finished with a blocking flush,
+   * so a send that returned TRUE never reaches the peer torn. */
   if (self->init_error == NULL)
-    close_internal (self, 0, NULL, NULL);
+    sw_connection_close_internal (self, NULL, NULL);
   else
     g_atomic_int_set (&self->closing, 1);
 
@@ -499,6 +472,8 @@ sw_connection_finalize (GObject *object)
   g_clear_object (&self->input_stream);
   g_clear_object (&self->output_stream);
   g_clear_error (&self->init_error);
+  g_clear_error (&self->close_error);
+  g_assert (self->close_task == NULL && self->close_waiters == NULL);
 
   G_OBJECT_CLASS (sw_connection_parent_class)->finalize (object);
 }
@@ -794,15 +769,24 @@ static void
 sw_connection_init (SwConnection *self)
 {
   self->construct_fd = -1;
+  self->fd = -1;
+  self->other_fd = -1;
+  self->restore_fd[0] = self->restore_fd[1] = -1;
   self->close_wrapped = TRUE;
   sw_close_watch_init (&self->close_watch);
   g_mutex_init (&self->closed_mutex);
   g_cond_init (&self->closed_cond);
   g_mutex_init (&self->codec_mutex);
-  sw_cross_lock_init (&self->receive_lock);
-  sw_cross_lock_init (&self->send_lock);
+  sw_cross_lock_init (&self->receive_lock, sw_connection_on_lock_sealed, self);
+  sw_cross_lock_init (&self->send_lock, sw_connection_on_lock_sealed, self);
   sw_channel_init (&self->channel);
   sw_channel_set_max_message_size (&self->channel, SW_DEFAULT_MAX_MESSAGE_SIZE);
+}
+
+void
+sw_connection_notify_closed (SwConnection *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
 }
 
 SwChannel *
@@ -1187,88 +1171,41 @@ sw_connection_flush (SwConnection  *self,
 /**
  * sw_connection_shutdown_write:
  * @self: a connection
+ * @timeout_us: how long to wait at most, in microseconds; -1 for ever
+ * @cancellable: (nullable): a cancellable, or %NULL
  * @error: return location for a #GError
  *
  * Half-closes the connection: finishes a committed frame, then shuts a
  * socket down for writing or closes the output stream, so the peer reads
- * the end of the stream while this side can still receive. It waits for a
- * send in progress and for the peer to take the committed frame; only
- * [method@Sw.Connection.close] interrupts it.
+ * the end of the stream while this side can still receive. Like a send, it
+ * waits its turn behind sends in progress; the timeout bounds that wait
+ * and the flush. Later sends fail with %G_IO_ERROR_NOT_SUPPORTED and
+ * [property@Sw.Connection:writable] becomes %FALSE, notified in the
+ * calling thread.
  *
  * Returns: %TRUE on success
  *
- * Since: 0.1
+ * Since: 0.2
  */
 gboolean
 sw_connection_shutdown_write (SwConnection  *self,
+                              gint64         timeout_us,
+                              GCancellable  *cancellable,
                               GError       **error)
 {
-  SwTransport *transport = &self->channel.transport;
-  SwOperation flush;
+  SwOperation op;
   gboolean ok;
 
-  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  sw_operation_init (&flush, SW_OPERATION_FLUSH);
-  if (!check_open (self, error) || !sw_cross_lock_acquire (&self->send_lock, -1, NULL, error))
-    return FALSE;
-
-  if (!sw_transport_can_write (transport))
-    {
-      sw_cross_lock_release (&self->send_lock);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           _("The connection cannot send: it has no writable end"));
-      return FALSE;
-    }
-
-  ok = sw_operation_run_sync (&flush, &self->channel, -1, NULL, &self->close_watch, error);
-  if (ok && transport->is_socket)
-    ok = g_socket_shutdown (self->socket, FALSE, TRUE, error);
-  else if (ok && self->output_stream != NULL)
-    ok = g_output_stream_close (self->output_stream, NULL, error);
-  if (ok)
-    {
-      /* Later sends fail as on a connection that never had a write end. */
-      transport->out_fd = -1;
-      transport->out_stream = NULL;
-    }
-  sw_cross_lock_release (&self->send_lock);
-  sw_operation_clear (&flush);
-
-  if (ok)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WRITABLE]);
-  return ok;
-}
-
-/**
- * sw_connection_close:
- * @self: a connection
- * @cancellable: (nullable): a cancellable, or %NULL
- * @error: return location for a #GError
- *
- * Closes the connection from any thread. Every call waiting or queued
- * fails first with %G_IO_ERROR_CLOSED; once no call is inside a system
- * call on the connection's file descriptors, a committed frame is finished
- * (this may wait for the peer; @cancellable interrupts it) and what the
- * connection wraps is closed unless
- * [property@Sw.Connection:close-wrapped] is %FALSE. Later calls fail with
- * %G_IO_ERROR_CLOSED. Closing twice is harmless.
- *
- * Returns: %TRUE on success; the connection is closed either way
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_close (SwConnection  *self,
-                     GCancellable  *cancellable,
-                     GError       **error)
-{
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return close_internal (self, -1, cancellable, error);
+  sw_operation_init (&op, SW_OPERATION_FLUSH);
+  ok = run_sync_then (self, &op, timeout_us, cancellable, shutdown_output, error);
+  sw_operation_clear (&op);
+  if (ok)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WRITABLE]);
+  return ok;
 }
 
 /**
@@ -1279,21 +1216,26 @@ sw_connection_close (SwConnection  *self,
  * surplus, and a partly received frame (header included) after a
  * %G_IO_ERROR_PARTIAL_INPUT, a timeout or a cancellation. The next receive
  * starts on a fresh frame with what arrives next. It waits for a receive
- * in progress.
+ * in progress in another thread; behind an async receive pending in a main
+ * context this thread owns, it fails at once with %G_IO_ERROR_PENDING.
  *
- * Returns: (transfer full): the buffered bytes, possibly empty
+ * Returns: (transfer full) (nullable): the buffered bytes, possibly empty,
+ *   or %NULL with @error set
  *
  * Since: 0.1
  */
 GBytes *
-sw_connection_steal_buffered_input (SwConnection *self)
+sw_connection_steal_buffered_input (SwConnection  *self,
+                                    GError       **error)
 {
   GBytes *bytes;
   gboolean locked;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  locked = lock_input (self);
+  if (!lock_input (self, &locked, error))
+    return NULL;
   bytes = sw_channel_steal_input (&self->channel);
   unlock_input (self, locked);
   return bytes;
@@ -1313,16 +1255,11 @@ sw_connection_steal_buffered_input (SwConnection *self)
 int
 sw_connection_get_fd (SwConnection *self)
 {
-  const SwTransport *transport;
-
   g_return_val_if_fail (SW_IS_CONNECTION (self), -1);
 
-  transport = &self->channel.transport;
   if (g_atomic_int_get (&self->closed))
     return -1;
-  if (self->socket != NULL)
-    return g_socket_get_fd (self->socket);
-  return transport->in_fd >= 0 ? transport->in_fd : transport->out_fd;
+  return self->fd;
 }
 
 /* ---- properties ------------------------------------------------------- */
@@ -1466,8 +1403,7 @@ sw_connection_get_readable (SwConnection *self)
 {
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
 
-  return !g_atomic_int_get (&self->closing)
-         && sw_transport_can_read (&self->channel.transport);
+  return !g_atomic_int_get (&self->closing) && g_atomic_int_get (&self->readable);
 }
 
 /**
@@ -1485,8 +1421,7 @@ sw_connection_get_writable (SwConnection *self)
 {
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
 
-  return !g_atomic_int_get (&self->closing)
-         && sw_transport_can_write (&self->channel.transport);
+  return !g_atomic_int_get (&self->closing) && g_atomic_int_get (&self->writable);
 }
 
 /**
@@ -1520,14 +1455,17 @@ sw_connection_get_closed (SwConnection *self)
 gboolean
 sw_connection_get_inheritable (SwConnection *self)
 {
-  int fd, flags;
+  int flags = -1;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
 
-  fd = sw_connection_get_fd (self);
-  if (fd < 0 || (flags = fcntl (fd, F_GETFD)) < 0)
-    return FALSE;
-  return (flags & FD_CLOEXEC) == 0;
+  /* Under @closed_mutex: close() cannot close the fd meanwhile, so the
+   * number is never another file's. */
+  g_mutex_lock (&self->closed_mutex);
+  if (!g_atomic_int_get (&self->closed) && self->fd >= 0)
+    flags = fcntl (self->fd, F_GETFD);
+  g_mutex_unlock (&self->closed_mutex);
+  return flags >= 0 && (flags & FD_CLOEXEC) == 0;
 }
 
 static void
@@ -1559,18 +1497,27 @@ void
 sw_connection_set_inheritable (SwConnection *self,
                                gboolean      inheritable)
 {
-  const SwTransport *transport;
+  gboolean changed;
 
   g_return_if_fail (SW_IS_CONNECTION (self));
 
   inheritable = !!inheritable;
   if (sw_connection_get_inheritable (self) == inheritable)
     return;
-  transport = &self->channel.transport;
-  set_cloexec (transport->in_fd, !inheritable);
-  if (transport->out_fd != transport->in_fd)
-    set_cloexec (transport->out_fd, !inheritable);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INHERITABLE]);
+  /* The fds are those found at construction (shutdown_write() clears
+   * out_fd, not the fd), read under @closed_mutex so close() cannot close
+   * them meanwhile. */
+  g_mutex_lock (&self->closed_mutex);
+  changed = !g_atomic_int_get (&self->closed) && self->fd >= 0;
+  if (changed)
+    {
+      set_cloexec (self->fd, !inheritable);
+      if (self->other_fd >= 0)
+        set_cloexec (self->other_fd, !inheritable);
+    }
+  g_mutex_unlock (&self->closed_mutex);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INHERITABLE]);
 }
 
 /**
@@ -1698,6 +1645,9 @@ typedef struct
    * complete with it. */
   GSList             *absorbed;
 
+  /* Runs once the operation succeeded, the lock still held. */
+  SwAfterFunc         after;
+
   /* The stream cannot poll: once granted the lock, the call runs the sync
    * driver in a worker thread (GIO does the same for such streams). */
   gboolean            threaded;
@@ -1777,7 +1727,11 @@ on_async_done (SwAsyncDriver *driver,
   SwAsyncCall *call = async_call_from_driver (driver);
 
   if (call->waiter.state != SW_LOCK_WAITER_EVICTED)
-    sw_cross_lock_release (driver->lock);
+    {
+      if (error == NULL && call->after != NULL)
+        call->after (g_task_get_source_object (call->task), &error);
+      sw_cross_lock_release (driver->lock);
+    }
   async_call_return (call, error);
 }
 
@@ -1924,32 +1878,31 @@ async_call_thread (GTask        *task,
   SwAsyncCall *call = task_data;
   GError *error = NULL;
 
-  sw_operation_run_sync (&call->op, &self->channel, -1, cancellable,
-                         &self->close_watch, &error);
+  sw_cross_lock_set_running (call->driver.lock);
+  if (sw_operation_run_sync (&call->op, &self->channel, -1, cancellable,
+                             &self->close_watch, &error)
+      && call->after != NULL)
+    call->after (self, &error);
   sw_cross_lock_release (call->driver.lock);
   async_call_return (call, error);
 }
 
-static void
-start_async_decoded (SwConnection        *self,
-                     SwOperation         *op,
-                     int                  io_priority,
-                     GCancellable        *cancellable,
-                     GAsyncReadyCallback  callback,
-                     gpointer             user_data,
-                     const char          *name,
-                     gpointer             tag,
-                     SwMessageDecodeFunc  decode,
-                     gpointer             decode_data,
-                     GDestroyNotify       result_free)
+static void async_call_enqueue (SwAsyncCall *call);
+
+/* A call running @op (which it takes over), not yet queued. */
+static SwAsyncCall *
+async_call_new (SwConnection        *self,
+                SwOperation         *op,
+                int                  io_priority,
+                GCancellable        *cancellable,
+                GAsyncReadyCallback  callback,
+                gpointer             user_data,
+                const char          *name,
+                gpointer             tag)
 {
   SwAsyncCall *call = g_new0 (SwAsyncCall, 1);
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   GIOCondition condition;
-
-  call->decode = decode;
-  call->decode_data = decode_data;
-  call->result_free = result_free;
 
   g_task_set_name (task, name);
   g_task_set_source_tag (task, tag);
@@ -1965,6 +1918,8 @@ start_async_decoded (SwConnection        *self,
   call->task = task;
   call->waiter.wake = on_async_lock_answer;
   call->waiter.evict = on_async_evict;
+  call->waiter.context = g_task_get_context (task);
+  call->waiter.name = name;
   call->driver = (SwAsyncDriver) {
     .op = &call->op,
     .channel = &self->channel,
@@ -1989,7 +1944,35 @@ start_async_decoded (SwConnection        *self,
                              g_object_ref (task), g_object_unref);
       g_source_attach (call->queue_source, g_task_get_context (task));
     }
+  return call;
+}
 
+static void
+start_async_decoded (SwConnection        *self,
+                     SwOperation         *op,
+                     int                  io_priority,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data,
+                     const char          *name,
+                     gpointer             tag,
+                     SwMessageDecodeFunc  decode,
+                     gpointer             decode_data,
+                     GDestroyNotify       result_free)
+{
+  SwAsyncCall *call = async_call_new (self, op, io_priority, cancellable, callback,
+                                      user_data, name, tag);
+
+  call->decode = decode;
+  call->decode_data = decode_data;
+  call->result_free = result_free;
+  async_call_enqueue (call);
+}
+
+/* Queues @call on its lock; starts it at once if the lock is free. */
+static void
+async_call_enqueue (SwAsyncCall *call)
+{
   switch (sw_cross_lock_enqueue (call->driver.lock, &call->waiter))
     {
     case SW_LOCK_WAITER_GRANTED:
@@ -2063,6 +2046,88 @@ finish_pointer (SwConnection  *self,
   g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_shutdown_flushed (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* In the caller's context, just before its callback. */
+  g_object_notify_by_pspec (source, properties[PROP_WRITABLE]);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * sw_connection_shutdown_write_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Half-closes the connection like [method@Sw.Connection.shutdown_write]
+ * without blocking: it waits its turn behind sends in progress, finishes a
+ * committed frame, then shuts the output down. In the thread-default main
+ * context of the thread that made the call,
+ * [property@Sw.Connection:writable] is notified and then @callback runs;
+ * finish with [method@Sw.Connection.shutdown_write_finish].
+ *
+ * Since: 0.2
+ */
+void
+sw_connection_shutdown_write_async (SwConnection        *self,
+                                    int                  io_priority,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  GTask *task;
+  SwAsyncCall *call;
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_name (task, "sw_connection_shutdown_write_async");
+  g_task_set_source_tag (task, SW_TAG (sw_connection_shutdown_write_async));
+  g_task_set_priority (task, io_priority);
+  g_task_set_check_cancellable (task, FALSE);
+
+  sw_operation_init (&op, SW_OPERATION_FLUSH);
+  call = async_call_new (self, &op, io_priority, cancellable, on_shutdown_flushed, task,
+                         "sw_connection_shutdown_write_async", NULL);
+  call->after = shutdown_output;
+  async_call_enqueue (call);
+}
+
+/**
+ * sw_connection_shutdown_write_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.shutdown_write_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean
+sw_connection_shutdown_write_finish (SwConnection  *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_shutdown_write_async), error);
 }
 
 /**
@@ -2430,77 +2495,6 @@ sw_connection_send_messages_finish (SwConnection  *self,
                                     GError       **error)
 {
   return finish_boolean (self, result, SW_TAG (sw_connection_send_messages_async), error);
-}
-
-static void
-close_thread (GTask        *task,
-              gpointer      source_object,
-              gpointer      task_data,
-              GCancellable *cancellable)
-{
-  GError *error = NULL;
-
-  if (close_internal (source_object, -1, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
-/**
- * sw_connection_close_async:
- * @self: a connection
- * @io_priority: the I/O priority of the call
- * @cancellable: (nullable): a cancellable, or %NULL
- * @callback: (scope async): called when the connection is closed
- * @user_data: data for @callback
- *
- * Closes the connection like [method@Sw.Connection.close] without
- * blocking the calling thread: calls in progress or queued complete with
- * %G_IO_ERROR_CLOSED (or succeed, for committed sends), a committed frame
- * is finished, and what the connection wraps is closed. @callback runs in
- * the thread-default main context of the thread that made the call.
- *
- * Since: 0.1
- */
-void
-sw_connection_close_async (SwConnection        *self,
-                           int                  io_priority,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_name (task, "sw_connection_close_async");
-  g_task_set_source_tag (task, SW_TAG (sw_connection_close_async));
-  g_task_set_priority (task, io_priority);
-  /* Closing waits for blocking calls to leave their system calls and may
-   * flush a frame to a slow peer: that wait happens in a worker thread. */
-  g_task_run_in_thread (task, close_thread);
-}
-
-/**
- * sw_connection_close_finish:
- * @self: a connection
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Sw.Connection.close_async].
- *
- * Returns: %TRUE on success; the connection is closed either way
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_close_finish (SwConnection  *self,
-                            GAsyncResult  *result,
-                            GError       **error)
-{
-  return finish_boolean (self, result, SW_TAG (sw_connection_close_async), error);
 }
 
 /* ---- values ----------------------------------------------------------- */

@@ -79,13 +79,26 @@ gboolean      sw_connection_flush           (SwConnection   *self,
                                              GError        **error);
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_shutdown_write  (SwConnection   *self,
+                                             gint64          timeout_us,
+                                             GCancellable   *cancellable,
                                              GError        **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_shutdown_write_async  (SwConnection        *self,
+                                                   int                  io_priority,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_shutdown_write_finish (SwConnection        *self,
+                                                   GAsyncResult        *result,
+                                                   GError             **error);
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_close           (SwConnection   *self,
                                              GCancellable   *cancellable,
                                              GError        **error);
 SW_AVAILABLE_IN_ALL
-GBytes       *sw_connection_steal_buffered_input (SwConnection *self);
+GBytes       *sw_connection_steal_buffered_input (SwConnection  *self,
+                                                 GError       **error);
 SW_AVAILABLE_IN_ALL
 int           sw_connection_get_fd          (SwConnection   *self);
 

@@ -16,10 +16,24 @@ typedef enum
   SW_LOCK_WAITER_EVICTED,
 } SwLockWaiterState;
 
+/* How sw_cross_lock_close() left the lock. */
+typedef enum
+{
+  SW_LOCK_SEALED,         /* the closer owns it now */
+  SW_LOCK_SEAL_LATER,     /* an owner in another thread seals it on release */
+  SW_LOCK_SEAL_DEFERRED,  /* the owner runs in this very thread, below the
+                           * closer: it seals the lock once it unwinds */
+} SwLockSeal;
+
 /* Called with the lock's mutex held when the waiter's state changes from
  * QUEUED: a blocking waiter signals its condition, an async waiter (which
  * embeds this struct) schedules its resumption in its own main context. */
 typedef void (*SwLockWakeFunc) (SwLockWaiter *waiter);
+
+/* Called, mutex not held, in the releasing thread, when an owner releases
+ * a lock that was closed under it. */
+typedef void (*SwLockSealedFunc) (SwCrossLock *lock,
+                                  gpointer     user_data);
 
 struct _SwLockWaiter
 {
@@ -30,29 +44,43 @@ struct _SwLockWaiter
    * from this owner while it is parked (waiting on a source in its main
    * context, not inside a system call). */
   SwLockWakeFunc    evict;
-  GCond             cond;   /* blocking waiters only */
+  GMainContext     *context;  /* async waiters: where they run */
+  const char       *name;     /* async waiters: the call, for errors */
+  GThread          *thread;   /* blocking waiters: the waiting thread */
+  GCond             cond;     /* blocking waiters only */
 };
 
 /* A FIFO lock that blocking threads and async tasks queue on together.
  * Release hands the lock to the head waiter, so there is no barging and
- * service is strictly first come, first served. */
+ * service is strictly first come, first served. The rules are written at
+ * the top of sw-cross-lock.c. */
 struct _SwCrossLock
 {
   GMutex   mutex;
   gboolean owned;    /* protected by @mutex */
   gboolean closed;   /* protected by @mutex */
   SwLockWaiter *parked;  /* protected by @mutex: an async owner between steps */
+  SwLockWaiter *owner;   /* protected by @mutex: the async owner, or NULL */
+  GThread  *running;     /* protected by @mutex: the thread the owner runs in,
+                          * NULL while it is parked */
   gboolean sealed;   /* protected by @mutex: the closer owns the lock for good */
   GCond    sealed_cond;
   GQueue   waiters;  /* protected by @mutex; of SwLockWaiter via link */
+  SwLockSealedFunc sealed_func;     /* read-only after init */
+  gpointer         sealed_data;     /* read-only after init */
 };
 
-void     sw_cross_lock_init    (SwCrossLock   *lock);
-void     sw_cross_lock_clear   (SwCrossLock   *lock);
+void     sw_cross_lock_init    (SwCrossLock      *lock,
+                                SwLockSealedFunc  sealed_func,
+                                gpointer          sealed_data);
+void     sw_cross_lock_clear   (SwCrossLock      *lock);
 
 /* Takes the lock, waiting at most until @deadline (monotonic time, -1 for
  * none). Fails with TIMED_OUT, CANCELLED or CLOSED; a waiter that gives up
- * leaves the queue without disturbing the others. */
+ * leaves the queue without disturbing the others. Fails at once with
+ * PENDING when the wait could only end by this thread going on: the owner
+ * runs in this thread, or the owner or a waiter ahead is an async call of
+ * a main context this thread owns. */
 gboolean sw_cross_lock_acquire (SwCrossLock   *lock,
                                 gint64         deadline,
                                 GCancellable  *cancellable,
@@ -87,12 +115,19 @@ gboolean sw_cross_lock_unpark  (SwCrossLock   *lock,
 SwLockWaiter *sw_cross_lock_take_head (SwCrossLock   *lock,
                                        gboolean     (*match) (SwLockWaiter *waiter));
 
-/* Closes the lock: every queued waiter fails with CLOSED, later acquires
- * fail at once, and the caller takes the lock from a parked async owner or
- * waits for the current owner to release; it then owns the lock for good. */
-void     sw_cross_lock_close   (SwCrossLock   *lock);
-/* After a failed acquire (CLOSED): waits until the closer owns the lock,
- * so no operation of this direction runs any more. */
-void     sw_cross_lock_wait_sealed (SwCrossLock *lock);
+/* A granted async call runs now, in this thread (a worker's thread for
+ * streams that cannot poll). */
+void     sw_cross_lock_set_running (SwCrossLock *lock);
+
+/* Closes the lock: every queued waiter fails with CLOSED and later
+ * acquires fail at once. The caller takes the lock from a parked async
+ * owner at once; an owner that is running seals it when it releases (see
+ * SwLockSeal), calling the sealed function. Never waits. */
+SwLockSeal sw_cross_lock_close (SwCrossLock   *lock);
+/* After a failed acquire (CLOSED): waits until the lock is sealed, so no
+ * operation of this direction runs any more. Fails with PENDING when the
+ * owner it would wait for runs in this very thread. */
+gboolean sw_cross_lock_wait_sealed (SwCrossLock  *lock,
+                                    GError      **error);
 
 G_END_DECLS

@@ -1,20 +1,71 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The FIFO hand-off lock that blocking threads and async calls of any main
+ * context queue on together: one per direction of a connection.
+ *
+ * Locking
+ * =======
+ *
+ * A waiter's life:
+ *
+ *     enqueue ──> QUEUED ──release hands off──> GRANTED ──> (runs) ──> release
+ *                   │                             │   ^
+ *                   │ timeout, cancel             │   │ unpark
+ *                   v                             v   │
+ *                 (gone)             async only: parked ──close()──> EVICTED
+ *                   │
+ *                   └── close() ──> CLOSED
+ *
+ * - Who owns the channel: the GRANTED owner, and only while it is not
+ *   EVICTED. A blocking owner owns it from acquire to release. An async
+ *   owner is "parked" (@parked) whenever it waits for its main context to
+ *   run it again: after a hand-off until its idle runs, and while it waits
+ *   on a readiness source. A parked owner is in no system call and runs no
+ *   user code, so close() may take the lock (and the channel) from it:
+ *   EVICTED, its outcome decided by the committed-send rule at that point.
+ * - @running is the thread the owner runs in, NULL while parked. A call in
+ *   this thread that would wait for the lock fails with PENDING instead
+ *   when the wait could only end by this thread going on (the owner runs
+ *   in it: user code called by the operation — a framing, a stream, a TLS
+ *   handler; or the owner or a waiter ahead belongs to a main context this
+ *   thread owns). close() from such user code does not wait either: the
+ *   owner seals the lock when it unwinds to its release.
+ * - Closing: @closed fails every queued waiter and every later acquire;
+ *   the lock is @sealed (the closer's for good) at once when free or
+ *   parked, else when the running owner releases it, which then calls
+ *   @sealed_func in its own thread.
+ *
+ * Lock order: a connection's closed_mutex, then the receive lock's mutex,
+ * then the send lock's mutex, then a GMainContext's own lock (attaching an
+ * idle, g_main_context_is_owner()); the settings and codec mutexes are
+ * leaves. Functions called with @mutex held end in _unlocked, or are wake
+ * and evict callbacks, which must only schedule (attach a source, signal a
+ * condition): no user code and no object release runs under @mutex.
+ */
+
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
 
 #include "sw-cross-lock-private.h"
+#include "sw-transport-private.h"
 
 void
-sw_cross_lock_init (SwCrossLock *lock)
+sw_cross_lock_init (SwCrossLock      *lock,
+                    SwLockSealedFunc  sealed_func,
+                    gpointer          sealed_data)
 {
   g_mutex_init (&lock->mutex);
   lock->owned = FALSE;
   lock->closed = FALSE;
   lock->parked = NULL;
+  lock->owner = NULL;
+  lock->running = NULL;
   lock->sealed = FALSE;
   g_cond_init (&lock->sealed_cond);
   g_queue_init (&lock->waiters);
+  lock->sealed_func = sealed_func;
+  lock->sealed_data = sealed_data;
 }
 
 void
@@ -31,11 +82,26 @@ sw_lock_waiter_signal (SwLockWaiter *waiter)
   g_cond_signal (&waiter->cond);
 }
 
+/* @waiter now owns the lock. A blocking waiter runs in its thread; an
+ * async one is parked until its main context resumes it (unless
+ * @runs_now: it was granted in the thread that is about to run it). */
 static void
-set_closed_error (GError **error)
+grant_unlocked (SwCrossLock  *lock,
+                SwLockWaiter *waiter,
+                gboolean      runs_now)
 {
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                       _("The connection is closed"));
+  lock->owned = TRUE;
+  waiter->state = SW_LOCK_WAITER_GRANTED;
+  lock->owner = waiter->context != NULL ? waiter : NULL;
+  if (waiter->context == NULL)
+    lock->running = waiter->thread;
+  else if (runs_now)
+    lock->running = g_thread_self ();
+  else
+    {
+      lock->running = NULL;
+      lock->parked = waiter;
+    }
 }
 
 static void
@@ -47,8 +113,7 @@ enqueue_unlocked (SwCrossLock  *lock,
   else if (!lock->owned)
     {
       g_assert (g_queue_is_empty (&lock->waiters));
-      lock->owned = TRUE;
-      waiter->state = SW_LOCK_WAITER_GRANTED;
+      grant_unlocked (lock, waiter, TRUE);
     }
   else
     {
@@ -84,6 +149,44 @@ sw_cross_lock_dequeue (SwCrossLock  *lock,
   g_mutex_unlock (&lock->mutex);
 
   return was_queued;
+}
+
+/* Whether @waiter is an async call that only this thread can run: one of
+ * a main context this thread owns. */
+static gboolean
+runs_in_own_context (const SwLockWaiter *waiter)
+{
+  return waiter != NULL && waiter->context != NULL
+         && g_main_context_is_owner (waiter->context);
+}
+
+/* Fails with PENDING when waiting for the lock could only end by this
+ * thread going on. */
+static gboolean
+check_wait_can_end_unlocked (SwCrossLock  *lock,
+                             GError      **error)
+{
+  const SwLockWaiter *blocker = NULL;
+
+  if (lock->running == g_thread_self ())
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING,
+                           _("A call on this connection is in progress in this very "
+                             "thread, which would wait for itself"));
+      return FALSE;
+    }
+  if (runs_in_own_context (lock->owner))
+    blocker = lock->owner;
+  for (GList *l = lock->waiters.head; blocker == NULL && l != NULL; l = l->next)
+    if (runs_in_own_context (l->data))
+      blocker = l->data;
+  if (blocker == NULL)
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_PENDING,
+               _("%s is pending in this thread's main context; waiting for it "
+                 "here would never end"), blocker->name ? blocker->name : "An async call");
+  return FALSE;
 }
 
 static void
@@ -130,7 +233,7 @@ acquire_slow (SwCrossLock   *lock,
               GCancellable  *cancellable,
               GError       **error)
 {
-  SwLockWaiter waiter = { .wake = sw_lock_waiter_signal };
+  SwLockWaiter waiter = { .wake = sw_lock_waiter_signal, .thread = g_thread_self () };
   gpointer handler_data[2] = { lock, &waiter };
   SwLockWaiterState state;
   gulong handler = 0;
@@ -153,10 +256,9 @@ acquire_slow (SwCrossLock   *lock,
   if (state == SW_LOCK_WAITER_GRANTED)
     return TRUE;
   if (state == SW_LOCK_WAITER_CLOSED)
-    set_closed_error (error);
+    sw_transport_set_closed (error);
   else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                         _("Timed out waiting for the connection"));
+    sw_transport_set_timed_out (error);
   return FALSE;
 }
 
@@ -166,6 +268,8 @@ sw_cross_lock_acquire (SwCrossLock   *lock,
                        GCancellable  *cancellable,
                        GError       **error)
 {
+  gboolean ok = FALSE;
+
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
@@ -174,51 +278,69 @@ sw_cross_lock_acquire (SwCrossLock   *lock,
   if (!lock->owned && !lock->closed)
     {
       lock->owned = TRUE;
+      lock->owner = NULL;
+      lock->running = g_thread_self ();
       g_mutex_unlock (&lock->mutex);
       return TRUE;
     }
   if (lock->closed)
-    {
-      g_mutex_unlock (&lock->mutex);
-      set_closed_error (error);
-      return FALSE;
-    }
-  if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-    {
-      g_mutex_unlock (&lock->mutex);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                           _("Timed out waiting for the connection"));
-      return FALSE;
-    }
+    sw_transport_set_closed (error);
+  else if (!check_wait_can_end_unlocked (lock, error))
+    ;
+  else if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+    sw_transport_set_timed_out (error);
+  else
+    ok = TRUE;
   g_mutex_unlock (&lock->mutex);
 
-  return acquire_slow (lock, deadline, cancellable, error);
+  return ok && acquire_slow (lock, deadline, cancellable, error);
+}
+
+/* The owner of a closed lock lets go: the lock is sealed, the closer's. */
+static void
+seal_unlocked (SwCrossLock *lock)
+{
+  lock->owner = NULL;
+  lock->running = NULL;
+  lock->sealed = TRUE;
+  g_cond_broadcast (&lock->sealed_cond);
 }
 
 void
 sw_cross_lock_release (SwCrossLock *lock)
 {
   GList *head;
+  gboolean sealed_now = FALSE;
 
   g_mutex_lock (&lock->mutex);
-  g_assert (lock->owned);
+  g_assert (lock->owned && !lock->sealed);
   head = g_queue_pop_head_link (&lock->waiters);
   if (head != NULL)
     {
-      /* Hand-off: the lock stays owned and passes to the head waiter. */
+      /* Hand-off: the lock stays owned and passes to the head waiter. An
+       * async waiter runs only once its main context resumes it, maybe in
+       * the very thread that is about to close: until then it is parked,
+       * so close() can take the lock from it. */
       SwLockWaiter *waiter = head->data;
 
-      waiter->state = SW_LOCK_WAITER_GRANTED;
-      /* An async waiter runs only once its main context resumes it, maybe
-       * in the very thread that is about to close: until then it is
-       * parked, so close() can take the lock from it. */
-      if (waiter->evict != NULL)
-        lock->parked = waiter;
+      grant_unlocked (lock, waiter, FALSE);
       waiter->wake (waiter);
     }
+  else if (lock->closed)
+    {
+      seal_unlocked (lock);
+      sealed_now = TRUE;
+    }
   else
-    lock->owned = FALSE;
+    {
+      lock->owned = FALSE;
+      lock->owner = NULL;
+      lock->running = NULL;
+    }
   g_mutex_unlock (&lock->mutex);
+
+  if (sealed_now && lock->sealed_func != NULL)
+    lock->sealed_func (lock, lock->sealed_data);
 }
 
 SwLockWaiter *
@@ -250,7 +372,10 @@ sw_cross_lock_park (SwCrossLock  *lock,
   g_assert (lock->owned && lock->parked == NULL);
   parked = !lock->closed;
   if (parked)
-    lock->parked = owner;
+    {
+      lock->parked = owner;
+      lock->running = NULL;
+    }
   g_mutex_unlock (&lock->mutex);
   return parked;
 }
@@ -267,19 +392,28 @@ sw_cross_lock_unpark (SwCrossLock  *lock,
     {
       g_assert (lock->parked == owner);
       lock->parked = NULL;
+      lock->running = g_thread_self ();
     }
   g_mutex_unlock (&lock->mutex);
   return still_owner;
 }
 
 void
+sw_cross_lock_set_running (SwCrossLock *lock)
+{
+  g_mutex_lock (&lock->mutex);
+  lock->running = g_thread_self ();
+  g_mutex_unlock (&lock->mutex);
+}
+
+SwLockSeal
 sw_cross_lock_close (SwCrossLock *lock)
 {
-  SwLockWaiter closer = { .wake = sw_lock_waiter_signal };
+  SwLockSeal seal = SW_LOCK_SEALED;
   GList *link;
 
-  g_cond_init (&closer.cond);
   g_mutex_lock (&lock->mutex);
+  g_assert (!lock->closed);
   lock->closed = TRUE;
   while ((link = g_queue_pop_head_link (&lock->waiters)) != NULL)
     {
@@ -298,29 +432,33 @@ sw_cross_lock_close (SwCrossLock *lock)
 
       owner->state = SW_LOCK_WAITER_EVICTED;
       owner->evict (owner);
+      seal_unlocked (lock);
     }
   else if (lock->owned)
-    {
-      /* Queue behind the owner, bypassing the closed flag. */
-      closer.state = SW_LOCK_WAITER_QUEUED;
-      closer.link.data = &closer;
-      g_queue_push_tail_link (&lock->waiters, &closer.link);
-      while (closer.state == SW_LOCK_WAITER_QUEUED)
-        g_cond_wait (&closer.cond, &lock->mutex);
-    }
+    seal = lock->running == g_thread_self () ? SW_LOCK_SEAL_DEFERRED : SW_LOCK_SEAL_LATER;
   else
-    lock->owned = TRUE;
-  lock->sealed = TRUE;
-  g_cond_broadcast (&lock->sealed_cond);
+    {
+      lock->owned = TRUE;
+      seal_unlocked (lock);
+    }
   g_mutex_unlock (&lock->mutex);
-  g_cond_clear (&closer.cond);
+  return seal;
 }
 
-void
-sw_cross_lock_wait_sealed (SwCrossLock *lock)
+gboolean
+sw_cross_lock_wait_sealed (SwCrossLock  *lock,
+                           GError      **error)
 {
+  gboolean ok = TRUE;
+
   g_mutex_lock (&lock->mutex);
-  while (!lock->sealed)
-    g_cond_wait (&lock->sealed_cond, &lock->mutex);
+  while (!lock->sealed && ok)
+    {
+      if (lock->running == g_thread_self ())
+        ok = check_wait_can_end_unlocked (lock, error);
+      else
+        g_cond_wait (&lock->sealed_cond, &lock->mutex);
+    }
   g_mutex_unlock (&lock->mutex);
+  return ok;
 }

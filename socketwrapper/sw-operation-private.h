@@ -237,7 +237,8 @@ struct _SwAsyncDriver
   int              priority;
   GCancellable    *cancellable;        /* the caller's, may be NULL */
   SwAsyncDoneFunc  done;
-  SwCrossLock     *lock;               /* held by @owner while running */
+  SwCrossLock     *lock;               /* held by @owner while running;
+                                        * NULL for a closer's flush */
   SwLockWaiter    *owner;
   GSource         *source;             /* attached while waiting */
   GError          *evicted_error;      /* outcome decided by close() */

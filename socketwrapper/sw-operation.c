@@ -1479,7 +1479,7 @@ sw_async_driver_run (SwAsyncDriver *driver)
    * thread that runs the context, and complete the call. Nothing of
    * @driver may be touched after the attach. */
   source = driver->source = async_driver_source_new (driver);
-  if (!sw_cross_lock_park (driver->lock, driver->owner))
+  if (driver->lock != NULL && !sw_cross_lock_park (driver->lock, driver->owner))
     {
       g_clear_pointer (&driver->source, g_source_unref);
       sw_transport_set_closed (&error);
@@ -1498,7 +1498,7 @@ async_driver_wake (SwAsyncDriver *driver,
 
   /* Unpark first: it orders this wake-up with close(), which reads
    * @driver->source while the operation is parked. */
-  still_owner = sw_cross_lock_unpark (driver->lock, driver->owner);
+  still_owner = driver->lock == NULL || sw_cross_lock_unpark (driver->lock, driver->owner);
   g_source_destroy (driver->source);
   g_clear_pointer (&driver->source, g_source_unref);
 

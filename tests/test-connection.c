@@ -85,7 +85,7 @@ assert_bytes_equal_data (GBytes       *bytes,
 static void
 assert_stolen_empty (SwConnection *connection)
 {
-  g_autoptr(GBytes) stolen = sw_connection_steal_buffered_input (connection);
+  g_autoptr(GBytes) stolen = sw_connection_steal_buffered_input (connection, NULL);
 
   g_assert_nonnull (stolen);
   g_assert_cmpuint (g_bytes_get_size (stolen), ==, 0);
@@ -793,7 +793,7 @@ test_bytes_eof (void)
   got = sw_connection_receive_bytes (connection2, 10, -1, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT);
   g_assert_null (got);
-  stolen = sw_connection_steal_buffered_input (connection2);
+  stolen = sw_connection_steal_buffered_input (connection2, NULL);
   assert_bytes_equal_data (stolen, "12345", 5);
   assert_stolen_empty (connection2);
 }
@@ -928,7 +928,7 @@ check_partial_frame (SwFraming    *framing,
   sw_test_write_all (fd, data, size);
   g_assert_cmpint (close (fd), ==, 0);
   assert_receive_error (connection, -1, NULL, G_IO_ERROR_PARTIAL_INPUT);
-  stolen = sw_connection_steal_buffered_input (connection);
+  stolen = sw_connection_steal_buffered_input (connection, NULL);
   assert_bytes_equal_data (stolen, data, size);
   assert_stolen_empty (connection);
 }
@@ -1055,7 +1055,7 @@ test_receive_lying_header (void)
   sw_test_write_all (fd, frame, header_len + 10);
   g_assert_cmpint (close (fd), ==, 0);
   assert_receive_error (connection, -1, NULL, G_IO_ERROR_PARTIAL_INPUT);
-  stolen = sw_connection_steal_buffered_input (connection);
+  stolen = sw_connection_steal_buffered_input (connection, NULL);
   assert_bytes_equal_data (stolen, frame, header_len + 10);
 }
 
@@ -1207,7 +1207,7 @@ test_receive_read_ahead_true (void)
   rest = three_messages_sent (a);
   assert_receive_pattern (b, 100, 30);
   /* All three were in the socket in one read: the surplus is buffered. */
-  stolen = sw_connection_steal_buffered_input (b);
+  stolen = sw_connection_steal_buffered_input (b, NULL);
   g_assert_nonnull (stolen);
   g_assert_true (g_bytes_equal (stolen, rest));
   assert_receive_error (b, 0, NULL, G_IO_ERROR_TIMED_OUT);
@@ -1543,7 +1543,7 @@ test_close_then_calls (void)
   g_assert_false (sw_connection_flush (a, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_clear_error (&error);
-  g_assert_false (sw_connection_shutdown_write (a, &error));
+  g_assert_false (sw_connection_shutdown_write (a, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_clear_error (&error);
 
@@ -1673,7 +1673,7 @@ test_shutdown_write (void)
 
   make_socketpair (framing, &a, &b);
   send_pattern (a, 20, 60);
-  g_assert_true (sw_connection_shutdown_write (a, &error));
+  g_assert_true (sw_connection_shutdown_write (a, -1, NULL, &error));
   g_assert_no_error (error);
   assert_receive_pattern (b, 20, 60);
   assert_receive_error (b, -1, NULL, G_IO_ERROR_CONNECTION_CLOSED);

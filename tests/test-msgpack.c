@@ -727,7 +727,7 @@ test_connection_back_to_back (void)
       receive_objects (b);
       if (!read_ahead)
         {
-          rest = sw_connection_steal_buffered_input (b);
+          rest = sw_connection_steal_buffered_input (b, NULL);
           g_assert_true (rest == NULL || g_bytes_get_size (rest) == 0);
         }
     }

@@ -125,7 +125,7 @@ main (void)
 
   /* Closing the child's stdin ends its loop; then it exits. */
   if (ok &&
-      (!sw_connection_shutdown_write (connection, &error) ||
+      (!sw_connection_shutdown_write (connection, -1, NULL, &error) ||
        !g_subprocess_wait_check (peer, NULL, &error) ||
        !sw_connection_close (connection, NULL, &error)))
     ok = FALSE;
