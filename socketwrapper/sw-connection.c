@@ -49,6 +49,24 @@
 #include "sw-init-private.h"
 #include "sw-operation-private.h"
 
+/* The rules every function of SwConnection keeps (docs/threads.md says
+ * the same to users):
+ *
+ * - Settings never wait for the direction locks. Setters write the
+ *   channel's settings under their own mutex; each direction's owner picks
+ *   them up at the next frame boundary (sw_channel_sync_input/_output).
+ * - A call that would wait for a lock that only this thread can release
+ *   fails at once with G_IO_ERROR_PENDING (sw_cross_lock_acquire()).
+ * - Signals and notifications are emitted in one documented place, never
+ *   in a thread the library made: in the thread of the blocking call that
+ *   caused them; in the context of the async call that caused them, just
+ *   before its callback; for changes with no such caller, in the
+ *   thread-default context at construction.
+ * - Dispose keeps the committed-send rule: a committed frame is finished
+ *   with a blocking flush (sw-connection-close.c), as GOutputStream does
+ *   when closed at finalization.
+ */
+
 
 static void sw_connection_initable_iface_init (GInitableIface *iface);
 
