@@ -13,6 +13,8 @@
  * reads the same clock (time.monotonic), so its numbers mean the same. */
 #include <socketwrapper/socketwrapper.h>
 
+#include "sw-bench.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -102,13 +104,14 @@ static char     *opt_only;
 static char     *opt_sizes;
 static gboolean  opt_no_memory;
 static char     *opt_python_script;
+static char     *opt_section;
 
 static Placement placement = PLACE_FREE;
 
 /* ------------------------------------------------------------------ */
 /* Child-side helpers                                                  */
 
-static double
+double
 now (void)
 {
   struct timespec ts;
@@ -117,7 +120,7 @@ now (void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN static void
+void
 die (const char *format,
      ...)
 {
@@ -133,7 +136,7 @@ die (const char *format,
   _exit (1);
 }
 
-static void
+void
 write_all (int         fd,
            const void *data,
            gsize       len)
@@ -199,7 +202,7 @@ read_exact (int     fd,
     }
 }
 
-static long
+long
 proc_status_kib (const char *field)
 {
   g_autofree char *contents = NULL;
@@ -286,23 +289,28 @@ latencies_report (Latencies *l,
   g_array_unref (l->samples);
 }
 
-/* Receivers that take part in the memory test reset the high-water mark
- * (or, when clear_refs is not allowed, rely on a fresh fork's mark being
- * its RSS at fork time) and report how far the peak rose. */
-static long
-memory_begin (const Job *job)
+void
+reset_peak_rss (void)
 {
-  int fd;
+  int fd = open ("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
 
-  if (!job->memory)
-    return 0;
-  fd = open ("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
   if (fd >= 0)
     {
       if (write (fd, "5", 1) < 0)
         { /* not allowed: the fork-time mark stands */ }
       close (fd);
     }
+}
+
+/* Receivers that take part in the memory test reset the high-water mark
+ * (or, when clear_refs is not allowed, rely on a fresh fork's mark being
+ * its RSS at fork time) and report how far the peak rose. */
+static long
+memory_begin (const Job *job)
+{
+  if (!job->memory)
+    return 0;
+  reset_peak_rss ();
   return proc_status_kib ("VmRSS:");
 }
 
@@ -1865,7 +1873,7 @@ measure_idle (gboolean       exchange_messages,
 /* ------------------------------------------------------------------ */
 /* Reporting                                                           */
 
-static double
+double
 median (double *v,
         gsize   n)
 {
@@ -1881,7 +1889,7 @@ median (double *v,
   return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
 }
 
-static const char *
+const char *
 size_label (gsize size)
 {
   static char buf[N_SIZES][16];
@@ -2109,6 +2117,9 @@ main (int   argc,
       "Comma-separated payload sizes in bytes to run (of 16,256,4096,65536,1048576)", "LIST" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated contenders to run", "LIST" },
     { "no-memory", 0, 0, G_OPTION_ARG_NONE, &opt_no_memory, "Skip the memory section", NULL },
+    { "section", 0, 0, G_OPTION_ARG_STRING, &opt_section,
+      "Comma-separated sections to run: transport (throughput, round trip, memory), "
+      "codec (decode speed and memory per codec); default both", "LIST" },
     { "python-script", 0, 0, G_OPTION_ARG_FILENAME, &opt_python_script,
       "The multiprocessing peer script", "PATH" },
     G_OPTION_ENTRY_NULL
@@ -2120,7 +2131,7 @@ main (int   argc,
   static double lat[2][N_CONTENDERS][2][64];
   double lat_med[2][N_CONTENDERS][2];
   guint64 counts[N_CONTENDERS][N_SIZES];
-  gboolean failed = FALSE, two_placements;
+  gboolean failed = FALSE, two_placements, run_transport = TRUE, run_codec = TRUE;
   Placement chosen;
   long idle_bytes = -1;
 
@@ -2144,6 +2155,18 @@ main (int   argc,
     {
       fprintf (stderr, "sw-bench: %s\n", error->message);
       return 2;
+    }
+  if (opt_section != NULL)
+    {
+      g_auto(GStrv) names = g_strsplit (opt_section, ",", -1);
+
+      run_transport = g_strv_contains ((const char * const *) names, "transport");
+      run_codec = g_strv_contains ((const char * const *) names, "codec");
+      if (g_strv_length (names) != (guint) run_transport + (guint) run_codec)
+        {
+          fprintf (stderr, "sw-bench: --section takes transport, codec or both\n");
+          return 2;
+        }
     }
   if (opt_cpus == NULL)
     placement = PLACE_FREE;
@@ -2207,6 +2230,8 @@ main (int   argc,
 
   print_header ();
   fflush (stdout);
+  if (!run_transport)
+    goto codec;
 
   /* Calibration, which doubles as warm-up: one short run per cell gives a
    * rate, and every measured run then sends rate × cell-time messages. */
@@ -2369,11 +2394,16 @@ main (int   argc,
       p50_one_cpu[i] = lat_med[two_placements ? 1 : 0][i][0];
     print_targets (rates, p50_one_cpu, TRUE, idle_bytes);
   }
-  printf ("Targets are reported, not enforced: the exit status only reflects failures.\n");
+  printf ("Targets are reported, not enforced: the exit status only reflects failures.\n\n");
+
+codec:
+  if (run_codec && !sw_bench_codec_section (opt_quick))
+    failed = TRUE;
 
   g_free (opt_cpus);
   g_free (opt_only);
   g_free (opt_sizes);
   g_free (opt_python_script);
+  g_free (opt_section);
   return failed ? 1 : 0;
 }
