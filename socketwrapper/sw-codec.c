@@ -37,6 +37,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-codec.h"
+#include "sw-codec-private.h"
 #include "sw-init-private.h"
 
 G_DEFINE_INTERFACE (SwCodec, sw_codec, G_TYPE_OBJECT)
@@ -106,6 +107,39 @@ check_result (SwCodec     *self,
     g_set_error (error, G_IO_ERROR, code,
                  _("Codec %s failed to encode the value without saying why"),
                  G_OBJECT_TYPE_NAME (self));
+  return FALSE;
+}
+
+guint64
+sw_codec_decode_limit (gsize message_size)
+{
+  guint64 scaled;
+
+  if ((guint64) message_size > G_MAXUINT64 / SW_CODEC_DECODE_FACTOR)
+    return G_MAXUINT64;
+  scaled = (guint64) message_size * SW_CODEC_DECODE_FACTOR;
+  return MAX (scaled, SW_CODEC_DECODE_MIN_LIMIT);
+}
+
+gboolean
+sw_codec_check_cost (guint64   cost,
+                     gsize     message_size,
+                     GError  **error)
+{
+  guint64 limit = sw_codec_decode_limit (message_size);
+  g_autofree char *need = NULL;
+  g_autofree char *allowed = NULL;
+
+  if (cost <= limit)
+    return TRUE;
+
+  /* Formatted apart: xgettext cannot read a translatable string through
+   * G_GUINT64_FORMAT. */
+  need = g_strdup_printf ("%" G_GUINT64_FORMAT, cost);
+  allowed = g_strdup_printf ("%" G_GUINT64_FORMAT, limit);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               _("Decoding the message would take about %s bytes of memory, "
+                 "more than the limit of %s bytes"), need, allowed);
   return FALSE;
 }
 

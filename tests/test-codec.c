@@ -8,9 +8,13 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <socketwrapper/socketwrapper.h>
 
+#include "sw-codec-private.h"
 #include "sw-json-codec-private.h"
 #include "sw-test-util.h"
 
@@ -438,6 +442,26 @@ test_json_invalid (void)
     { "minus alone", "-", -1 },
     { "NaN", "NaN", -1 },
     { "Infinity", "[Infinity]", -1 },
+    /* What json-glib's scanner reads but JSON does not have. */
+    { "C comment", "[/* c */ 1]", -1 },
+    { "slash comment", "[1, / c / 2]", -1 },
+    { "line comment", "// c\n1", -1 },
+    { "single-quoted string", "['a']", -1 },
+    { "hex number", "[0x1f]", -1 },
+    { "dollar hex", "[$ff]", -1 },
+    { "binary number", "0b101", -1 },
+    { "leading zero", "[01]", -1 },
+    { "leading plus", "+1", -1 },
+    { "no fraction digits", "1.", -1 },
+    { "no integer digits", ".5", -1 },
+    { "no exponent digits", "[1e]", -1 },
+    { "minus then space", "[- 1]", -1 },
+    { "number then letters", "[1e5f]", -1 },
+    { "literal then letters", "[truex]", -1 },
+    { "capitalised literal", "True", -1 },
+    { "assignment", "var a = [1]", -1 },
+    { "raw tab in a string", "[\"a\tb\"]", -1 },
+    { "raw newline in a key", "{\"a\nb\": 1}", -1 },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -473,9 +497,30 @@ test_json_error_position (void)
   g_assert_nonnull (strstr (overflow, "line 3, column 5"));
 }
 
+/* A balanced document @depth deep: @open, "1", @close, each @depth
+ * times, inside @prefix and @suffix. */
+static GBytes *
+nested_json (const char *prefix,
+             const char *open,
+             guint       depth,
+             const char *close,
+             const char *suffix)
+{
+  GString *text = g_string_new (prefix);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, open);
+  g_string_append (text, "1");
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, close);
+  g_string_append (text, suffix);
+  return g_string_free_to_bytes (text);
+}
+
 /* The deepest text accepted, in its deepest GVariant form (objects: three
  * GVariant levels each) and as arrays, goes on through the GVariant codec,
- * as documented. */
+ * as documented; the same text one level deeper, balanced and otherwise
+ * valid (json-glib would parse it), is refused. */
 static void
 test_json_max_depth (void)
 {
@@ -487,23 +532,106 @@ test_json_max_depth (void)
 
   for (gsize b = 0; b < G_N_ELEMENTS (brackets); b++)
     {
-      g_autoptr(GString) text = g_string_new (NULL);
       g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GBytes) deeper = NULL;
       g_autoptr(GVariant) value = NULL;
       g_autoptr(GVariant) again = NULL;
       g_autoptr(GError) error = NULL;
+      g_autofree char *message = NULL;
+      g_autofree char *limit = g_strdup_printf ("%d levels", SW_JSON_MAX_DEPTH);
 
-      for (int i = 0; i < SW_JSON_MAX_DEPTH; i++)
-        g_string_append (text, brackets[b][0]);
-      g_string_append (text, "1");
-      for (int i = 0; i < SW_JSON_MAX_DEPTH; i++)
-        g_string_append (text, brackets[b][1]);
-
-      bytes = g_bytes_new (text->str, text->len);
+      bytes = nested_json ("", brackets[b][0], SW_JSON_MAX_DEPTH, brackets[b][1], "");
       value = sw_codec_decode (json, bytes, &error);
       g_assert_no_error (error);
       again = round_trip (gvariant, value);
       assert_variant_equal (again, value);
+
+      deeper = nested_json ("", brackets[b][0], SW_JSON_MAX_DEPTH + 1, brackets[b][1], "");
+      message = assert_decode_invalid (json, deeper);
+      g_assert_nonnull (strstr (message, limit));
+    }
+}
+
+/* Decoding walks each JSON node once: the work counted is exactly the
+ * number of nodes, for small and large arrays and objects alike. A
+ * conversion that revisits nodes (json_gvariant_deserialize() appends
+ * each array element to a list, which took 41 s for 160 000 zeros)
+ * counts nothing here and fails. */
+static void
+test_json_decode_linear (void)
+{
+  static const struct
+  {
+    const char *element;
+    guint       nodes;  /* per element */
+    guint       large;  /* elements in the large array (160 000 zeros took
+                           json_gvariant_deserialize() 41 s) */
+  } shapes[] = {
+    { "0", 1, 160000 }, { "[0,{}]", 3, 40000 }, { "{\"a\":[null,\"x\"]}", 4, 40000 },
+  };
+
+  for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (guint k = 0; k < 2; k++)
+      {
+        guint n = k == 0 ? 1000 : shapes[s].large;
+        g_autoptr(GString) text = g_string_new ("[");
+        g_autoptr(GBytes) bytes = NULL;
+        g_autoptr(GVariant) value = NULL;
+        g_autoptr(GError) error = NULL;
+        guint64 work = 0;
+
+        for (guint i = 0; i < n; i++)
+          g_string_append_printf (text, "%s%s", i > 0 ? "," : "", shapes[s].element);
+        g_string_append_c (text, ']');
+        bytes = g_bytes_new (text->str, text->len);
+
+        value = sw_json_decode (bytes, &work, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (g_variant_n_children (value), ==, n);
+        g_assert_cmpuint (work, ==, 1 + (guint64) n * shapes[s].nodes);
+      }
+}
+
+/* The codec's own conversion keeps json-glib's mapping exactly, both ways. */
+static void
+test_json_same_mapping (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  static const char * const extra[] = {
+    "{1.5: 'a', -2.25: 'b'}", "{true: 1, false: 2}", "{int16 -3: byte 4}",
+    "{uint64 7: @mi nothing}", "{objectpath '/a': {'x': <1>}}",
+    "{'k': 1, 'k': 2, 'j': 3}", "@a{sv} {'dup': <1>, 'dup': <'x'>}",
+    "[@mmi just nothing, @mmi just just 3]", "<<<(1, 'x')>>>",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (gvariant_values) + G_N_ELEMENTS (extra); i++)
+    {
+      const char *text = i < G_N_ELEMENTS (gvariant_values)
+                         ? gvariant_values[i] : extra[i - G_N_ELEMENTS (gvariant_values)];
+      g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_parsed (text));
+      g_autoptr(JsonNode) theirs = NULL;
+      g_autoptr(GBytes) expected = NULL;
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) decoded = NULL;
+      g_autoptr(GVariant) deserialized = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("value: %s", text);
+      bytes = sw_codec_encode (codec, value, &error);
+      if (bytes == NULL)  /* what JSON cannot carry */
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+          continue;
+        }
+      theirs = json_gvariant_serialize (value);
+      expected = sw_json_node_to_bytes (theirs);
+      g_assert_true (g_bytes_equal (bytes, expected));
+
+      decoded = sw_codec_decode (codec, bytes, &error);
+      g_assert_no_error (error);
+      deserialized = json_gvariant_deserialize (theirs, NULL, &error);
+      g_assert_no_error (error);
+      assert_variant_equal (decoded, deserialized);
     }
 }
 
@@ -858,6 +986,49 @@ send_raw (SwConnection *connection,
   g_assert_no_error (error);
 }
 
+/* A quote inside a comment or a single-quoted string, both of which
+ * json-glib's scanner skips, must not hide the brackets after it: 200 000
+ * nested arrays would overflow json-glib's recursive parser (SIGSEGV).
+ * Refused with a clear error by the codec, by the JsonNode helper and by
+ * a receiving connection. */
+static void
+test_json_hidden_brackets (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  static const char * const prefixes[] = {
+    "[/*\"*/", "['\"',", "[/\"/", "[ // \"\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autoptr(GBytes) bytes = nested_json (prefixes[i], "[", 200000, "]", "]");
+      GBytes *messages[] = { bytes, bytes };
+      SwTestSender *sender;
+      g_autoptr(SwConnection) a = NULL;
+      g_autoptr(SwConnection) b = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(JsonNode) node = NULL;
+
+      g_test_message ("prefix: %s", prefixes[i]);
+      g_free (assert_decode_invalid (codec, bytes));
+
+      make_pair (codec, &a, &b);
+      /* A thread: the frames are larger than the socket buffer. */
+      sender = sw_test_sender_new (a, messages, G_N_ELEMENTS (messages));
+      value = sw_connection_receive_value (b, TIMEOUT_US, NULL, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_null (value);
+      g_clear_error (&error);
+      node = sw_connection_receive_json_node (b, TIMEOUT_US, NULL, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_null (node);
+      g_clear_error (&error);
+      g_assert_true (sw_test_sender_join (sender, &error));
+      g_assert_no_error (error);
+    }
+}
+
 /* Both codecs carry values both ways over a real socketpair; floating
  * values go in inline. */
 static void
@@ -1150,6 +1321,209 @@ test_json_fuzz (void)
   fuzz_codec (codec, seeds, "[]{}\",:0123456789-+.eE \\utrfalsn");
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Memory: the decode budget of every codec */
+
+/* @head (@head_len bytes), @unit @n times, then @tail. */
+static GBytes *
+repeat_unit (const char *head,
+             gsize       head_len,
+             const char *unit,
+             gsize       n,
+             const char *tail)
+{
+  GString *text = g_string_new_len (head, (gssize) head_len);
+
+  for (gsize i = 0; i < n; i++)
+    g_string_append (text, unit);
+  g_string_append (text, tail);
+  return g_string_free_to_bytes (text);
+}
+
+/* A MessagePack array of @unit repeated to about @size bytes. */
+static GBytes *
+msgpack_array (const char *unit,
+               gsize       size)
+{
+  guint32 n = (guint32) (size / strlen (unit));
+  const char head[5] = { (char) 0xdd, (char) (n >> 24), (char) (n >> 16),
+                         (char) (n >> 8), (char) n };
+
+  return repeat_unit (head, sizeof head, unit, n, "");
+}
+
+/* A JSON array of @unit ("x,") repeated to about @size bytes, ending "0]". */
+static GBytes *
+json_array (const char *unit,
+            gsize       size)
+{
+  return repeat_unit ("[", 1, unit, size / strlen (unit), "0]");
+}
+
+#define NESTED_MSGPACK \
+  "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\xc0"
+#define NESTED_JSON "[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]],"
+
+/* The shapes that cost the most memory per message byte: arrays of nil
+ * (1 byte each in MessagePack), of empty maps and objects, of nested
+ * singletons, and of zeros. */
+typedef enum { DECODE_MSGPACK, DECODE_JSON, DECODE_JSON_NODE } DecodeKind;
+
+static const struct
+{
+  DecodeKind  kind;
+  const char *unit;
+} hostile_shapes[] = {
+  { DECODE_MSGPACK, "\xc0" }, { DECODE_MSGPACK, "\x80" },
+  { DECODE_MSGPACK, NESTED_MSGPACK },
+  { DECODE_JSON, "0," }, { DECODE_JSON, "{}," }, { DECODE_JSON, NESTED_JSON },
+  { DECODE_JSON_NODE, "0," }, { DECODE_JSON_NODE, "{}," },
+  { DECODE_JSON_NODE, NESTED_JSON },
+};
+
+static GBytes *
+hostile_message (gsize shape,
+                 gsize size)
+{
+  if (hostile_shapes[shape].kind == DECODE_MSGPACK)
+    return msgpack_array (hostile_shapes[shape].unit, size);
+  return json_array (hostile_shapes[shape].unit, size);
+}
+
+/* Decodes @bytes as @kind; returns the error code, or -1 on success. */
+static int
+decode_as (DecodeKind  kind,
+           GBytes     *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwCodec) codec = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  if (kind == DECODE_JSON_NODE)
+    node = sw_json_node_from_bytes (bytes, &error);
+  else
+    {
+      codec = kind == DECODE_MSGPACK ? SW_CODEC (sw_msgpack_codec_new ()) : json_codec ();
+      value = sw_codec_decode (codec, bytes, &error);
+    }
+  g_assert_true ((error == NULL) != (value == NULL && node == NULL));
+  return error != NULL ? error->code : -1;
+}
+
+/* Counted: each hostile shape decodes when small, and fails with
+ * MESSAGE_TOO_LARGE, before anything is built, at a size whose value
+ * would need more than the budget. A connection that received such a
+ * message goes on with the next one. */
+static void
+test_memory_budget (void)
+{
+  g_autoptr(SwCodec) msgpack = SW_CODEC (sw_msgpack_codec_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  GBytes *messages[2];
+  SwTestSender *sender;
+
+  g_assert_cmpuint (sw_codec_decode_limit (0), ==, SW_CODEC_DECODE_MIN_LIMIT);
+  g_assert_cmpuint (sw_codec_decode_limit (G_MAXSIZE), ==, G_MAXUINT64);
+  g_assert_cmpuint (sw_codec_decode_limit (1024 * 1024 * 1024),
+                    ==, (guint64) 4 * 1024 * 1024 * 1024);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hostile_shapes); i++)
+    {
+      g_autoptr(GBytes) small = hostile_message (i, 64 * 1024);
+      g_autoptr(GBytes) large = hostile_message (i, 4 * 1024 * 1024);
+
+      g_test_message ("shape %" G_GSIZE_FORMAT, i);
+      g_assert_cmpint (decode_as (hostile_shapes[i].kind, small), ==, -1);
+      g_assert_cmpint (decode_as (hostile_shapes[i].kind, large), ==,
+                       G_IO_ERROR_MESSAGE_TOO_LARGE);
+    }
+
+  make_pair (msgpack, &a, &b);
+  messages[0] = msgpack_array ("\xc0", 1024 * 1024);
+  messages[1] = g_bytes_new_static ("\xa4next", 5);
+  sender = sw_test_sender_new (a, messages, G_N_ELEMENTS (messages));
+  value = sw_connection_receive_value (b, TIMEOUT_US, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_assert_null (value);
+  g_clear_error (&error);
+  assert_receive_value (b, "'next'");
+  g_assert_true (sw_test_sender_join (sender, &error));
+  g_assert_no_error (error);
+  g_bytes_unref (messages[0]);
+  g_bytes_unref (messages[1]);
+}
+
+/* Checks each hostile shape at 16 MiB (refused), then values just within
+ * the budget (decoded), in an address space with room for the budget
+ * and little more: an unbounded decode (16 MiB of nils took 2.95 GB)
+ * aborts in g_malloc(). Returns 0, or 1 + the index of the case that went
+ * wrong. */
+static int
+memory_budget_child (GBytes **hostile,
+                     GBytes **within,
+                     gsize    n_within)
+{
+  g_autofree char *statm = NULL;
+  struct rlimit limit;
+
+  if (!g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    return 100;
+  limit.rlim_cur = limit.rlim_max =
+    g_ascii_strtoull (statm, NULL, 10) * (guint64) sysconf (_SC_PAGESIZE) +
+    2 * SW_CODEC_DECODE_MIN_LIMIT;
+  if (setrlimit (RLIMIT_AS, &limit) != 0)
+    return 101;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hostile_shapes); i++)
+    if (decode_as (hostile_shapes[i].kind, hostile[i]) != G_IO_ERROR_MESSAGE_TOO_LARGE)
+      return (int) (1 + i);
+  for (gsize i = 0; i < n_within; i++)
+    if (decode_as (i == 0 ? DECODE_MSGPACK : DECODE_JSON, within[i]) != -1)
+      return (int) (1 + G_N_ELEMENTS (hostile_shapes) + i);
+  return 0;
+}
+
+static void
+test_memory_budget_rlimit (void)
+{
+  GBytes *hostile[G_N_ELEMENTS (hostile_shapes)];
+  /* Estimated just under the budget: 400 000 nils, 300 000 zeros. */
+  GBytes *within[] = { msgpack_array ("\xc0", 400000), json_array ("0,", 600000) };
+  int status;
+  pid_t pid;
+
+#if defined (__SANITIZE_ADDRESS__)
+  g_test_skip ("ASan needs the address space");
+  return;
+#endif
+  if (g_getenv ("LD_PRELOAD") != NULL && strstr (g_getenv ("LD_PRELOAD"), "vgpreload") != NULL)
+    {
+      g_test_skip ("valgrind needs the address space");
+      return;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hostile_shapes); i++)
+    hostile[i] = hostile_message (i, 16 * 1024 * 1024);
+  pid = fork ();
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    _exit (memory_budget_child (hostile, within, G_N_ELEMENTS (within)));
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  if (!WIFEXITED (status))
+    g_error ("the child died of signal %d", WTERMSIG (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hostile_shapes); i++)
+    g_bytes_unref (hostile[i]);
+  for (gsize i = 0; i < G_N_ELEMENTS (within); i++)
+    g_bytes_unref (within[i]);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Doubles whose shortest form has an exponent and no decimal point
@@ -1206,10 +1580,15 @@ main (int   argc,
   g_test_add_func ("/sw/codec/json/invalid", test_json_invalid);
   g_test_add_func ("/sw/codec/json/error-position", test_json_error_position);
   g_test_add_func ("/sw/codec/json/max-depth", test_json_max_depth);
+  g_test_add_func ("/sw/codec/json/hidden-brackets", test_json_hidden_brackets);
+  g_test_add_func ("/sw/codec/json/decode-linear", test_json_decode_linear);
+  g_test_add_func ("/sw/codec/json/same-mapping", test_json_same_mapping);
   g_test_add_func ("/sw/codec/json/unrepresentable", test_json_unrepresentable);
   g_test_add_func ("/sw/codec/json/node-helpers", test_json_node_helpers);
   g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);
   g_test_add_func ("/sw/codec/json/exponent-doubles", test_json_exponent_doubles);
+  g_test_add_func ("/sw/codec/memory/budget", test_memory_budget);
+  g_test_add_func ("/sw/codec/memory/budget-rlimit", test_memory_budget_rlimit);
   g_test_add_func ("/sw/codec/encode-floating", test_encode_floating);
   g_test_add_func ("/sw/codec/contract/silent-failure",
                    test_contract_silent_failure);
