@@ -7,10 +7,12 @@
  *
  * Each message is one JSON value in compact UTF-8 text, without a trailing
  * newline or NUL, so any JSON library can read and write it (Python:
- * `json.loads(data)` and `json.dumps(value).encode()`). The conversion is
+ * `json.loads(data)` and `json.dumps(value).encode()`). The mapping is
  * json-glib's (see [func@Json.gvariant_serialize] and
  * [func@Json.gvariant_deserialize]) with no type signature: JSON carries no
  * GVariant types, so decoding picks the natural one for each JSON value.
+ * The codec converts in one pass of its own, in time linear in the size
+ * of the value.
  *
  * Decoding (JSON to GVariant):
  *
@@ -45,6 +47,14 @@
  *   as invalid data), so no peer can exhaust the stack of the parser, and
  *   a decoded value can be passed on through [class@Sw.GVariantCodec]
  *   within GLib's limit of 128 nested containers.
+ *
+ * - received text must be JSON as RFC 8259 defines it: what json-glib's
+ *   parser reads beyond it (comments, single-quoted strings, hex, octal and
+ *   binary numbers, numbers with a leading zero or `+`, names other than
+ *   `true`, `false` and `null`, control characters unescaped in strings,
+ *   `var name =`) is refused;
+ * - a message whose value would take more memory than the decode budget
+ *   of [iface@Sw.Codec] fails with %G_IO_ERROR_MESSAGE_TOO_LARGE.
  *
  * Anything else that is not exactly one valid JSON value in UTF-8 (empty
  * text, trailing data, invalid UTF-8, a syntax error) fails with

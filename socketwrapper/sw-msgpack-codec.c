@@ -58,7 +58,10 @@
  * (truncated input, trailing bytes, the byte 0xc1, deeper nesting, bad
  * strings); encoding fails with %G_IO_ERROR_INVALID_ARGUMENT on deeper
  * nesting or a string, binary or container too large for MessagePack
- * (more than 2^32 − 1 bytes or items).
+ * (more than 2^32 − 1 bytes or items). A message whose value would take
+ * more memory than the decode budget of [iface@Sw.Codec] allows (each
+ * item, even a one-byte nil, becomes a GVariant of a few hundred bytes)
+ * fails with %G_IO_ERROR_MESSAGE_TOO_LARGE before anything is built.
  *
  * Since: 0.1
  */

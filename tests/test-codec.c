@@ -1318,7 +1318,11 @@ test_json_fuzz (void)
 
   g_ptr_array_add (seeds, bytes_from_string (
       "{\"a\": [1e400, -0, \"\\ud83d\\ude00\", {\"b\": null}]}"));
-  fuzz_codec (codec, seeds, "[]{}\",:0123456789-+.eE \\utrfalsn");
+  /* Quotes that json-glib's scanner hides in comments and single-quoted
+   * strings. */
+  g_ptr_array_add (seeds, bytes_from_string ("[/*\"*/[[[[]]]]]"));
+  g_ptr_array_add (seeds, bytes_from_string ("['\"',[[[[]]]]]"));
+  fuzz_codec (codec, seeds, "[]{}\",:0123456789-+.eE \\utrfalsn/*'x$");
 }
 
 
