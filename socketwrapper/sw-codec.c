@@ -31,12 +31,44 @@
  * them as untrusted and fail with %G_IO_ERROR_INVALID_DATA, never crash, on
  * anything it cannot read.
  *
+ * ## Memory
+ *
+ * A few bytes of a message can stand for a value that takes far more
+ * memory: a [struct@GLib.Variant] in tree form costs 150 to 500 bytes per
+ * item, and a MessagePack nil is one byte. So the built-in codecs bound
+ * what one decode may take, with one rule:
+ *
+ * - the decoded value (and, for JSON, the parser's tree alive beside it)
+ *   may take the larger of 128 MiB (the default
+ *   [property@Sw.Connection:max-message-size]) and four times the
+ *   message;
+ * - the codec estimates that memory from the message before it builds
+ *   anything (a fixed cost per item, measured on 64-bit glibc and rounded
+ *   up, plus the bytes of strings), and a message over the limit fails
+ *   with %G_IO_ERROR_MESSAGE_TOO_LARGE. Like any message that does not
+ *   decode, it is consumed, and the next receive gets the next message.
+ *
+ * So decoding a message of n bytes never needs more than about
+ * n + max (128 MiB, 4 n) bytes, whatever a peer puts in it: 16 MiB of
+ * MessagePack nils, which would take some 3 GB as a value, fail at once.
+ * Typical messages are far below the limit: 300 000 JSON numbers, or
+ * 400 000 MessagePack nils, in one array still decode.
+ * [method@Sw.Connection.receive_json_node] follows the same rule for its
+ * `JsonNode` tree, and the [class@Sw.GVariantCodec] needs no estimate: its
+ * values point into the message.
+ *
+ * The limit does not depend on the connection, so [method@Sw.Codec.decode]
+ * answers the same everywhere; to accept larger values, receive the
+ * message with [method@Sw.Connection.receive_message] and decode it with
+ * a parser of your own.
+ *
  * Since: 0.1
  */
 
 #include <glib/gi18n-lib.h>
 
 #include "sw-codec.h"
+#include "sw-codec-private.h"
 #include "sw-init-private.h"
 
 G_DEFINE_INTERFACE (SwCodec, sw_codec, G_TYPE_OBJECT)
@@ -109,6 +141,39 @@ check_result (SwCodec     *self,
   return FALSE;
 }
 
+guint64
+sw_codec_decode_limit (gsize message_size)
+{
+  guint64 scaled;
+
+  if ((guint64) message_size > G_MAXUINT64 / SW_CODEC_DECODE_FACTOR)
+    return G_MAXUINT64;
+  scaled = (guint64) message_size * SW_CODEC_DECODE_FACTOR;
+  return MAX (scaled, SW_CODEC_DECODE_MIN_LIMIT);
+}
+
+gboolean
+sw_codec_check_cost (guint64   cost,
+                     gsize     message_size,
+                     GError  **error)
+{
+  guint64 limit = sw_codec_decode_limit (message_size);
+  g_autofree char *need = NULL;
+  g_autofree char *allowed = NULL;
+
+  if (cost <= limit)
+    return TRUE;
+
+  /* Formatted apart: xgettext cannot read a translatable string through
+   * G_GUINT64_FORMAT. */
+  need = g_strdup_printf ("%" G_GUINT64_FORMAT, cost);
+  allowed = g_strdup_printf ("%" G_GUINT64_FORMAT, limit);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               _("Decoding the message would take about %s bytes of memory, "
+                 "more than the limit of %s bytes"), need, allowed);
+  return FALSE;
+}
+
 /**
  * sw_codec_encode:
  * @self: a codec
@@ -162,7 +227,9 @@ sw_codec_encode (SwCodec   *self,
  * Turns the bytes of one message into a value.
  *
  * Bytes the codec cannot read fail with %G_IO_ERROR_INVALID_DATA, also when
- * an implementation fails without setting an error. The returned value is
+ * an implementation fails without setting an error. A message whose value
+ * would take more memory than the built-in codecs allow (see "Memory"
+ * above) fails with %G_IO_ERROR_MESSAGE_TOO_LARGE. The returned value is
  * never floating, whatever the implementation returned.
  *
  * Returns: (transfer full): the decoded value, or %NULL with @error set

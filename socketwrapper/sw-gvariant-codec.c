@@ -30,7 +30,10 @@
  * see [method@GLib.Variant.is_normal_form]) holding a variant of a definite
  * type; anything else, including messages nested deeper than GLib's limit
  * of 128 containers, fails with %G_IO_ERROR_INVALID_DATA. Decoding does not
- * copy: the value points into the received bytes.
+ * copy: the value points into the received bytes, and the normal-form
+ * check walks them without building anything, so a decode takes no memory
+ * beyond the message whatever it holds (the decode budget of
+ * [iface@Sw.Codec] cannot be reached).
  *
  * Since: 0.1
  */

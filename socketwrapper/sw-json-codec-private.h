@@ -15,9 +15,22 @@ GBytes   *sw_json_node_to_bytes   (JsonNode  *node);
 /* The JSON value in @bytes (untrusted). Fails with G_IO_ERROR_INVALID_DATA
  * on invalid UTF-8, invalid JSON (json-glib's message, with line and
  * column), empty text, data after the value, nesting deeper than
- * SW_JSON_MAX_DEPTH, or an integer outside the int64 range. Used by
+ * SW_JSON_MAX_DEPTH, or an integer outside the int64 range, and with
+ * G_IO_ERROR_MESSAGE_TOO_LARGE when the tree would take more memory than
+ * sw_codec_check_cost() allows. Used by
  * sw_connection_receive_json_node(). */
 JsonNode *sw_json_node_from_bytes (GBytes    *bytes,
+                                   GError   **error);
+
+/* The value of @node in the mapping of SwJsonCodec (a floating
+ * reference), in one walk; @work, if not NULL, is incremented once per
+ * node (tests check decoding stays linear). */
+GVariant *sw_json_node_to_variant (JsonNode  *node,
+                                   guint64   *work);
+
+/* What SwJsonCodec's decode does, counting @work as above. */
+GVariant *sw_json_decode          (GBytes    *bytes,
+                                   guint64   *work,
                                    GError   **error);
 
 /* Checks that @node can be written as valid JSON: no NaN or infinite

@@ -7,10 +7,12 @@
  *
  * Each message is one JSON value in compact UTF-8 text, without a trailing
  * newline or NUL, so any JSON library can read and write it (Python:
- * `json.loads(data)` and `json.dumps(value).encode()`). The conversion is
+ * `json.loads(data)` and `json.dumps(value).encode()`). The mapping is
  * json-glib's (see [func@Json.gvariant_serialize] and
  * [func@Json.gvariant_deserialize]) with no type signature: JSON carries no
  * GVariant types, so decoding picks the natural one for each JSON value.
+ * The codec converts in one pass of its own, in time linear in the size
+ * of the value.
  *
  * Decoding (JSON to GVariant):
  *
@@ -46,6 +48,14 @@
  *   a decoded value can be passed on through [class@Sw.GVariantCodec]
  *   within GLib's limit of 128 nested containers.
  *
+ * - received text must be JSON as RFC 8259 defines it: what json-glib's
+ *   parser reads beyond it (comments, single-quoted strings, hex, octal and
+ *   binary numbers, numbers with a leading zero or `+`, names other than
+ *   `true`, `false` and `null`, control characters unescaped in strings,
+ *   `var name =`) is refused;
+ * - a message whose value would take more memory than the decode budget
+ *   of [iface@Sw.Codec] fails with %G_IO_ERROR_MESSAGE_TOO_LARGE.
+ *
  * Anything else that is not exactly one valid JSON value in UTF-8 (empty
  * text, trailing data, invalid UTF-8, a syntax error) fails with
  * %G_IO_ERROR_INVALID_DATA and a message saying where.
@@ -57,6 +67,7 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "sw-codec-private.h"
 #include "sw-init-private.h"
 #include "sw-json-codec.h"
 #include "sw-json-codec-private.h"
@@ -66,7 +77,26 @@ struct _SwJsonCodec
   GObject parent_instance;
 };
 
-/* Where check_json_text() is, so its errors can say where. */
+/* What a JSON text costs in memory once parsed, per item, on a 64-bit
+ * host with glibc's malloc: peak RSS measured on large arrays of each kind
+ * (zeros, empty and nested arrays, empty and one-member objects), then
+ * rounded up with a margin. */
+typedef struct
+{
+  guint scalar;        /* a number, literal or string (object keys too) */
+  guint array;
+  guint object;
+  guint member;        /* an object member, beyond its key and value */
+  guint string_copies; /* copies made of each string's bytes */
+} JsonCost;
+
+/* The JsonNode tree alone (sw_json_node_from_bytes). */
+static const JsonCost sw_json_cost_node = { 96, 192, 384, 160, 1 };
+/* The tree and the GVariant converted from it, both alive at the end. */
+static const JsonCost sw_json_cost_value = { 400, 448, 640, 320, 2 };
+
+/* Where check_json_text() is, so its errors can say where, and what it
+ * has seen, for the memory estimate. */
 typedef struct
 {
   const char *text;
@@ -74,6 +104,11 @@ typedef struct
   gsize       pos;
   guint       line;        /* 1-based */
   gsize       line_start;  /* offset of the current line's first byte */
+  guint64     n_scalars;
+  guint64     n_arrays;
+  guint64     n_objects;
+  guint64     n_members;
+  guint64     string_bytes;
 } Scanner;
 
 static void sw_json_codec_iface_init (SwCodecInterface *iface);
@@ -89,12 +124,11 @@ is_json_space (char c)
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The characters of a number's fraction and exponent. */
+/* The characters json-glib's scanner reads as part of a name. */
 static inline gboolean
-is_float_char (char c)
+is_name_char (char c)
 {
-  return c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-' ||
-         g_ascii_isdigit (c);
+  return g_ascii_isalnum (c) || c == '_';
 }
 
 /* The text has been validated as UTF-8, so the column counts characters
@@ -191,13 +225,14 @@ scan_escape (Scanner  *s,
   return TRUE;
 }
 
-/* Skips a string from its opening quote. An unterminated string is left
- * for the parser to report. */
+/* Skips a string from its opening quote. An unterminated string runs to
+ * the end of the text for json-glib too, which reports it. */
 static gboolean
 scan_string (Scanner  *s,
              GError  **error)
 {
-  s->pos++;
+  gsize start = s->pos++;
+
   while (s->pos < s->length)
     {
       char c = s->text[s->pos];
@@ -205,60 +240,152 @@ scan_string (Scanner  *s,
       if (c == '"')
         {
           s->pos++;
-          return TRUE;
+          break;
+        }
+      if ((guchar) c < 0x20)
+        {
+          scanner_error (s, error, _("a string contains a control character "
+                                     "that is not escaped"));
+          return FALSE;
         }
       if (c != '\\')
         s->pos++;
       else if (!scan_escape (s, error))
         return FALSE;
     }
+  s->n_scalars++;
+  s->string_bytes += s->pos - start;
   return TRUE;
 }
 
+/* Skips digits; FALSE if there are none. */
+static gboolean
+scan_digits (Scanner *s)
+{
+  gsize start = s->pos;
+
+  while (s->pos < s->length && g_ascii_isdigit (s->text[s->pos]))
+    s->pos++;
+  return s->pos > start;
+}
+
 /* json-glib reads integers into a gint64 without checking for overflow,
- * so 2^64 would arrive as 0: refuse what does not fit. Numbers with a
- * fraction or an exponent become doubles, which hold any magnitude. */
+ * so 2^64 would arrive as 0: refuse what does not fit. */
+static gboolean
+integer_fits (const char *digits,
+              gsize       n_digits,
+              gboolean    negative)
+{
+  guint64 magnitude = 0;
+
+  for (gsize i = 0; i < n_digits; i++)
+    {
+      guint digit = (guint) (digits[i] - '0');
+
+      if (magnitude > (G_MAXUINT64 - digit) / 10)
+        return FALSE;
+      magnitude = magnitude * 10 + digit;
+    }
+  return magnitude <= (guint64) G_MAXINT64 + negative;
+}
+
+/* A number exactly as RFC 8259 writes it: json-glib's scanner would also
+ * read hex, octal, "1." and a lone "-", none of which is JSON. Numbers with
+ * a fraction or an exponent become doubles, which hold any magnitude. */
 static gboolean
 scan_number (Scanner  *s,
              GError  **error)
 {
-  gsize start = s->pos;
+  gsize start = s->pos, int_start;
   gboolean negative = s->text[s->pos] == '-';
-  guint64 magnitude = 0;
-  gboolean overflow = FALSE;
+  gboolean is_float = FALSE;
 
-  for (s->pos += negative;
-       s->pos < s->length && g_ascii_isdigit (s->text[s->pos]);
-       s->pos++)
+  s->pos += negative;
+  int_start = s->pos;
+  if (!scan_digits (s) ||
+      (s->text[int_start] == '0' && s->pos - int_start > 1))
+    goto invalid;
+  if (s->pos < s->length && s->text[s->pos] == '.')
     {
-      guint digit = (guint) (s->text[s->pos] - '0');
-
-      if (magnitude > (G_MAXUINT64 - digit) / 10)
-        overflow = TRUE;
-      else
-        magnitude = magnitude * 10 + digit;
+      s->pos++;
+      is_float = TRUE;
+      if (!scan_digits (s))
+        goto invalid;
     }
-
-  if (s->pos < s->length && (s->text[s->pos] == '.' ||
-                              g_ascii_tolower (s->text[s->pos]) == 'e'))
+  if (s->pos < s->length && g_ascii_tolower (s->text[s->pos]) == 'e')
     {
-      while (s->pos < s->length && is_float_char (s->text[s->pos]))
+      s->pos++;
+      is_float = TRUE;
+      if (s->pos < s->length && (s->text[s->pos] == '+' || s->text[s->pos] == '-'))
         s->pos++;
-      return TRUE;
+      if (!scan_digits (s))
+        goto invalid;
     }
+  if (s->pos < s->length && is_name_char (s->text[s->pos]))
+    goto invalid;  /* "0x1f", "1e5f": json-glib would read on */
 
-  if (overflow || magnitude > (guint64) G_MAXINT64 + negative)
-    {
-      s->pos = start;
-      scanner_error (s, error, _("an integer is outside the 64-bit range"));
-      return FALSE;
-    }
-  return TRUE;
+  s->n_scalars++;
+  if (is_float || integer_fits (s->text + int_start, s->pos - int_start, negative))
+    return TRUE;
+  s->pos = start;
+  scanner_error (s, error, _("an integer is outside the 64-bit range"));
+  return FALSE;
+
+invalid:
+  s->pos = start;
+  scanner_error (s, error, _("invalid number"));
+  return FALSE;
 }
 
-/* Advances over one token (or one byte the parser will judge). Returns
- * FALSE with @error set on something the parser would accept but the codec
- * must refuse. */
+/* true, false or null, not followed by more of a name. */
+static gboolean
+scan_literal (Scanner  *s,
+              GError  **error)
+{
+  static const char * const literals[] = { "true", "false", "null" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (literals); i++)
+    {
+      gsize n = strlen (literals[i]);
+      gsize end = s->pos + n;
+
+      if (s->length - s->pos >= n &&
+          memcmp (s->text + s->pos, literals[i], n) == 0 &&
+          (end == s->length || !is_name_char (s->text[end])))
+        {
+          s->pos = end;
+          s->n_scalars++;
+          return TRUE;
+        }
+    }
+  scanner_error (s, error, _("a name other than true, false and null"));
+  return FALSE;
+}
+
+/* Refuses a byte that starts no JSON token. json-glib would skip comments
+ * (from a slash to the next slash, or a C comment), read single-quoted
+ * strings and "$ff" hex numbers: text that agrees with no other JSON
+ * parser, and in which a quote hides brackets from a scanner that only
+ * knows JSON. */
+static void
+refuse_character (Scanner  *s,
+                  GError  **error)
+{
+  char c = s->text[s->pos];
+
+  if (c == '/')
+    scanner_error (s, error, _("JSON has no comments"));
+  else if (c == '\'')
+    scanner_error (s, error, _("JSON strings use double quotes"));
+  else
+    scanner_error (s, error, _("unexpected character U+%04X"),
+                   (guint) g_utf8_get_char (s->text + s->pos));
+}
+
+/* Advances over one token. Returns FALSE with @error set on anything that
+ * is not a JSON token, or that json-glib would accept but the codec must
+ * refuse. Every byte outside strings is checked here, so the brackets
+ * counted are exactly those json-glib's parser will recurse on. */
 static gboolean
 scan_token (Scanner  *s,
             guint    *depth,
@@ -278,39 +405,58 @@ scan_token (Scanner  *s,
                          SW_JSON_MAX_DEPTH);
           return FALSE;
         }
+      if (c == '[')
+        s->n_arrays++;
+      else
+        s->n_objects++;
       break;
     case ']': case '}':
       if (*depth > 0)  /* else unbalanced: the parser reports it */
         --*depth;
       break;
+    case ':':
+      s->n_members++;
+      break;
+    case ',':
+      break;
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
       return scan_number (s, error);
     default:
-      /* true, false, null and misspellings of them: one token. */
-      if (g_ascii_isalpha (c))
-        {
-          while (s->pos + 1 < s->length &&
-                 g_ascii_isalnum (s->text[s->pos + 1]))
-            s->pos++;
-        }
-      break;
+      if (g_ascii_isalpha (c) || c == '_')
+        return scan_literal (s, error);
+      refuse_character (s, error);
+      return FALSE;
     }
   s->pos++;
   return TRUE;
 }
 
-/* One linear pass over untrusted text before json-glib parses it, for what
- * json-glib does not check: nesting depth (its parser recurses), integer
- * overflow, U+0000, data after the value (it stops at the first value),
- * and an empty message. Syntax errors are left to the parser, whose
- * messages say more. */
-static gboolean
-check_json_text (const char  *text,
-                 gsize        length,
-                 GError     **error)
+/* The memory the parsed text will take, by @cost. Counts are at most the
+ * text length and costs small, so the sum cannot wrap. */
+static guint64
+scanner_cost (const Scanner  *s,
+              const JsonCost *cost)
 {
-  Scanner s = { text, length, 0, 1, 0 };
+  return s->n_scalars * cost->scalar + s->n_arrays * cost->array +
+         s->n_objects * cost->object + s->n_members * cost->member +
+         s->string_bytes * cost->string_copies;
+}
+
+/* One linear pass over untrusted text before json-glib parses it. It
+ * accepts only the tokens of RFC 8259, so it reads the text as any
+ * parser does, and checks what json-glib does not: nesting depth (its
+ * parser recurses), integer overflow, U+0000, data after the value (it
+ * stops at the first value), an empty message, and the memory the parsed
+ * value will take (@cost; see the SwCodec docs). Syntax errors are left
+ * to the parser, whose messages say more. */
+static gboolean
+check_json_text (const char      *text,
+                 gsize            length,
+                 const JsonCost  *cost,
+                 GError         **error)
+{
+  Scanner s = { text, length, 0, 1, 0, 0, 0, 0, 0, 0 };
   guint depth = 0;
   gboolean value_seen = FALSE;
   const char *end;
@@ -354,30 +500,26 @@ check_json_text (const char  *text,
                            _("Invalid JSON: the message holds no value"));
       return FALSE;
     }
-  return TRUE;
+  return sw_codec_check_cost (scanner_cost (&s, cost), length, error);
 }
 
-/* Walks only the parts whose type can hold a double or a uint64, so
- * typical values (strings, byte arrays) cost one strpbrk(). */
+/* ---- GVariant to JsonNode ------------------------------------------- */
+
+/* Refuses the basic values JSON text (through json-glib) cannot carry. */
 static gboolean
-check_value (GVariant  *value,
+check_basic (GVariant  *value,
              GError   **error)
 {
-  const char *type = g_variant_get_type_string (value);
-  GVariantIter iter;
-  GVariant *child;
+  GVariantClass class = g_variant_classify (value);
 
-  if (strpbrk (type, "dtv") == NULL)
-    return TRUE;
-
-  if (type[0] == 'd' && !isfinite (g_variant_get_double (value)))
+  if (class == G_VARIANT_CLASS_DOUBLE && !isfinite (g_variant_get_double (value)))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    _("JSON cannot represent the number %g"),
                    g_variant_get_double (value));
       return FALSE;
     }
-  if (type[0] == 't' && g_variant_get_uint64 (value) > G_MAXINT64)
+  if (class == G_VARIANT_CLASS_UINT64 && g_variant_get_uint64 (value) > G_MAXINT64)
     {
       g_autofree char *number = g_variant_print (value, FALSE);
 
@@ -386,33 +528,273 @@ check_value (GVariant  *value,
                      "larger than the largest int64"), number);
       return FALSE;
     }
-  if (!g_variant_is_container (value))
-    return TRUE;
+  return TRUE;
+}
+
+/* Any integer class, checked by check_basic(). */
+static gint64
+integer_value (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BYTE:
+      return g_variant_get_byte (value);
+    case G_VARIANT_CLASS_INT16:
+      return g_variant_get_int16 (value);
+    case G_VARIANT_CLASS_UINT16:
+      return g_variant_get_uint16 (value);
+    case G_VARIANT_CLASS_INT32:
+      return g_variant_get_int32 (value);
+    case G_VARIANT_CLASS_UINT32:
+      return g_variant_get_uint32 (value);
+    case G_VARIANT_CLASS_UINT64:
+      return (gint64) g_variant_get_uint64 (value);
+    case G_VARIANT_CLASS_HANDLE:
+      return g_variant_get_handle (value);
+    case G_VARIANT_CLASS_INT64:
+    default:
+      return g_variant_get_int64 (value);
+    }
+}
+
+static gboolean
+is_string_class (GVariantClass class)
+{
+  return class == G_VARIANT_CLASS_STRING || class == G_VARIANT_CLASS_OBJECT_PATH ||
+         class == G_VARIANT_CLASS_SIGNATURE;
+}
+
+static JsonNode *
+basic_to_node (GVariant *value)
+{
+  JsonNode *node = json_node_new (JSON_NODE_VALUE);
+  GVariantClass class = g_variant_classify (value);
+
+  if (class == G_VARIANT_CLASS_BOOLEAN)
+    json_node_set_boolean (node, g_variant_get_boolean (value));
+  else if (class == G_VARIANT_CLASS_DOUBLE)
+    json_node_set_double (node, g_variant_get_double (value));
+  else if (is_string_class (class))
+    json_node_set_string (node, g_variant_get_string (value, NULL));
+  else
+    json_node_set_int (node, integer_value (value));
+  return node;
+}
+
+/* A dictionary key as an object member name, written as json-glib
+ * writes it ("%f" for doubles). */
+static char *
+basic_to_name (GVariant *key)
+{
+  GVariantClass class = g_variant_classify (key);
+
+  if (class == G_VARIANT_CLASS_BOOLEAN)
+    return g_strdup (g_variant_get_boolean (key) ? "true" : "false");
+  if (class == G_VARIANT_CLASS_DOUBLE)
+    {
+      char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+      return g_strdup (g_ascii_formatd (buffer, sizeof buffer, "%f",
+                                        g_variant_get_double (key)));
+    }
+  if (is_string_class (class))
+    return g_strdup (g_variant_get_string (key, NULL));
+  return g_strdup_printf ("%" G_GINT64_FORMAT, integer_value (key));
+}
+
+static JsonNode *variant_to_node (GVariant  *value,
+                                  GError   **error);
+
+/* Adds a dict entry to @object; a repeated key keeps its first place and
+ * its last value, as json_object_set_member() does. */
+static gboolean
+add_entry (JsonObject  *object,
+           GVariant    *entry,
+           GError     **error)
+{
+  g_autoptr(GVariant) key = g_variant_get_child_value (entry, 0);
+  g_autoptr(GVariant) member = g_variant_get_child_value (entry, 1);
+  g_autofree char *name = NULL;
+  JsonNode *node;
+
+  if (!check_basic (key, error) || (node = variant_to_node (member, error)) == NULL)
+    return FALSE;
+  name = basic_to_name (key);
+  json_object_set_member (object, name, node);
+  return TRUE;
+}
+
+/* An array of dict entries (or, @entries FALSE, any other container) as
+ * an object (an array). */
+static JsonNode *
+children_to_node (GVariant  *value,
+                  gboolean   entries,
+                  GError   **error)
+{
+  g_autoptr(JsonArray) array = entries ? NULL : json_array_sized_new ((guint) g_variant_n_children (value));
+  g_autoptr(JsonObject) object = entries ? json_object_new () : NULL;
+  GVariantIter iter;
+  GVariant *child;
 
   g_variant_iter_init (&iter, value);
   while ((child = g_variant_iter_next_value (&iter)) != NULL)
     {
-      gboolean ok = check_value (child, error);
+      JsonNode *node = NULL;
+      gboolean ok;
 
+      if (entries)
+        ok = add_entry (object, child, error);
+      else if ((ok = (node = variant_to_node (child, error)) != NULL))
+        json_array_add_element (array, node);
       g_variant_unref (child);
       if (!ok)
-        return FALSE;
+        return NULL;
     }
-  return TRUE;
+  if (entries)
+    return json_node_init_object (json_node_alloc (), object);
+  return json_node_init_array (json_node_alloc (), array);
 }
+
+/* The mapping of json_gvariant_serialize() (documented above), in one
+ * walk that also refuses what JSON cannot carry. */
+static JsonNode *
+variant_to_node (GVariant  *value,
+                 GError   **error)
+{
+  g_autoptr(GVariant) child = NULL;
+
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_MAYBE:
+      child = g_variant_get_maybe (value);
+      if (child == NULL)
+        return json_node_new (JSON_NODE_NULL);
+      return variant_to_node (child, error);
+    case G_VARIANT_CLASS_VARIANT:
+      child = g_variant_get_variant (value);
+      return variant_to_node (child, error);
+    case G_VARIANT_CLASS_ARRAY:
+      return children_to_node (value, g_variant_get_type_string (value)[1] == '{',
+                               error);
+    case G_VARIANT_CLASS_TUPLE:
+      return children_to_node (value, FALSE, error);
+    case G_VARIANT_CLASS_DICT_ENTRY:
+      {
+        g_autoptr(JsonObject) object = json_object_new ();
+
+        if (!add_entry (object, value, error))
+          return NULL;
+        return json_node_init_object (json_node_alloc (), object);
+      }
+    default:
+      if (!check_basic (value, error))
+        return NULL;
+      return basic_to_node (value);
+    }
+}
+
+/* ---- JsonNode to GVariant ------------------------------------------- */
+
+static GVariant *
+scalar_to_variant (JsonNode *node)
+{
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_INT64:
+      return g_variant_new_int64 (json_node_get_int (node));
+    case G_TYPE_DOUBLE:
+      return g_variant_new_double (json_node_get_double (node));
+    case G_TYPE_BOOLEAN:
+      return g_variant_new_boolean (json_node_get_boolean (node));
+    case G_TYPE_STRING:
+    default:
+      /* The parser makes no other value type; its strings are UTF-8 without
+       * U+0000, as check_json_text() made sure. */
+      return g_variant_new_string (json_node_get_string (node));
+    }
+}
+
+static GVariant *
+array_to_variant (JsonArray *array,
+                  guint64   *work)
+{
+  guint n = json_array_get_length (array);
+  g_autofree GVariant **children = g_new (GVariant *, n);
+
+  for (guint i = 0; i < n; i++)
+    children[i] = g_variant_new_variant (
+        sw_json_node_to_variant (json_array_get_element (array, i), work));
+  return g_variant_new_array (G_VARIANT_TYPE_VARIANT, children, n);
+}
+
+static GVariant *
+object_to_variant (JsonObject *object,
+                   guint64    *work)
+{
+  g_autofree GVariant **entries = g_new (GVariant *, json_object_get_size (object));
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+  gsize n = 0;
+
+  /* In the order of the text; a repeated name was kept once, with its
+   * last value, by the parser. */
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &name, &member))
+    entries[n++] = g_variant_new_dict_entry (
+        g_variant_new_string (name),
+        g_variant_new_variant (sw_json_node_to_variant (member, work)));
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
+}
+
+GVariant *
+sw_json_node_to_variant (JsonNode *node,
+                         guint64  *work)
+{
+  if (work != NULL)
+    ++*work;
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      return object_to_variant (json_node_get_object (node), work);
+    case JSON_NODE_ARRAY:
+      return array_to_variant (json_node_get_array (node), work);
+    case JSON_NODE_NULL:
+      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case JSON_NODE_VALUE:
+    default:
+      return scalar_to_variant (node);
+    }
+}
+
+/* ---- the codec ------------------------------------------------------ */
 
 static GBytes *
 sw_json_codec_encode (SwCodec   *codec,
                       GVariant  *value,
                       GError   **error)
 {
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) node = variant_to_node (value, error);
 
-  if (!check_value (value, error))
+  if (node == NULL)
     return NULL;
-
-  node = json_gvariant_serialize (value);
   return sw_json_node_to_bytes (node);
+}
+
+static JsonNode *parse_text (GBytes          *bytes,
+                             const JsonCost  *cost,
+                             GError         **error);
+
+GVariant *
+sw_json_decode (GBytes   *bytes,
+                guint64  *work,
+                GError  **error)
+{
+  g_autoptr(JsonNode) node = parse_text (bytes, &sw_json_cost_value, error);
+
+  if (node == NULL)
+    return NULL;
+  return g_variant_ref_sink (sw_json_node_to_variant (node, work));
 }
 
 static GVariant *
@@ -420,23 +802,7 @@ sw_json_codec_decode (SwCodec   *codec,
                       GBytes    *bytes,
                       GError   **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) local_error = NULL;
-  GVariant *value;
-
-  node = sw_json_node_from_bytes (bytes, error);
-  if (node == NULL)
-    return NULL;
-
-  value = json_gvariant_deserialize (node, NULL, &local_error);
-  if (value == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("JSON value cannot be converted to a GVariant: %s"),
-                   local_error->message);
-      return NULL;
-    }
-  return g_variant_take_ref (value);
+  return sw_json_decode (bytes, NULL, error);
 }
 
 static void
@@ -515,9 +881,11 @@ sw_json_node_to_bytes (JsonNode *node)
   return g_bytes_new_take (text, length);
 }
 
-JsonNode *
-sw_json_node_from_bytes (GBytes  *bytes,
-                         GError **error)
+/* Checks @bytes with @cost, then parses them. */
+static JsonNode *
+parse_text (GBytes          *bytes,
+            const JsonCost  *cost,
+            GError         **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -525,10 +893,8 @@ sw_json_node_from_bytes (GBytes  *bytes,
   gsize length;
   JsonNode *root;
 
-  g_return_val_if_fail (bytes != NULL, NULL);
-
   text = g_bytes_get_data (bytes, &length);
-  if (!check_json_text (text, length, error))
+  if (!check_json_text (text, length, cost, error))
     return NULL;
 
   /* Mutable nodes: the caller of receive_json_node may edit the value. */
@@ -546,6 +912,15 @@ sw_json_node_from_bytes (GBytes  *bytes,
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                          _("Invalid JSON: the message holds no value"));
   return root;
+}
+
+JsonNode *
+sw_json_node_from_bytes (GBytes  *bytes,
+                         GError **error)
+{
+  g_return_val_if_fail (bytes != NULL, NULL);
+
+  return parse_text (bytes, &sw_json_cost_node, error);
 }
 
 gboolean

@@ -58,13 +58,17 @@
  * (truncated input, trailing bytes, the byte 0xc1, deeper nesting, bad
  * strings); encoding fails with %G_IO_ERROR_INVALID_ARGUMENT on deeper
  * nesting or a string, binary or container too large for MessagePack
- * (more than 2^32 − 1 bytes or items).
+ * (more than 2^32 − 1 bytes or items). A message whose value would take
+ * more memory than the decode budget of [iface@Sw.Codec] allows (each
+ * item, even a one-byte nil, becomes a GVariant of a few hundred bytes)
+ * fails with %G_IO_ERROR_MESSAGE_TOO_LARGE before anything is built.
  *
  * Since: 0.1
  */
 
 #include <glib/gi18n-lib.h>
 
+#include "sw-codec-private.h"
 #include "sw-init-private.h"
 #include "sw-msgpack-codec.h"
 #include "sw-msgpack-private.h"
@@ -291,6 +295,44 @@ decode_object (GBytes  *bytes,
     }
 }
 
+/* What each decoded item costs in memory, in bytes, on a 64-bit host with
+ * glibc's malloc: peak RSS measured on large arrays of nils, ints, strs,
+ * bins, exts, empty maps, maps of pairs and nested singletons, then
+ * rounded up with a margin. A value is a GVariant in tree form, boxed in
+ * a variant inside its container; a map pair adds a dict entry (or a
+ * tuple) and a second box; an ext is a tuple of two values; a str adds a
+ * copy of its bytes. */
+#define ITEM_COST 320
+#define PAIR_COST 256
+#define EXT_COST  384
+
+/* The memory the value of @data (an object sw_msgpack_check_object()
+ * accepted, so every header can be trusted) will take once decoded: one
+ * pass over the headers, before anything is built. */
+static guint64
+decode_cost (const guint8 *data)
+{
+  guint64 cost = 0, pending = 1;
+  gsize offset = 0;
+
+  while (pending > 0)
+    {
+      SwMsgPackItem item;
+
+      sw_msgpack_parse_header (data + offset, &item);
+      offset += item.header_length + (gsize) sw_msgpack_item_data_length (&item);
+      pending += sw_msgpack_item_children (&item) - 1;
+      cost += ITEM_COST;
+      if (item.kind == SW_MSGPACK_STR)
+        cost += item.size;
+      else if (item.kind == SW_MSGPACK_MAP)
+        cost += (guint64) item.size * PAIR_COST;
+      else if (item.kind == SW_MSGPACK_EXT)
+        cost += EXT_COST;
+    }
+  return cost;
+}
+
 static GVariant *
 sw_msgpack_codec_decode (SwCodec  *codec,
                          GBytes   *bytes,
@@ -299,7 +341,8 @@ sw_msgpack_codec_decode (SwCodec  *codec,
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
 
-  if (!sw_msgpack_check_object (data, size, G_IO_ERROR_INVALID_DATA, error))
+  if (!sw_msgpack_check_object (data, size, G_IO_ERROR_INVALID_DATA, error) ||
+      !sw_codec_check_cost (decode_cost (data), size, error))
     return NULL;
   return decode_object (bytes, error);
 }

@@ -438,6 +438,26 @@ test_json_invalid (void)
     { "minus alone", "-", -1 },
     { "NaN", "NaN", -1 },
     { "Infinity", "[Infinity]", -1 },
+    /* What json-glib's scanner reads but JSON does not have. */
+    { "C comment", "[/* c */ 1]", -1 },
+    { "slash comment", "[1, / c / 2]", -1 },
+    { "line comment", "// c\n1", -1 },
+    { "single-quoted string", "['a']", -1 },
+    { "hex number", "[0x1f]", -1 },
+    { "dollar hex", "[$ff]", -1 },
+    { "binary number", "0b101", -1 },
+    { "leading zero", "[01]", -1 },
+    { "leading plus", "+1", -1 },
+    { "no fraction digits", "1.", -1 },
+    { "no integer digits", ".5", -1 },
+    { "no exponent digits", "[1e]", -1 },
+    { "minus then space", "[- 1]", -1 },
+    { "number then letters", "[1e5f]", -1 },
+    { "literal then letters", "[truex]", -1 },
+    { "capitalised literal", "True", -1 },
+    { "assignment", "var a = [1]", -1 },
+    { "raw tab in a string", "[\"a\tb\"]", -1 },
+    { "raw newline in a key", "{\"a\nb\": 1}", -1 },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -473,9 +493,30 @@ test_json_error_position (void)
   g_assert_nonnull (strstr (overflow, "line 3, column 5"));
 }
 
+/* A balanced document @depth deep: @open, "1", @close, each @depth
+ * times, inside @prefix and @suffix. */
+static GBytes *
+nested_json (const char *prefix,
+             const char *open,
+             guint       depth,
+             const char *close,
+             const char *suffix)
+{
+  GString *text = g_string_new (prefix);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, open);
+  g_string_append (text, "1");
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, close);
+  g_string_append (text, suffix);
+  return g_string_free_to_bytes (text);
+}
+
 /* The deepest text accepted, in its deepest GVariant form (objects: three
  * GVariant levels each) and as arrays, goes on through the GVariant codec,
- * as documented. */
+ * as documented; the same text one level deeper, balanced and otherwise
+ * valid (json-glib would parse it), is refused. */
 static void
 test_json_max_depth (void)
 {
@@ -487,23 +528,106 @@ test_json_max_depth (void)
 
   for (gsize b = 0; b < G_N_ELEMENTS (brackets); b++)
     {
-      g_autoptr(GString) text = g_string_new (NULL);
       g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GBytes) deeper = NULL;
       g_autoptr(GVariant) value = NULL;
       g_autoptr(GVariant) again = NULL;
       g_autoptr(GError) error = NULL;
+      g_autofree char *message = NULL;
+      g_autofree char *limit = g_strdup_printf ("%d levels", SW_JSON_MAX_DEPTH);
 
-      for (int i = 0; i < SW_JSON_MAX_DEPTH; i++)
-        g_string_append (text, brackets[b][0]);
-      g_string_append (text, "1");
-      for (int i = 0; i < SW_JSON_MAX_DEPTH; i++)
-        g_string_append (text, brackets[b][1]);
-
-      bytes = g_bytes_new (text->str, text->len);
+      bytes = nested_json ("", brackets[b][0], SW_JSON_MAX_DEPTH, brackets[b][1], "");
       value = sw_codec_decode (json, bytes, &error);
       g_assert_no_error (error);
       again = round_trip (gvariant, value);
       assert_variant_equal (again, value);
+
+      deeper = nested_json ("", brackets[b][0], SW_JSON_MAX_DEPTH + 1, brackets[b][1], "");
+      message = assert_decode_invalid (json, deeper);
+      g_assert_nonnull (strstr (message, limit));
+    }
+}
+
+/* Decoding walks each JSON node once: the work counted is exactly the
+ * number of nodes, for small and large arrays and objects alike. A
+ * conversion that revisits nodes (json_gvariant_deserialize() appends
+ * each array element to a list, which took 41 s for 160 000 zeros)
+ * counts nothing here and fails. */
+static void
+test_json_decode_linear (void)
+{
+  static const struct
+  {
+    const char *element;
+    guint       nodes;  /* per element */
+    guint       large;  /* elements in the large array (160 000 zeros took
+                           json_gvariant_deserialize() 41 s) */
+  } shapes[] = {
+    { "0", 1, 160000 }, { "[0,{}]", 3, 40000 }, { "{\"a\":[null,\"x\"]}", 4, 40000 },
+  };
+
+  for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (guint k = 0; k < 2; k++)
+      {
+        guint n = k == 0 ? 1000 : shapes[s].large;
+        g_autoptr(GString) text = g_string_new ("[");
+        g_autoptr(GBytes) bytes = NULL;
+        g_autoptr(GVariant) value = NULL;
+        g_autoptr(GError) error = NULL;
+        guint64 work = 0;
+
+        for (guint i = 0; i < n; i++)
+          g_string_append_printf (text, "%s%s", i > 0 ? "," : "", shapes[s].element);
+        g_string_append_c (text, ']');
+        bytes = g_bytes_new (text->str, text->len);
+
+        value = sw_json_decode (bytes, &work, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (g_variant_n_children (value), ==, n);
+        g_assert_cmpuint (work, ==, 1 + (guint64) n * shapes[s].nodes);
+      }
+}
+
+/* The codec's own conversion keeps json-glib's mapping exactly, both ways. */
+static void
+test_json_same_mapping (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  static const char * const extra[] = {
+    "{1.5: 'a', -2.25: 'b'}", "{true: 1, false: 2}", "{int16 -3: byte 4}",
+    "{uint64 7: @mi nothing}", "{objectpath '/a': {'x': <1>}}",
+    "{'k': 1, 'k': 2, 'j': 3}", "@a{sv} {'dup': <1>, 'dup': <'x'>}",
+    "[@mmi just nothing, @mmi just just 3]", "<<<(1, 'x')>>>",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (gvariant_values) + G_N_ELEMENTS (extra); i++)
+    {
+      const char *text = i < G_N_ELEMENTS (gvariant_values)
+                         ? gvariant_values[i] : extra[i - G_N_ELEMENTS (gvariant_values)];
+      g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_parsed (text));
+      g_autoptr(JsonNode) theirs = NULL;
+      g_autoptr(GBytes) expected = NULL;
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) decoded = NULL;
+      g_autoptr(GVariant) deserialized = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("value: %s", text);
+      bytes = sw_codec_encode (codec, value, &error);
+      if (bytes == NULL)  /* what JSON cannot carry */
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+          continue;
+        }
+      theirs = json_gvariant_serialize (value);
+      expected = sw_json_node_to_bytes (theirs);
+      g_assert_true (g_bytes_equal (bytes, expected));
+
+      decoded = sw_codec_decode (codec, bytes, &error);
+      g_assert_no_error (error);
+      deserialized = json_gvariant_deserialize (theirs, NULL, &error);
+      g_assert_no_error (error);
+      assert_variant_equal (decoded, deserialized);
     }
 }
 
@@ -858,6 +982,49 @@ send_raw (SwConnection *connection,
   g_assert_no_error (error);
 }
 
+/* A quote inside a comment or a single-quoted string, both of which
+ * json-glib's scanner skips, must not hide the brackets after it: 200 000
+ * nested arrays would overflow json-glib's recursive parser (SIGSEGV).
+ * Refused with a clear error by the codec, by the JsonNode helper and by
+ * a receiving connection. */
+static void
+test_json_hidden_brackets (void)
+{
+  g_autoptr(SwCodec) codec = json_codec ();
+  static const char * const prefixes[] = {
+    "[/*\"*/", "['\"',", "[/\"/", "[ // \"\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autoptr(GBytes) bytes = nested_json (prefixes[i], "[", 200000, "]", "]");
+      GBytes *messages[] = { bytes, bytes };
+      SwTestSender *sender;
+      g_autoptr(SwConnection) a = NULL;
+      g_autoptr(SwConnection) b = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(JsonNode) node = NULL;
+
+      g_test_message ("prefix: %s", prefixes[i]);
+      g_free (assert_decode_invalid (codec, bytes));
+
+      make_pair (codec, &a, &b);
+      /* A thread: the frames are larger than the socket buffer. */
+      sender = sw_test_sender_new (a, messages, G_N_ELEMENTS (messages));
+      value = sw_connection_receive_value (b, TIMEOUT_US, NULL, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_null (value);
+      g_clear_error (&error);
+      node = sw_connection_receive_json_node (b, TIMEOUT_US, NULL, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_null (node);
+      g_clear_error (&error);
+      g_assert_true (sw_test_sender_join (sender, &error));
+      g_assert_no_error (error);
+    }
+}
+
 /* Both codecs carry values both ways over a real socketpair; floating
  * values go in inline. */
 static void
@@ -1147,8 +1314,13 @@ test_json_fuzz (void)
 
   g_ptr_array_add (seeds, bytes_from_string (
       "{\"a\": [1e400, -0, \"\\ud83d\\ude00\", {\"b\": null}]}"));
-  fuzz_codec (codec, seeds, "[]{}\",:0123456789-+.eE \\utrfalsn");
+  /* Quotes that json-glib's scanner hides in comments and single-quoted
+   * strings. */
+  g_ptr_array_add (seeds, bytes_from_string ("[/*\"*/[[[[]]]]]"));
+  g_ptr_array_add (seeds, bytes_from_string ("['\"',[[[[]]]]]"));
+  fuzz_codec (codec, seeds, "[]{}\",:0123456789-+.eE \\utrfalsn/*'x$");
 }
+
 
 /* ------------------------------------------------------------------ */
 
@@ -1206,6 +1378,9 @@ main (int   argc,
   g_test_add_func ("/sw/codec/json/invalid", test_json_invalid);
   g_test_add_func ("/sw/codec/json/error-position", test_json_error_position);
   g_test_add_func ("/sw/codec/json/max-depth", test_json_max_depth);
+  g_test_add_func ("/sw/codec/json/hidden-brackets", test_json_hidden_brackets);
+  g_test_add_func ("/sw/codec/json/decode-linear", test_json_decode_linear);
+  g_test_add_func ("/sw/codec/json/same-mapping", test_json_same_mapping);
   g_test_add_func ("/sw/codec/json/unrepresentable", test_json_unrepresentable);
   g_test_add_func ("/sw/codec/json/node-helpers", test_json_node_helpers);
   g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sw-codec.h"
+
+G_BEGIN_DECLS
+
+/* The memory budget of one decode (see "Memory" in the SwCodec docs):
+ * the decoded value, estimated before it is built, may take the larger of
+ * SW_CODEC_DECODE_MIN_LIMIT and SW_CODEC_DECODE_FACTOR times the message.
+ * The floor is the default max-message-size, so a message of any size the
+ * default connection accepts may decode to that much structure; the
+ * factor lets a connection whose max-message-size was raised decode
+ * proportionally larger messages (long strings cost up to twice their
+ * length, once in the parser's tree and once in the value). */
+#define SW_CODEC_DECODE_MIN_LIMIT (G_GUINT64_CONSTANT (128) * 1024 * 1024)
+#define SW_CODEC_DECODE_FACTOR    4
+
+guint64  sw_codec_decode_limit (gsize         message_size);
+
+/* TRUE when a decoded value estimated at @cost bytes fits the budget of a
+ * message of @message_size bytes; otherwise sets
+ * G_IO_ERROR_MESSAGE_TOO_LARGE, saying both numbers. */
+gboolean sw_codec_check_cost   (guint64       cost,
+                                gsize         message_size,
+                                GError      **error);
+
+G_END_DECLS
