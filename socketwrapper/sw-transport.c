@@ -253,10 +253,19 @@ sw_transport_recv_datagram (SwTransport  *transport,
 {
   ssize_t result;
 
+  /* MSG_TRUNC: the datagram's real length, so one that grew since the
+   * peek (another reader shares the socket) is never cut silently. */
   do
-    result = recv (transport->in_fd, buffer, size, MSG_DONTWAIT);
+    result = recv (transport->in_fd, buffer, size, MSG_DONTWAIT | MSG_TRUNC);
   while (result < 0 && errno == EINTR);
 
+  if (result > (ssize_t) size)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                   _("A datagram of %zu bytes arrived where %zu were expected; "
+                     "it was dropped"), (gsize) result, size);
+      return SW_IO_ERROR;
+    }
   return syscall_status (result, n_read, error);
 }
 

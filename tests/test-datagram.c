@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sw-test-util.h"
+#include "sw-transport-private.h"
 
 #define BIG_DATAGRAM (100 * 1024)
 
@@ -373,6 +374,30 @@ add_both (const char *name,
   g_test_add_data_func (seqpacket, GINT_TO_POINTER (G_SOCKET_TYPE_SEQPACKET), func);
 }
 
+/* Receiving a datagram into a buffer sized by an earlier peek: a datagram
+ * that grew meanwhile (another reader shares the socket) is an error,
+ * never silently cut to the buffer. */
+static void
+test_recv_datagram_larger_than_peeked (void)
+{
+  static const char payload[] = "a datagram of forty bytes, more or less";
+  SwTransport transport = { .in_fd = -1, .out_fd = -1, .is_socket = TRUE,
+                            .socket_type = SOCK_DGRAM };
+  g_autoptr(GError) error = NULL;
+  guint8 buffer[10];
+  gsize n_read = 0;
+  int fds[2];
+
+  sw_test_raw_socketpair (SOCK_DGRAM, fds);
+  transport.in_fd = fds[0];
+  g_assert_cmpint (send (fds[1], payload, sizeof payload, 0), ==, (int) sizeof payload);
+  g_assert_cmpint (sw_transport_recv_datagram (&transport, buffer, sizeof buffer, &n_read, &error),
+                   ==, SW_IO_ERROR);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  close (fds[0]);
+  close (fds[1]);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -391,6 +416,8 @@ main (int   argc,
   g_test_add_func ("/sw/datagram/dgram/no-eof", test_dgram_no_eof);
   g_test_add_func ("/sw/datagram/seqpacket/empty-message", test_seqpacket_empty_message);
   g_test_add_func ("/sw/datagram/seqpacket/eof", test_seqpacket_eof);
+  g_test_add_func ("/sw/datagram/dgram/recv-larger-than-peeked",
+                   test_recv_datagram_larger_than_peeked);
 
   return g_test_run ();
 }
