@@ -74,6 +74,10 @@ struct _SwConnection
  * never for doing I/O behind the connection's locks. */
 SwChannel *sw_connection_get_channel (SwConnection *self);
 
+/* The codec (transfer full), or NULL with NOT_SUPPORTED when none is set. */
+SwCodec   *sw_connection_require_codec  (SwConnection  *self,
+                                         GError       **error);
+
 /* Closing (sw-connection-close.c). */
 gboolean   sw_connection_close_internal (SwConnection  *self,
                                          GCancellable  *cancellable,

@@ -265,9 +265,9 @@ get_codec_ref (SwConnection *self)
   return codec;
 }
 
-static SwCodec *
-require_codec (SwConnection  *self,
-               GError       **error)
+SwCodec *
+sw_connection_require_codec (SwConnection  *self,
+                             GError       **error)
 {
   SwCodec *codec = get_codec_ref (self);
 
@@ -1638,12 +1638,6 @@ sw_connection_set_read_ahead (SwConnection *self,
 
 /* ---- async calls ------------------------------------------------------ */
 
-/* Turns a received message into the call's result (transfer full), or
- * fails with @error. */
-typedef gpointer (*SwMessageDecodeFunc) (GBytes    *message,
-                                         gpointer   user_data,
-                                         GError   **error);
-
 /* One async call in flight: the task's data. While in flight it holds a
  * reference on the task, which holds one on the connection. */
 typedef struct
@@ -1653,11 +1647,6 @@ typedef struct
   SwOperation    op;
   GTask         *task;
   GSource       *queue_source;   /* the caller's cancellable while queued */
-
-  /* Receives that return a value rather than the message's bytes. */
-  SwMessageDecodeFunc decode;
-  gpointer            decode_data;      /* owned: a GObject or NULL */
-  GDestroyNotify      result_free;
 
   /* Queued sends whose messages ride in this call's batch (corking); they
    * complete with it. */
@@ -1679,7 +1668,6 @@ async_call_free (gpointer data)
   g_assert (call->queue_source == NULL && call->driver.source == NULL);
   g_clear_error (&call->driver.evicted_error);
   sw_operation_clear (&call->op);
-  g_clear_object (&call->decode_data);
   g_free (call);
 }
 
@@ -1709,17 +1697,8 @@ async_call_return (SwAsyncCall *call,
       g_clear_pointer (&call->queue_source, g_source_unref);
     }
 
-  if (error == NULL && call->decode != NULL)
-    {
-      gpointer value = call->decode (call->op.result, call->decode_data, &error);
-
-      if (value != NULL)
-        g_task_return_pointer (task, value, call->result_free);
-    }
   if (error != NULL)
     g_task_return_error (task, error);
-  else if (call->decode != NULL)
-    ;
   else if (sw_operation_is_receive (&call->op))
     g_task_return_pointer (task, g_steal_pointer (&call->op.result),
                            (GDestroyNotify) g_bytes_unref);
@@ -1774,7 +1753,6 @@ is_corkable_send (SwLockWaiter *waiter)
   call = async_call_from_waiter (waiter);
   return call->op.kind == SW_OPERATION_SEND_MESSAGE
          && call->driver.cancellable == NULL
-         && call->decode == NULL
          && sw_operation_check (&call->op, call->driver.channel, NULL);
 }
 
@@ -1965,28 +1943,6 @@ async_call_new (SwConnection        *self,
   return call;
 }
 
-static void
-start_async_decoded (SwConnection        *self,
-                     SwOperation         *op,
-                     int                  io_priority,
-                     GCancellable        *cancellable,
-                     GAsyncReadyCallback  callback,
-                     gpointer             user_data,
-                     const char          *name,
-                     gpointer             tag,
-                     SwMessageDecodeFunc  decode,
-                     gpointer             decode_data,
-                     GDestroyNotify       result_free)
-{
-  SwAsyncCall *call = async_call_new (self, op, io_priority, cancellable, callback,
-                                      user_data, name, tag);
-
-  call->decode = decode;
-  call->decode_data = decode_data;
-  call->result_free = result_free;
-  async_call_enqueue (call);
-}
-
 /* Queues @call on its lock; starts it at once if the lock is free. */
 static void
 async_call_enqueue (SwAsyncCall *call)
@@ -2021,25 +1977,8 @@ start_async (SwConnection        *self,
              const char          *name,
              gpointer             tag)
 {
-  start_async_decoded (self, op, io_priority, cancellable, callback, user_data,
-                       name, tag, NULL, NULL, NULL);
-}
-
-/* Completes a call that failed before it started (no codec, a value that
- * cannot be encoded). */
-static void
-return_early_error (SwConnection        *self,
-                    GAsyncReadyCallback  callback,
-                    gpointer             user_data,
-                    const char          *name,
-                    gpointer             tag,
-                    GError              *error)
-{
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
-
-  g_task_set_name (task, name);
-  g_task_set_source_tag (task, tag);
-  g_task_return_error (task, error);
+  async_call_enqueue (async_call_new (self, op, io_priority, cancellable, callback,
+                                      user_data, name, tag));
 }
 
 static gboolean
@@ -2596,436 +2535,3 @@ sw_connection_dup_codec (SwConnection *self)
   return get_codec_ref (self);
 }
 
-static gpointer
-decode_value (GBytes   *message,
-              gpointer  codec,
-              GError  **error)
-{
-  return sw_codec_decode (codec, message, error);
-}
-
-/* The message for @value, or NULL with @error; sinks a floating @value. */
-static GBytes *
-encode_value (SwConnection  *self,
-              GVariant      *value,
-              GError       **error)
-{
-  g_autoptr(GVariant) owned = g_variant_ref_sink (value);
-  g_autoptr(SwCodec) codec = require_codec (self, error);
-
-  if (codec == NULL)
-    return NULL;
-  return sw_codec_encode (codec, owned, error);
-}
-
-/**
- * sw_connection_send_value:
- * @self: a connection
- * @value: the value; a floating reference is sunk
- * @timeout_us: how long the call may take, in microseconds; -1 for ever
- * @cancellable: (nullable): a cancellable, or %NULL
- * @error: return location for a #GError
- *
- * Encodes @value with [property@Sw.Connection:codec] and sends it as one
- * message, like [method@Sw.Connection.send_message]. Without a codec it
- * fails with %G_IO_ERROR_NOT_SUPPORTED; a value the codec cannot encode
- * fails with the codec's error and sends nothing.
- *
- * Returns: %TRUE if the message was sent or committed
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_send_value (SwConnection  *self,
-                          GVariant      *value,
-                          gint64         timeout_us,
-                          GCancellable  *cancellable,
-                          GError       **error)
-{
-  g_autoptr(GBytes) message = NULL;
-
-  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  message = encode_value (self, value, error);
-  if (message == NULL)
-    return FALSE;
-  return sw_connection_send_message (self, message, timeout_us, cancellable, error);
-}
-
-/**
- * sw_connection_receive_value:
- * @self: a connection
- * @timeout_us: how long the call may take, in microseconds; -1 for ever
- * @cancellable: (nullable): a cancellable, or %NULL
- * @error: return location for a #GError
- *
- * Receives one message, like [method@Sw.Connection.receive_message], and
- * decodes it with [property@Sw.Connection:codec]. A message the codec
- * cannot decode fails with %G_IO_ERROR_INVALID_DATA; it is consumed, and
- * the next receive gets the next message. Without a codec it fails with
- * %G_IO_ERROR_NOT_SUPPORTED before receiving anything.
- *
- * Returns: (transfer full): the value, or %NULL on error
- *
- * Since: 0.1
- */
-GVariant *
-sw_connection_receive_value (SwConnection  *self,
-                             gint64         timeout_us,
-                             GCancellable  *cancellable,
-                             GError       **error)
-{
-  g_autoptr(SwCodec) codec = NULL;
-  g_autoptr(GBytes) message = NULL;
-
-  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  codec = require_codec (self, error);
-  if (codec == NULL)
-    return NULL;
-  message = sw_connection_receive_message (self, timeout_us, cancellable, error);
-  if (message == NULL)
-    return NULL;
-  return sw_codec_decode (codec, message, error);
-}
-
-/**
- * sw_connection_send_value_async:
- * @self: a connection
- * @value: the value; a floating reference is sunk
- * @io_priority: the I/O priority of the call
- * @cancellable: (nullable): a cancellable, or %NULL
- * @callback: (scope async): called when the call completes
- * @user_data: data for @callback
- *
- * Encodes @value with [property@Sw.Connection:codec] and sends it, like
- * [method@Sw.Connection.send_message_async]. @callback runs in the
- * thread-default main context of the thread that made the call; finish
- * with [method@Sw.Connection.send_value_finish].
- *
- * Since: 0.1
- */
-void
-sw_connection_send_value_async (SwConnection        *self,
-                                GVariant            *value,
-                                int                  io_priority,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data)
-{
-  g_autoptr(GBytes) message = NULL;
-  GError *error = NULL;
-  SwOperation op;
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (value != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  message = encode_value (self, value, &error);
-  if (message == NULL)
-    {
-      return_early_error (self, callback, user_data, "sw_connection_send_value_async",
-                          SW_TAG (sw_connection_send_value_async), error);
-      return;
-    }
-  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
-  sw_operation_set_data (&op, message);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_send_value_async", SW_TAG (sw_connection_send_value_async));
-}
-
-/**
- * sw_connection_send_value_finish:
- * @self: a connection
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Sw.Connection.send_value_async].
- *
- * Returns: %TRUE on success
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_send_value_finish (SwConnection  *self,
-                                 GAsyncResult  *result,
-                                 GError       **error)
-{
-  return finish_boolean (self, result, SW_TAG (sw_connection_send_value_async), error);
-}
-
-/**
- * sw_connection_receive_value_async:
- * @self: a connection
- * @io_priority: the I/O priority of the call
- * @cancellable: (nullable): a cancellable, or %NULL
- * @callback: (scope async): called when the call completes
- * @user_data: data for @callback
- *
- * Receives one message and decodes it with
- * [property@Sw.Connection:codec], like
- * [method@Sw.Connection.receive_value] but without blocking. @callback
- * runs in the thread-default main context of the thread that made the
- * call; finish with [method@Sw.Connection.receive_value_finish].
- *
- * Since: 0.1
- */
-void
-sw_connection_receive_value_async (SwConnection        *self,
-                                   int                  io_priority,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  SwCodec *codec;
-  GError *error = NULL;
-  SwOperation op;
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  codec = require_codec (self, &error);
-  if (codec == NULL)
-    {
-      return_early_error (self, callback, user_data, "sw_connection_receive_value_async",
-                          SW_TAG (sw_connection_receive_value_async), error);
-      return;
-    }
-  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
-  start_async_decoded (self, &op, io_priority, cancellable, callback, user_data,
-                       "sw_connection_receive_value_async",
-                       SW_TAG (sw_connection_receive_value_async),
-                       decode_value, codec, (GDestroyNotify) g_variant_unref);
-}
-
-/**
- * sw_connection_receive_value_finish:
- * @self: a connection
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Sw.Connection.receive_value_async].
- *
- * Returns: (transfer full): the value, or %NULL on error
- *
- * Since: 0.1
- */
-GVariant *
-sw_connection_receive_value_finish (SwConnection  *self,
-                                    GAsyncResult  *result,
-                                    GError       **error)
-{
-  return finish_pointer (self, result, SW_TAG (sw_connection_receive_value_async), error);
-}
-
-/* ---- JSON nodes ------------------------------------------------------- */
-
-static gpointer
-decode_json_node (GBytes   *message,
-                  gpointer  unused,
-                  GError  **error)
-{
-  return sw_json_node_from_bytes (message, error);
-}
-
-static GBytes *
-encode_json_node (JsonNode  *node,
-                  GError   **error)
-{
-  if (!sw_json_node_check (node, error))
-    return NULL;
-  return sw_json_node_to_bytes (node);
-}
-
-/**
- * sw_connection_send_json_node:
- * @self: a connection
- * @node: the JSON value
- * @timeout_us: how long the call may take, in microseconds; -1 for ever
- * @cancellable: (nullable): a cancellable, or %NULL
- * @error: return location for a #GError
- *
- * Sends @node as one message of compact JSON text (UTF-8), whatever the
- * connection's codec. A number that JSON cannot represent (NaN, infinity)
- * fails with %G_IO_ERROR_INVALID_ARGUMENT and sends nothing. With
- * [class@Sw.DelimiterFraming] this speaks JSON Lines.
- *
- * Returns: %TRUE if the message was sent or committed
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_send_json_node (SwConnection  *self,
-                              JsonNode      *node,
-                              gint64         timeout_us,
-                              GCancellable  *cancellable,
-                              GError       **error)
-{
-  g_autoptr(GBytes) message = NULL;
-
-  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
-  g_return_val_if_fail (node != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  message = encode_json_node (node, error);
-  if (message == NULL)
-    return FALSE;
-  return sw_connection_send_message (self, message, timeout_us, cancellable, error);
-}
-
-/**
- * sw_connection_receive_json_node:
- * @self: a connection
- * @timeout_us: how long the call may take, in microseconds; -1 for ever
- * @cancellable: (nullable): a cancellable, or %NULL
- * @error: return location for a #GError
- *
- * Receives one message and parses it as JSON text, whatever the
- * connection's codec. A message that is not valid JSON fails with
- * %G_IO_ERROR_INVALID_DATA (the message says where); it is consumed, and
- * the next receive gets the next message.
- *
- * Returns: (transfer full): the JSON value, or %NULL on error
- *
- * Since: 0.1
- */
-JsonNode *
-sw_connection_receive_json_node (SwConnection  *self,
-                                 gint64         timeout_us,
-                                 GCancellable  *cancellable,
-                                 GError       **error)
-{
-  g_autoptr(GBytes) message = NULL;
-
-  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  message = sw_connection_receive_message (self, timeout_us, cancellable, error);
-  if (message == NULL)
-    return NULL;
-  return sw_json_node_from_bytes (message, error);
-}
-
-/**
- * sw_connection_send_json_node_async:
- * @self: a connection
- * @node: the JSON value
- * @io_priority: the I/O priority of the call
- * @cancellable: (nullable): a cancellable, or %NULL
- * @callback: (scope async): called when the call completes
- * @user_data: data for @callback
- *
- * Sends @node as JSON text, like [method@Sw.Connection.send_json_node]
- * but without blocking. @callback runs in the thread-default main context
- * of the thread that made the call; finish with
- * [method@Sw.Connection.send_json_node_finish].
- *
- * Since: 0.1
- */
-void
-sw_connection_send_json_node_async (SwConnection        *self,
-                                    JsonNode            *node,
-                                    int                  io_priority,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_autoptr(GBytes) message = NULL;
-  GError *error = NULL;
-  SwOperation op;
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (node != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  message = encode_json_node (node, &error);
-  if (message == NULL)
-    {
-      return_early_error (self, callback, user_data, "sw_connection_send_json_node_async",
-                          SW_TAG (sw_connection_send_json_node_async), error);
-      return;
-    }
-  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
-  sw_operation_set_data (&op, message);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_send_json_node_async",
-               SW_TAG (sw_connection_send_json_node_async));
-}
-
-/**
- * sw_connection_send_json_node_finish:
- * @self: a connection
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Sw.Connection.send_json_node_async].
- *
- * Returns: %TRUE on success
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_send_json_node_finish (SwConnection  *self,
-                                     GAsyncResult  *result,
-                                     GError       **error)
-{
-  return finish_boolean (self, result, SW_TAG (sw_connection_send_json_node_async), error);
-}
-
-/**
- * sw_connection_receive_json_node_async:
- * @self: a connection
- * @io_priority: the I/O priority of the call
- * @cancellable: (nullable): a cancellable, or %NULL
- * @callback: (scope async): called when the call completes
- * @user_data: data for @callback
- *
- * Receives one message and parses it as JSON text, like
- * [method@Sw.Connection.receive_json_node] but without blocking.
- * @callback runs in the thread-default main context of the thread that
- * made the call; finish with
- * [method@Sw.Connection.receive_json_node_finish].
- *
- * Since: 0.1
- */
-void
-sw_connection_receive_json_node_async (SwConnection        *self,
-                                       int                  io_priority,
-                                       GCancellable        *cancellable,
-                                       GAsyncReadyCallback  callback,
-                                       gpointer             user_data)
-{
-  SwOperation op;
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
-  start_async_decoded (self, &op, io_priority, cancellable, callback, user_data,
-                       "sw_connection_receive_json_node_async",
-                       SW_TAG (sw_connection_receive_json_node_async),
-                       decode_json_node, NULL, (GDestroyNotify) json_node_unref);
-}
-
-/**
- * sw_connection_receive_json_node_finish:
- * @self: a connection
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Sw.Connection.receive_json_node_async].
- *
- * Returns: (transfer full): the JSON value, or %NULL on error
- *
- * Since: 0.1
- */
-JsonNode *
-sw_connection_receive_json_node_finish (SwConnection  *self,
-                                        GAsyncResult  *result,
-                                        GError       **error)
-{
-  return finish_pointer (self, result, SW_TAG (sw_connection_receive_json_node_async), error);
-}
