@@ -101,7 +101,9 @@ input_unwind (SwInput *in)
       gsize total = in->header_length + in->payload_filled + rest;
       guint8 *data = g_malloc (MAX (total, 1));
 
-      memcpy (data, in->saved_header, in->header_length);
+      /* A frame without header (MessagePack) saved none: NULL. */
+      if (in->header_length > 0)
+        memcpy (data, in->saved_header, in->header_length);
       memcpy (data + in->header_length, in->payload, in->payload_filled);
       if (rest > 0)
         memcpy (data + in->header_length + in->payload_filled, in->data + in->start, rest);
