@@ -117,17 +117,6 @@ input_unwind (SwInput *in)
   in->skip = 0;
 }
 
-GBytes *
-sw_channel_steal_input (SwChannel *channel)
-{
-  SwInput *in = &channel->input;
-  GBytes *bytes;
-
-  input_unwind (in);
-  bytes = g_bytes_new (in->data ? in->data + in->start : NULL, in->end - in->start);
-  in->start = in->end = 0;
-  return bytes;
-}
 
 /* ---- input buffer ----------------------------------------------------- */
 
@@ -262,6 +251,20 @@ input_take (SwInput *in,
   bytes = g_bytes_new (in->data + in->start, count);
   input_consume (in, count);
   return bytes;
+}
+
+/* Hands every buffered byte over and keeps no buffer: after a refused
+ * frame it may be as large as the message limit allows. */
+GBytes *
+sw_channel_steal_input (SwChannel *channel)
+{
+  SwInput *in = &channel->input;
+
+  input_unwind (in);
+  if (input_available (in) > 0)
+    return input_take (in, input_available (in));
+  input_release (in);
+  return g_bytes_new (NULL, 0);
 }
 
 /* ---- errors ----------------------------------------------------------- */
@@ -432,11 +435,12 @@ check_unframed_size (SwChannel  *channel,
   guint64 limit = channel->max_message_size;
 
   /* @needed is a lower bound of what the frame still lacks (a scanner that
-   * read a large declared length knows it early). */
+   * read a large declared length knows it early). The framing's state is
+   * kept: a retry resumes the scan where it stopped instead of scanning
+   * the refused bytes again (and succeeds if the limit was raised). */
   if (limit <= G_MAXUINT64 - SW_FRAMING_SLACK
       && (guint64) available + needed > limit + SW_FRAMING_SLACK)
     {
-      channel->input.scratch = 0;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                    _("The message exceeds the limit of %llu bytes: %zu bytes are "
                      "buffered and at least %zu more are needed"),
