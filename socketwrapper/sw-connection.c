@@ -20,7 +20,10 @@
  * message stays buffered for the next receive, and a message whose first
  * byte was sent is committed — the call succeeds and the rest of its frame
  * is written before any later frame, by the next send,
- * [method@Sw.Connection.flush] or [method@Sw.Connection.close].
+ * [method@Sw.Connection.flush] or [method@Sw.Connection.close]. A write
+ * error after part of a frame was written breaks the sending side for
+ * good: the peer could not find where the next frame starts, so every
+ * later send fails with a copy of that error and nothing more is written.
  *
  * Every file descriptor the connection wraps is switched to non-blocking
  * mode (the file description is shared with other processes holding it),
@@ -975,6 +978,14 @@ sw_connection_new_for_fd (int         fd,
  * succeeds, and the rest of the frame (@message is kept by reference, not
  * copied) is written before any later frame, by the next send,
  * [method@Sw.Connection.flush] or [method@Sw.Connection.close].
+ *
+ * If writing fails after part of a frame was written, the frame is torn:
+ * this call (or the later one that was finishing the frame) fails with the
+ * error, and from then on every send, including
+ * [method@Sw.Connection.send_bytes], [method@Sw.Connection.flush] and the
+ * async forms, fails with a copy of it (same domain and code) without
+ * writing anything. A write error before the frame's first byte leaves the
+ * connection usable.
  *
  * Returns: %TRUE if the message was sent or committed
  *

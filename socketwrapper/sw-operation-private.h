@@ -56,6 +56,10 @@ typedef struct
   gsize       offset;       /* bytes of frames[first] already written */
   gboolean    active;
   guint64     n_writes;     /* vectored writes made, for tests and benchmarks */
+  /* A write failed after part of a frame was written: the peer can no
+   * longer find where frames start, so every later send fails with a copy
+   * of this and nothing more is written. */
+  GError     *broken;
 } SwOutput;
 
 /* The I/O engine of a connection: what it wraps and the state kept across

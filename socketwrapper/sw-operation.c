@@ -79,6 +79,7 @@ sw_channel_clear (SwChannel *channel)
   input_reset_frame (&channel->input);
   g_clear_pointer (&channel->input.data, g_free);
   output_reset (&channel->output);
+  g_clear_error (&channel->output.broken);
   g_clear_object (&channel->framing);
   channel->fast_path = NULL;
 }
@@ -770,6 +771,28 @@ output_send_datagram (SwChannel  *channel,
   return status;
 }
 
+static void
+output_break (SwOutput     *out,
+              const GError *error)
+{
+  g_clear_error (&out->broken);
+  out->broken = g_error_new (error->domain, error->code,
+                             _("The connection cannot send any more: a write failed "
+                               "in the middle of a message (%s)"), error->message);
+}
+
+/* Every send after a torn frame fails: writing more would make the peer
+ * read the next frame's bytes as the rest of the torn one. */
+static gboolean
+output_check_broken (const SwOutput  *out,
+                     GError         **error)
+{
+  if (out->broken == NULL)
+    return TRUE;
+  g_propagate_error (error, g_error_copy (out->broken));
+  return FALSE;
+}
+
 /* Writes the rest of the committed frames. */
 static SwStep
 output_write (SwOperation   *op,
@@ -791,7 +814,10 @@ output_write (SwOperation   *op,
         return wait_for (op, G_IO_OUT);
       if (status != SW_IO_DONE)
         {
-          /* The peer is gone: the frames can never be finished. */
+          /* The frames can never be finished. Failing at a frame boundary
+           * leaves the stream usable; inside a frame it is torn for good. */
+          if (out->offset > 0)
+            output_break (out, *error);
           op->committed = FALSE;
           output_reset (out);
           return SW_STEP_ERROR;
@@ -1054,6 +1080,9 @@ sw_operation_step (SwOperation   *op,
                    GError       **error)
 {
   gboolean datagram = sw_transport_is_datagram (&channel->transport);
+
+  if (!sw_operation_is_receive (op) && !output_check_broken (&channel->output, error))
+    return SW_STEP_ERROR;
 
   switch (op->kind)
     {

@@ -268,6 +268,413 @@ test_too_large_builtin_retry (gconstpointer data)
   close (fd);
 }
 
+/* ---- write errors ----------------------------------------------------- */
+
+/* An output stream into a byte array that takes at most @chunk bytes per
+ * write call and fails its @fail_at-th call (1-based; 0: never), like a
+ * disk filling up or a peer resetting the connection. When pollable, every
+ * @block_every-th call would block instead (0: never). */
+typedef struct
+{
+  GOutputStream  parent_instance;
+  GByteArray    *sink;
+  gboolean       pollable;
+  gsize          chunk;
+  guint          fail_at;
+  guint          block_every;
+  guint          n_calls;
+} FaultStream;
+
+typedef struct
+{
+  GOutputStreamClass parent_class;
+} FaultStreamClass;
+
+static GType fault_stream_get_type (void);
+static void fault_stream_pollable_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (FaultStream, fault_stream, G_TYPE_OUTPUT_STREAM,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                fault_stream_pollable_init))
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FaultStream, g_object_unref)
+
+static GPollableReturn
+fault_stream_take (FaultStream          *self,
+                   const GOutputVector  *vectors,
+                   gsize                 n_vectors,
+                   gsize                *bytes_written,
+                   GError              **error)
+{
+  gsize room = self->chunk;
+
+  *bytes_written = 0;
+  self->n_calls++;
+  if (self->n_calls == self->fail_at)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "injected write error");
+      return G_POLLABLE_RETURN_FAILED;
+    }
+  if (self->pollable && self->block_every > 0 && self->n_calls % self->block_every == 0)
+    return G_POLLABLE_RETURN_WOULD_BLOCK;
+
+  for (gsize i = 0; i < n_vectors && room > 0; i++)
+    {
+      gsize size = MIN (vectors[i].size, room);
+
+      g_byte_array_append (self->sink, vectors[i].buffer, (guint) size);
+      *bytes_written += size;
+      room -= size;
+    }
+  return G_POLLABLE_RETURN_OK;
+}
+
+static gboolean
+fault_stream_writev (GOutputStream        *stream,
+                     const GOutputVector  *vectors,
+                     gsize                 n_vectors,
+                     gsize                *bytes_written,
+                     GCancellable         *cancellable,
+                     GError              **error)
+{
+  return fault_stream_take ((FaultStream *) stream, vectors, n_vectors, bytes_written,
+                            error) == G_POLLABLE_RETURN_OK;
+}
+
+static gssize
+fault_stream_write (GOutputStream  *stream,
+                    const void     *buffer,
+                    gsize           count,
+                    GCancellable   *cancellable,
+                    GError        **error)
+{
+  GOutputVector vector = { buffer, count };
+  gsize written;
+
+  if (!fault_stream_writev (stream, &vector, 1, &written, cancellable, error))
+    return -1;
+  return (gssize) written;
+}
+
+static gboolean
+fault_stream_can_poll (GPollableOutputStream *stream)
+{
+  return ((FaultStream *) stream)->pollable;
+}
+
+static gboolean
+fault_stream_is_writable (GPollableOutputStream *stream)
+{
+  return TRUE;
+}
+
+static GPollableReturn
+fault_stream_writev_nonblocking (GPollableOutputStream  *stream,
+                                 const GOutputVector    *vectors,
+                                 gsize                   n_vectors,
+                                 gsize                  *bytes_written,
+                                 GError                **error)
+{
+  return fault_stream_take ((FaultStream *) stream, vectors, n_vectors, bytes_written,
+                            error);
+}
+
+static gssize
+fault_stream_write_nonblocking (GPollableOutputStream  *stream,
+                                const void             *buffer,
+                                gsize                   count,
+                                GError                **error)
+{
+  GOutputVector vector = { buffer, count };
+  gsize written;
+
+  switch (fault_stream_writev_nonblocking (stream, &vector, 1, &written, error))
+    {
+    case G_POLLABLE_RETURN_OK:
+      return (gssize) written;
+    case G_POLLABLE_RETURN_WOULD_BLOCK:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "would block");
+      return -1;
+    case G_POLLABLE_RETURN_FAILED:
+    default:
+      return -1;
+    }
+}
+
+static GSource *
+fault_stream_create_source (GPollableOutputStream *stream,
+                            GCancellable          *cancellable)
+{
+  /* Always writable: ready at once. */
+  GSource *source = g_pollable_source_new (G_OBJECT (stream));
+
+  g_source_set_ready_time (source, 0);
+  return source;
+}
+
+static void
+fault_stream_pollable_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = fault_stream_can_poll;
+  iface->is_writable = fault_stream_is_writable;
+  iface->write_nonblocking = fault_stream_write_nonblocking;
+  iface->writev_nonblocking = fault_stream_writev_nonblocking;
+  iface->create_source = fault_stream_create_source;
+}
+
+static void
+fault_stream_finalize (GObject *object)
+{
+  g_byte_array_unref (((FaultStream *) object)->sink);
+  G_OBJECT_CLASS (fault_stream_parent_class)->finalize (object);
+}
+
+static void
+fault_stream_class_init (FaultStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = fault_stream_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = fault_stream_write;
+  G_OUTPUT_STREAM_CLASS (klass)->writev_fn = fault_stream_writev;
+}
+
+static void
+fault_stream_init (FaultStream *self)
+{
+  self->sink = g_byte_array_new ();
+  self->chunk = 3;
+}
+
+/* The messages the write-error loop sends, all distinct. */
+#define N_FAULT_MESSAGES 6
+
+static GBytes **
+fault_messages_new (void)
+{
+  GBytes **messages = g_new (GBytes *, N_FAULT_MESSAGES);
+
+  messages[0] = g_bytes_new_static ("A", 1);
+  messages[1] = g_bytes_new_static ("BBBB", 4);
+  messages[2] = g_bytes_new_static ("CCC", 3);
+  messages[3] = sw_test_pattern_bytes (300, 3);   /* a 2-byte header */
+  messages[4] = g_bytes_new_static ("DD", 2);
+  messages[5] = sw_test_pattern_bytes (70, 5);
+  return messages;
+}
+
+static void
+fault_messages_free (GBytes **messages)
+{
+  for (guint i = 0; i < N_FAULT_MESSAGES; i++)
+    g_bytes_unref (messages[i]);
+  g_free (messages);
+}
+
+/* Splits @sink into whole varint frames and a tail. Each frame's payload
+ * must be one of @messages, in order (messages of a batch dropped at a
+ * frame boundary may be missing); the tail, if any, must be the start of
+ * the frame of a later message. Returns the tail's length. */
+static gsize
+check_whole_frames (GByteArray  *sink,
+                    GBytes     **messages)
+{
+  gsize offset = 0;
+  guint next = 0;
+
+  while (offset < sink->len)
+    {
+      const guint8 *p = sink->data + offset;
+      gsize left = sink->len - offset, header, length;
+      guint8 frame[9];
+      gboolean torn = FALSE;
+
+      g_assert_cmpuint (p[0], <=, 248);
+      header = p[0] <= 240 ? 1 : 2;
+      if (left < header)
+        torn = TRUE;
+      else
+        {
+          length = p[0] <= 240 ? p[0] : 240 + 256 * (gsize) (p[0] - 241) + p[1];
+          torn = left < header + length;
+        }
+
+      /* The message this frame carries, skipping dropped ones. */
+      for (; next < N_FAULT_MESSAGES; next++)
+        {
+          gsize size = g_bytes_get_size (messages[next]);
+          gsize n = sw_test_varint_encode (size, frame);
+          gsize have = MIN (left, n + size);
+
+          if (n <= have && memcmp (p, frame, n) == 0
+              && memcmp (p + n, g_bytes_get_data (messages[next], NULL), have - n) == 0)
+            break;
+          if (have < n && memcmp (p, frame, have) == 0)
+            break;
+        }
+      g_assert_cmpuint (next, <, N_FAULT_MESSAGES);
+      if (torn)
+        return left;
+      offset += header + length;
+      next++;
+    }
+  return 0;
+}
+
+typedef enum
+{
+  CALL_SEND_A,
+  CALL_SEND_B,
+  CALL_SEND_BATCH,
+  CALL_SEND_LAST,
+  CALL_FLUSH,
+  N_CALLS
+} FaultCall;
+
+static gboolean
+fault_call_run (SwConnection  *connection,
+                FaultCall      call,
+                GBytes       **messages,
+                GError       **error)
+{
+  switch (call)
+    {
+    case CALL_SEND_A:
+      return sw_connection_send_message (connection, messages[0], 0, NULL, error);
+    case CALL_SEND_B:
+      return sw_connection_send_message (connection, messages[1], 0, NULL, error);
+    case CALL_SEND_BATCH:
+      return sw_connection_send_messages (connection, messages + 2, 3, 0, NULL, error);
+    case CALL_SEND_LAST:
+      return sw_connection_send_message (connection, messages[5], 0, NULL, error);
+    case CALL_FLUSH:
+    case N_CALLS:
+    default:
+      return sw_connection_flush (connection, 0, NULL, error);
+    }
+}
+
+static void
+on_async_send_done (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GError **error = user_data;
+
+  g_assert_false (sw_connection_send_message_finish (SW_CONNECTION (source), result, error));
+}
+
+static void
+assert_broken_error (const GError *error)
+{
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, "injected write error"));
+  g_assert_cmpstr (error->message, !=, "injected write error");
+}
+
+/* After a torn frame, every kind of send fails with a copy of the error
+ * and writes nothing; close() does not try to finish the frame. */
+static void
+assert_output_broken (SwConnection *connection,
+                      FaultStream  *stream,
+                      GBytes      **messages)
+{
+  guint len = stream->sink->len;
+  GError *async_error = NULL;
+  GError *error = NULL;
+
+  for (FaultCall call = 0; call < N_CALLS; call++)
+    {
+      g_assert_false (fault_call_run (connection, call, messages, &error));
+      assert_broken_error (error);
+      g_clear_error (&error);
+    }
+  g_assert_cmpint (sw_connection_send_bytes (connection, messages[0], -1, NULL, &error), ==, -1);
+  assert_broken_error (error);
+  g_clear_error (&error);
+
+  sw_connection_send_message_async (connection, messages[1], G_PRIORITY_DEFAULT, NULL,
+                                    on_async_send_done, &async_error);
+  while (async_error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  assert_broken_error (async_error);
+  g_clear_error (&async_error);
+
+  g_assert_true (sw_connection_close (connection, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (stream->sink->len, ==, len);
+}
+
+/* One run of the loop: the @fail_at-th write call fails. Returns FALSE
+ * once no write call failed (the loop is done). */
+static gboolean
+run_write_error (gboolean  pollable,
+                 guint     fail_at,
+                 guint    *n_torn)
+{
+  g_autoptr(FaultStream) stream = g_object_new (fault_stream_get_type (), NULL);
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) connection = NULL;
+  GBytes **messages = fault_messages_new ();
+  gboolean failed = FALSE, torn = FALSE;
+
+  stream->pollable = pollable;
+  stream->fail_at = fail_at;
+  stream->block_every = 5;
+  connection = sw_connection_new_for_streams (NULL, G_OUTPUT_STREAM (stream), framing);
+
+  for (FaultCall call = 0; call < N_CALLS && !torn; call++)
+    {
+      GError *error = NULL;
+      gboolean ok;
+
+      /* A call that would block before writing anything times out (the
+       * timeout is 0): try again, as an application would. */
+      while (!(ok = fault_call_run (connection, call, messages, &error))
+             && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        g_clear_error (&error);
+      if (!ok)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+          g_assert_cmpstr (error->message, ==, "injected write error");
+          g_assert_false (failed);
+          failed = TRUE;
+          torn = check_whole_frames (stream->sink, messages) > 0;
+        }
+      g_clear_error (&error);
+    }
+
+  *n_torn += torn;
+  if (torn)
+    assert_output_broken (connection, stream, messages);
+  else
+    {
+      /* Usable: once flushed, nothing is left over. */
+      g_assert_cmpuint (check_whole_frames (stream->sink, messages), ==, 0);
+      g_assert_true (sw_connection_close (connection, NULL, NULL));
+      g_assert_cmpuint (check_whole_frames (stream->sink, messages), ==, 0);
+    }
+  fault_messages_free (messages);
+  return failed;
+}
+
+/* SQLite's I/O error loop: for every N, the N-th write call fails. The
+ * stream then holds only whole frames and, if a frame was torn, its start
+ * and nothing after it. */
+static void
+test_write_error_loop (gconstpointer data)
+{
+  gboolean pollable = GPOINTER_TO_INT (data);
+  guint fail_at = 1, n_torn = 0;
+
+  while (run_write_error (pollable, fail_at, &n_torn))
+    fail_at++;
+  /* Every frame and boundary was hit: most calls fail inside a frame, a
+   * few at a boundary. */
+  g_test_message ("%u write calls, %u torn frames", fail_at - 1, n_torn);
+  g_assert_cmpuint (fail_at, >, 100);
+  g_assert_cmpuint (n_torn, >, 0);
+  g_assert_cmpuint (n_torn, <, fail_at - 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -284,6 +691,10 @@ main (int   argc,
                         GSIZE_TO_POINTER (SW_TYPE_MSGPACK_FRAMING),
                         test_steal_after_partial_input);
 
+  g_test_add_data_func ("/sw/faults/write-error/loop/pollable", GINT_TO_POINTER (TRUE),
+                        test_write_error_loop);
+  g_test_add_data_func ("/sw/faults/write-error/loop/blocking", GINT_TO_POINTER (FALSE),
+                        test_write_error_loop);
   g_test_add_func ("/sw/faults/too-large/scan-retry", test_too_large_scan_retry);
   g_test_add_data_func ("/sw/faults/too-large/retry/delimiter",
                         GSIZE_TO_POINTER (SW_TYPE_DELIMITER_FRAMING),
