@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 
 #include "sw-operation-private.h"
+#include "sw-sync-wait-private.h"
 
 /* Read-ahead chunk, and the smallest buffer kept between messages. */
 #define SW_READ_CHUNK (64 * 1024)
@@ -1151,39 +1152,6 @@ sw_operation_interrupted (SwOperation  *op,
     }
 }
 
-void
-sw_close_watch_init (SwCloseWatch *watch)
-{
-  watch->cancellable = g_cancellable_new ();
-  g_mutex_init (&watch->mutex);
-  watch->fd = -1;
-}
-
-void
-sw_close_watch_clear (SwCloseWatch *watch)
-{
-  if (watch->fd >= 0)
-    g_cancellable_release_fd (watch->cancellable);
-  g_clear_object (&watch->cancellable);
-  g_mutex_clear (&watch->mutex);
-}
-
-int
-sw_close_watch_get_fd (SwCloseWatch *watch)
-{
-  int fd = g_atomic_int_get (&watch->fd);
-  GPollFD pollfd;
-
-  if (fd >= 0)
-    return fd;
-  g_mutex_lock (&watch->mutex);
-  if (watch->fd < 0 && g_cancellable_make_pollfd (watch->cancellable, &pollfd))
-    g_atomic_int_set (&watch->fd, pollfd.fd);
-  fd = watch->fd;
-  g_mutex_unlock (&watch->mutex);
-  return fd;
-}
-
 gboolean
 sw_operation_run_sync (SwOperation   *op,
                        SwChannel     *channel,
@@ -1208,9 +1176,8 @@ sw_operation_run_sync (SwOperation   *op,
           break;
         }
 
-      if (!sw_transport_wait (&channel->transport, op->wait_for, deadline, cancellable,
-                              close_watch ? sw_close_watch_get_fd (close_watch) : -1,
-                              &local_error))
+      if (!sw_sync_wait (&channel->transport, op->wait_for, deadline, cancellable,
+                         close_watch, &local_error))
         {
           if (sw_operation_interrupted (op, channel, &local_error))
             return TRUE;

@@ -2,8 +2,12 @@
 /* Injected faults and resource limits: write errors in the middle of a
  * frame, input left behind by PARTIAL_INPUT and MESSAGE_TOO_LARGE, file
  * descriptor exhaustion, and cancellation racing completion. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sw-connection-private.h"
@@ -855,6 +859,140 @@ test_cancel_queued_stress (void)
   g_assert_true (g_bytes_equal (received, message));
 }
 
+/* ---- file descriptors ------------------------------------------------- */
+
+static guint
+count_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+#define N_WAITED_CONNECTIONS 100
+
+/* A connection that waited keeps no descriptor for it: the wake-up fd is
+ * the thread's, one for all connections. */
+static void
+test_waits_keep_no_fd (void)
+{
+  SwConnection *connections[2 * N_WAITED_CONNECTIONS];
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  guint before, after;
+
+  before = count_open_fds ();
+  for (guint i = 0; i < N_WAITED_CONNECTIONS; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) none = NULL;
+
+      g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, framing,
+                                    &connections[2 * i], &connections[2 * i + 1], NULL));
+      none = sw_connection_receive_message (connections[2 * i], 1000,
+                                            i % 2 ? cancellable : NULL, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    }
+  after = count_open_fds ();
+  /* Two sockets per pair, and at most the thread's own wake-up fd. */
+  g_test_message ("%u fds before, %u after", before, after);
+  g_assert_cmpuint (after, <=, before + 2 * N_WAITED_CONNECTIONS + 1);
+
+  for (guint i = 0; i < 2 * N_WAITED_CONNECTIONS; i++)
+    g_object_unref (connections[i]);
+  g_assert_cmpuint (count_open_fds (), <=, before + 1);
+}
+
+/* The child's exit status when it cannot lower its limit (valgrind keeps
+ * the descriptor limit to itself). */
+#define EXIT_NO_RLIMIT 77
+
+/* Lowers the descriptor limit to exactly the descriptors in use, filling
+ * any gap below the highest, so the next one fails with EMFILE. */
+static void
+use_up_fds (void)
+{
+  struct rlimit limit;
+  int highest = 0, fd;
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    highest = MAX (highest, atoi (name));
+  g_clear_pointer (&dir, g_dir_close);
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  limit.rlim_cur = (rlim_t) highest + 1;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    _exit (EXIT_NO_RLIMIT);
+  while ((fd = dup (0)) >= 0)
+    ;
+  g_assert_cmpint (errno, ==, EMFILE);
+}
+
+/* A receive that must wait: with no descriptor to spare it fails with
+ * TOO_MANY_OPEN_FILES, or times out if it needed none. Never aborts. */
+static gpointer
+receive_without_fds (gpointer data)
+{
+  SwConnection *connection = data;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) none = sw_connection_receive_message (connection, 1000,
+                                                              i ? cancellable : NULL,
+                                                              &error);
+
+      g_assert_null (none);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES))
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    }
+  return NULL;
+}
+
+/* Out of descriptors (EMFILE), sync waits in the main thread and in a new
+ * one fail cleanly; GLib's g_cancellable_make_pollfd() would abort. Run
+ * in a forked child, whose limit can be lowered. */
+static void
+test_waits_without_fds (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  int status;
+  pid_t pid;
+
+  /* A forked child under valgrind reports the parent's threads as leaks. */
+  if (strstr (g_getenv ("LD_PRELOAD") ? g_getenv ("LD_PRELOAD") : "", "vgpreload") != NULL)
+    {
+      g_test_skip ("A forked child cannot run under valgrind");
+      return;
+    }
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, framing,
+                                &a, &b, NULL));
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      use_up_fds ();
+      receive_without_fds (a);
+      g_thread_join (g_thread_new ("receive", receive_without_fds, a));
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  if (WEXITSTATUS (status) == EXIT_NO_RLIMIT)
+    g_test_skip ("The descriptor limit cannot be lowered here (valgrind)");
+  else
+    g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -875,6 +1013,8 @@ main (int   argc,
                         test_write_error_loop);
   g_test_add_data_func ("/sw/faults/write-error/loop/blocking", GINT_TO_POINTER (FALSE),
                         test_write_error_loop);
+  g_test_add_func ("/sw/faults/fds/waits-keep-no-fd", test_waits_keep_no_fd);
+  g_test_add_func ("/sw/faults/fds/waits-without-fds", test_waits_without_fds);
   g_test_add_func ("/sw/faults/too-large/scan-retry", test_too_large_scan_retry);
   g_test_add_func ("/sw/faults/async/cancel-queued-during-emission",
                    test_cancel_queued_during_emission);
