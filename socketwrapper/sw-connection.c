@@ -20,7 +20,10 @@
  * message stays buffered for the next receive, and a message whose first
  * byte was sent is committed — the call succeeds and the rest of its frame
  * is written before any later frame, by the next send,
- * [method@Sw.Connection.flush] or [method@Sw.Connection.close].
+ * [method@Sw.Connection.flush] or [method@Sw.Connection.close]. A write
+ * error after part of a frame was written breaks the sending side for
+ * good: the peer could not find where the next frame starts, so every
+ * later send fails with a copy of that error and nothing more is written.
  *
  * Every file descriptor the connection wraps is switched to non-blocking
  * mode (the file description is shared with other processes holding it),
@@ -947,6 +950,14 @@ sw_connection_new_for_fd (int         fd,
  * copied) is written before any later frame, by the next send,
  * [method@Sw.Connection.flush] or [method@Sw.Connection.close].
  *
+ * If writing fails after part of a frame was written, the frame is torn:
+ * this call (or the later one that was finishing the frame) fails with the
+ * error, and from then on every send, including
+ * [method@Sw.Connection.send_bytes], [method@Sw.Connection.flush] and the
+ * async forms, fails with a copy of it (same domain and code) without
+ * writing anything. A write error before the frame's first byte leaves the
+ * connection usable.
+ *
  * Returns: %TRUE if the message was sent or committed
  *
  * Since: 0.1
@@ -1646,7 +1657,7 @@ typedef struct
   SwAsyncDriver  driver;
   SwOperation    op;
   GTask         *task;
-  GSource       *queue_source;   /* the caller's cancellable while queued */
+  gulong         queue_handler;  /* on the caller's cancellable, while queued */
 
   /* Queued sends whose messages ride in this call's batch (corking); they
    * complete with it. */
@@ -1665,7 +1676,7 @@ async_call_free (gpointer data)
 {
   SwAsyncCall *call = data;
 
-  g_assert (call->queue_source == NULL && call->driver.source == NULL);
+  g_assert (call->queue_handler == 0 && call->driver.source == NULL);
   g_clear_error (&call->driver.evicted_error);
   sw_operation_clear (&call->op);
   g_free (call);
@@ -1691,10 +1702,15 @@ async_call_return (SwAsyncCall *call,
   GSList *absorbed = g_steal_pointer (&call->absorbed);
   GError *error_copy = (error != NULL && absorbed != NULL) ? g_error_copy (error) : NULL;
 
-  if (call->queue_source != NULL)
+  /* Not g_cancellable_disconnect(): it would wait for a "cancelled"
+   * emission running in another thread, whose other handlers may wait for
+   * this thread. The handler owns its task reference, so a run that
+   * overlaps the call's end only schedules an idle that finds the call no
+   * longer queued. */
+  if (call->queue_handler != 0)
     {
-      g_source_destroy (call->queue_source);
-      g_clear_pointer (&call->queue_source, g_source_unref);
+      g_signal_handler_disconnect (call->driver.cancellable, call->queue_handler);
+      call->queue_handler = 0;
     }
 
   if (error != NULL)
@@ -1847,18 +1863,35 @@ on_async_evict (SwLockWaiter *waiter)
  * queue, unless the lock was handed over meanwhile (then the grant's idle
  * sees the cancellation and passes the lock on). */
 static gboolean
-on_async_queue_cancelled (GCancellable *cancellable,
-                          gpointer      user_data)
+on_async_queue_cancelled_idle (gpointer user_data)
 {
   SwAsyncCall *call = g_task_get_task_data (user_data);
   GError *error = NULL;
 
   if (sw_cross_lock_dequeue (call->driver.lock, &call->waiter))
     {
-      g_cancellable_set_error_if_cancelled (cancellable, &error);
+      g_cancellable_set_error_if_cancelled (call->driver.cancellable, &error);
       async_call_return (call, error);
     }
   return G_SOURCE_REMOVE;
+}
+
+/* Runs in the cancelling thread: resume in the call's own context. A
+ * handler rather than a GCancellableSource, which GLib 2.74 leaks when it
+ * is destroyed while "cancelled" is being emitted. */
+static void
+on_async_queue_cancelled (GCancellable *cancellable,
+                          gpointer      user_data)
+{
+  GTask *task = user_data;
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_priority (idle, g_task_get_priority (task));
+  g_source_set_static_name (idle, "[socketwrapper] cancelled while queued");
+  g_source_set_callback (idle, on_async_queue_cancelled_idle, g_object_ref (task),
+                         g_object_unref);
+  g_source_attach (idle, g_task_get_context (task));
+  g_source_unref (idle);
 }
 
 /* Non-pollable streams have only blocking calls: the call, already
@@ -1933,13 +1966,9 @@ async_call_new (SwConnection        *self,
                    && !sw_transport_can_poll (&self->channel.transport, condition);
 
   if (cancellable != NULL)
-    {
-      call->queue_source = g_cancellable_source_new (cancellable);
-      g_source_set_priority (call->queue_source, io_priority);
-      g_source_set_callback (call->queue_source, G_SOURCE_FUNC (on_async_queue_cancelled),
-                             g_object_ref (task), g_object_unref);
-      g_source_attach (call->queue_source, g_task_get_context (task));
-    }
+    call->queue_handler = g_cancellable_connect (cancellable,
+                                                 G_CALLBACK (on_async_queue_cancelled),
+                                                 g_object_ref (task), g_object_unref);
   return call;
 }
 

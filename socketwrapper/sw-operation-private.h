@@ -4,6 +4,7 @@
 #include "sw-framing-private.h"
 #include "sw-cross-lock-private.h"
 #include "sw-transport-private.h"
+#include "sw-sync-wait-private.h"
 
 G_BEGIN_DECLS
 
@@ -56,6 +57,10 @@ typedef struct
   gsize       offset;       /* bytes of frames[first] already written */
   gboolean    active;
   guint64     n_writes;     /* vectored writes made, for tests and benchmarks */
+  /* A write failed after part of a frame was written: the peer can no
+   * longer find where frames start, so every later send fails with a copy
+   * of this and nothing more is written. */
+  GError     *broken;
 } SwOutput;
 
 /* The settings a caller may change while calls are in progress. A setter
@@ -96,21 +101,6 @@ typedef struct
   SwInput                   input;      /* receive lock */
   SwOutput                  output;     /* send lock */
 } SwChannel;
-
-/* A connection's close(), as an fd that waits can poll. The fd (an eventfd
- * behind @cancellable) is made on the first wait, so connections that
- * never wait hold no extra descriptor. */
-typedef struct
-{
-  GCancellable *cancellable;  /* read-only after init */
-  GMutex        mutex;
-  int           fd;           /* atomic; -1 until first use */
-} SwCloseWatch;
-
-void     sw_close_watch_init   (SwCloseWatch *watch);
-void     sw_close_watch_clear  (SwCloseWatch *watch);
-/* The fd, readable once close() began. */
-int      sw_close_watch_get_fd (SwCloseWatch *watch);
 
 typedef enum
 {
@@ -207,7 +197,8 @@ gboolean sw_operation_interrupted  (SwOperation   *op,
 
 /* The sync driver: steps @op, polling in between, until done, @deadline,
  * @cancellable or close (@close_watch; NULL when closing must not
- * interrupt). */
+ * interrupt). A wait needs the thread's wake fd: without a descriptor to
+ * spare it fails with TOO_MANY_OPEN_FILES. */
 gboolean sw_operation_run_sync     (SwOperation   *op,
                                     SwChannel     *channel,
                                     gint64         deadline,

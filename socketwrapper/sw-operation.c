@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 
 #include "sw-operation-private.h"
+#include "sw-sync-wait-private.h"
 
 /* Read-ahead chunk, and the smallest buffer kept between messages. */
 #define SW_READ_CHUNK (64 * 1024)
@@ -83,6 +84,7 @@ sw_channel_clear (SwChannel *channel)
   input_reset_frame (&channel->input);
   g_clear_pointer (&channel->input.data, g_free);
   output_reset (&channel->output);
+  g_clear_error (&channel->output.broken);
   g_clear_object (&channel->framing);
   channel->fast_path = NULL;
   g_clear_object (&channel->out_framing);
@@ -245,7 +247,9 @@ input_unwind (SwInput *in)
       gsize total = in->header_length + in->payload_filled + rest;
       guint8 *data = g_malloc (MAX (total, 1));
 
-      memcpy (data, in->saved_header, in->header_length);
+      /* A frame without header (MessagePack) saved none: NULL. */
+      if (in->header_length > 0)
+        memcpy (data, in->saved_header, in->header_length);
       memcpy (data + in->header_length, in->payload, in->payload_filled);
       if (rest > 0)
         memcpy (data + in->header_length + in->payload_filled, in->data + in->start, rest);
@@ -259,17 +263,6 @@ input_unwind (SwInput *in)
   in->skip = 0;
 }
 
-GBytes *
-sw_channel_steal_input (SwChannel *channel)
-{
-  SwInput *in = &channel->input;
-  GBytes *bytes;
-
-  input_unwind (in);
-  bytes = g_bytes_new (in->data ? in->data + in->start : NULL, in->end - in->start);
-  in->start = in->end = 0;
-  return bytes;
-}
 
 /* ---- input buffer ----------------------------------------------------- */
 
@@ -404,6 +397,20 @@ input_take (SwInput *in,
   bytes = g_bytes_new (in->data + in->start, count);
   input_consume (in, count);
   return bytes;
+}
+
+/* Hands every buffered byte over and keeps no buffer: after a refused
+ * frame it may be as large as the message limit allows. */
+GBytes *
+sw_channel_steal_input (SwChannel *channel)
+{
+  SwInput *in = &channel->input;
+
+  input_unwind (in);
+  if (input_available (in) > 0)
+    return input_take (in, input_available (in));
+  input_release (in);
+  return g_bytes_new (NULL, 0);
 }
 
 /* ---- errors ----------------------------------------------------------- */
@@ -574,11 +581,12 @@ check_unframed_size (SwChannel  *channel,
   guint64 limit = channel->max_message_size;
 
   /* @needed is a lower bound of what the frame still lacks (a scanner that
-   * read a large declared length knows it early). */
+   * read a large declared length knows it early). The framing's state is
+   * kept: a retry resumes the scan where it stopped instead of scanning
+   * the refused bytes again (and succeeds if the limit was raised). */
   if (limit <= G_MAXUINT64 - SW_FRAMING_SLACK
       && (guint64) available + needed > limit + SW_FRAMING_SLACK)
     {
-      channel->input.scratch = 0;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                    _("The message exceeds the limit of %llu bytes: %zu bytes are "
                      "buffered and at least %zu more are needed"),
@@ -911,6 +919,28 @@ output_send_datagram (SwChannel  *channel,
   return status;
 }
 
+static void
+output_break (SwOutput     *out,
+              const GError *error)
+{
+  g_clear_error (&out->broken);
+  out->broken = g_error_new (error->domain, error->code,
+                             _("The connection cannot send any more: a write failed "
+                               "in the middle of a message (%s)"), error->message);
+}
+
+/* Every send after a torn frame fails: writing more would make the peer
+ * read the next frame's bytes as the rest of the torn one. */
+static gboolean
+output_check_broken (const SwOutput  *out,
+                     GError         **error)
+{
+  if (out->broken == NULL)
+    return TRUE;
+  g_propagate_error (error, g_error_copy (out->broken));
+  return FALSE;
+}
+
 /* Writes the rest of the committed frames. */
 static SwStep
 output_write (SwOperation   *op,
@@ -932,7 +962,10 @@ output_write (SwOperation   *op,
         return wait_for (op, G_IO_OUT);
       if (status != SW_IO_DONE)
         {
-          /* The peer is gone: the frames can never be finished. */
+          /* The frames can never be finished. Failing at a frame boundary
+           * leaves the stream usable; inside a frame it is torn for good. */
+          if (out->offset > 0)
+            output_break (out, *error);
           op->committed = FALSE;
           output_reset (out);
           return SW_STEP_ERROR;
@@ -1211,6 +1244,9 @@ sw_operation_step (SwOperation   *op,
 {
   gboolean datagram = sw_transport_is_datagram (&channel->transport);
 
+  if (!sw_operation_is_receive (op) && !output_check_broken (&channel->output, error))
+    return SW_STEP_ERROR;
+
   switch (op->kind)
     {
     case SW_OPERATION_RECEIVE_MESSAGE:
@@ -1278,39 +1314,6 @@ sw_operation_interrupted (SwOperation  *op,
     }
 }
 
-void
-sw_close_watch_init (SwCloseWatch *watch)
-{
-  watch->cancellable = g_cancellable_new ();
-  g_mutex_init (&watch->mutex);
-  watch->fd = -1;
-}
-
-void
-sw_close_watch_clear (SwCloseWatch *watch)
-{
-  if (watch->fd >= 0)
-    g_cancellable_release_fd (watch->cancellable);
-  g_clear_object (&watch->cancellable);
-  g_mutex_clear (&watch->mutex);
-}
-
-int
-sw_close_watch_get_fd (SwCloseWatch *watch)
-{
-  int fd = g_atomic_int_get (&watch->fd);
-  GPollFD pollfd;
-
-  if (fd >= 0)
-    return fd;
-  g_mutex_lock (&watch->mutex);
-  if (watch->fd < 0 && g_cancellable_make_pollfd (watch->cancellable, &pollfd))
-    g_atomic_int_set (&watch->fd, pollfd.fd);
-  fd = watch->fd;
-  g_mutex_unlock (&watch->mutex);
-  return fd;
-}
-
 gboolean
 sw_operation_run_sync (SwOperation   *op,
                        SwChannel     *channel,
@@ -1335,9 +1338,8 @@ sw_operation_run_sync (SwOperation   *op,
           break;
         }
 
-      if (!sw_transport_wait (&channel->transport, op->wait_for, deadline, cancellable,
-                              close_watch ? sw_close_watch_get_fd (close_watch) : -1,
-                              &local_error))
+      if (!sw_sync_wait (&channel->transport, op->wait_for, deadline, cancellable,
+                         close_watch, &local_error))
         {
           if (sw_operation_interrupted (op, channel, &local_error))
             return TRUE;

@@ -66,15 +66,17 @@ SwIOStatus sw_transport_send_datagram (SwTransport        *transport,
                                        gsize               size,
                                        GError            **error);
 
-/* Blocks until the transport is ready for @condition (G_IO_IN or G_IO_OUT),
- * @deadline passes (TIMED_OUT), @cancellable fires (CANCELLED) or
- * @close_fd becomes readable (CLOSED). @close_fd is -1 when closing must
- * not interrupt the wait. */
+/* Blocks until the transport is ready for @condition (G_IO_IN or G_IO_OUT)
+ * or @wake_fd becomes readable (both TRUE: the caller tells them apart and
+ * drains @wake_fd), or @deadline passes (TIMED_OUT, or CANCELLED if
+ * @cancellable fired meanwhile). @cancellable wakes the wait only through
+ * @wake_fd (or, for streams without an fd, through a source); @wake_fd is
+ * -1 when nothing may interrupt the wait. */
 gboolean   sw_transport_wait          (SwTransport        *transport,
                                        GIOCondition        condition,
                                        gint64              deadline,
                                        GCancellable       *cancellable,
-                                       int                 close_fd,
+                                       int                 wake_fd,
                                        GError            **error);
 
 void       sw_transport_set_timed_out (GError            **error);

@@ -371,8 +371,10 @@ wait_stream (SwTransport   *transport,
   if (cancel_source != NULL)
     g_source_destroy (cancel_source);
 
-  if (closed || cancelled)
-    return wait_failed (cancellable, closed, error);
+  if (cancelled)
+    return wait_failed (cancellable, FALSE, error);
+  if (closed)
+    return TRUE;  /* woken: the caller checks why */
   if (deadline >= 0 && g_get_monotonic_time () >= deadline)
     return wait_failed (cancellable, FALSE, error);
   return TRUE;
@@ -397,51 +399,35 @@ sw_transport_wait (SwTransport   *transport,
                    GIOCondition   condition,
                    gint64         deadline,
                    GCancellable  *cancellable,
-                   int            close_fd,
+                   int            wake_fd,
                    GError       **error)
 {
-  struct pollfd fds[3];
-  GPollFD cancel_pollfd;
-  gboolean has_cancel_fd = FALSE;
-  int fd, n_fds = 1, result, errsv;
+  struct pollfd fds[2];
+  int fd, n_fds = 1, result;
 
   if (deadline >= 0 && g_get_monotonic_time () >= deadline)
     return wait_failed (cancellable, FALSE, error);
 
   fd = (condition & G_IO_IN) ? transport->in_fd : transport->out_fd;
   if (fd < 0)
-    return wait_stream (transport, condition, deadline, cancellable, close_fd, error);
+    return wait_stream (transport, condition, deadline, cancellable, wake_fd, error);
 
+  /* No fd of the cancellable's own (g_cancellable_make_pollfd() aborts
+   * the process when none is left): cancelling writes to @wake_fd. */
   fds[0] = (struct pollfd) { .fd = fd, .events = (condition & G_IO_IN) ? POLLIN : POLLOUT };
-  if (close_fd >= 0)
-    fds[n_fds++] = (struct pollfd) { .fd = close_fd, .events = POLLIN };
-  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, &cancel_pollfd))
-    {
-      has_cancel_fd = TRUE;
-      fds[n_fds++] = (struct pollfd) { .fd = cancel_pollfd.fd, .events = POLLIN };
-    }
+  if (wake_fd >= 0)
+    fds[n_fds++] = (struct pollfd) { .fd = wake_fd, .events = POLLIN };
 
-  for (;;)
-    {
-      result = poll (fds, (nfds_t) n_fds, poll_timeout_ms (deadline));
-      if (result >= 0 || errno != EINTR)
-        break;
-    }
-
-  errsv = errno;
-  if (has_cancel_fd)
-    g_cancellable_release_fd (cancellable);
+  do
+    result = poll (fds, (nfds_t) n_fds, poll_timeout_ms (deadline));
+  while (result < 0 && errno == EINTR);
 
   if (result < 0)
     {
-      set_errno_error (errsv, error);
+      set_errno_error (errno, error);
       return FALSE;
     }
-  if (close_fd >= 0 && fds[1].revents != 0)
-    return wait_failed (cancellable, TRUE, error);
-  if (g_cancellable_is_cancelled (cancellable))
-    return wait_failed (cancellable, FALSE, error);
-  if (fds[0].revents != 0)
+  if (result > 0)
     return TRUE;
   return wait_failed (cancellable, FALSE, error);
 }
