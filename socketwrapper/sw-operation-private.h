@@ -55,7 +55,6 @@ typedef struct
   guint       first;        /* the first frame not completely written */
   gsize       offset;       /* bytes of frames[first] already written */
   gboolean    active;
-  guint64     n_writes;     /* vectored writes made, for tests and benchmarks */
 } SwOutput;
 
 /* The I/O engine of a connection: what it wraps and the state kept across
