@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-cross-lock-private.h"
+#include "sw-transport-private.h"
 
 void
 sw_cross_lock_init (SwCrossLock *lock)
@@ -29,13 +30,6 @@ static void
 sw_lock_waiter_signal (SwLockWaiter *waiter)
 {
   g_cond_signal (&waiter->cond);
-}
-
-static void
-set_closed_error (GError **error)
-{
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                       _("The connection is closed"));
 }
 
 static void
@@ -153,10 +147,9 @@ acquire_slow (SwCrossLock   *lock,
   if (state == SW_LOCK_WAITER_GRANTED)
     return TRUE;
   if (state == SW_LOCK_WAITER_CLOSED)
-    set_closed_error (error);
+    sw_transport_set_closed (error);
   else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                         _("Timed out waiting for the connection"));
+    sw_transport_set_timed_out (error);
   return FALSE;
 }
 
@@ -180,14 +173,13 @@ sw_cross_lock_acquire (SwCrossLock   *lock,
   if (lock->closed)
     {
       g_mutex_unlock (&lock->mutex);
-      set_closed_error (error);
+      sw_transport_set_closed (error);
       return FALSE;
     }
   if (deadline >= 0 && g_get_monotonic_time () >= deadline)
     {
       g_mutex_unlock (&lock->mutex);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                           _("Timed out waiting for the connection"));
+      sw_transport_set_timed_out (error);
       return FALSE;
     }
   g_mutex_unlock (&lock->mutex);

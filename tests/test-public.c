@@ -148,6 +148,61 @@ test_public_async (void)
   g_bytes_unref (data.received);
 }
 
+/* A receive with timeout 0 from another thread: it runs out of time
+ * waiting for the lock. Returns its error. */
+static gpointer
+receive_at_once_thread (gpointer user_data)
+{
+  GError *error = NULL;
+  GBytes *message = sw_connection_receive_message (user_data, 0, NULL, &error);
+
+  g_assert_null (message);
+  return error;
+}
+
+static void
+on_receive_cancelled (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = sw_connection_receive_message_finish (SW_CONNECTION (object),
+                                                                    result, &error);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (message);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Running out of time is one error with one message, whether the call
+ * waited for the peer or for another call to finish. */
+static void
+test_public_timed_out (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) io_error = NULL;
+  g_autoptr(GError) lock_error = NULL;
+  g_autoptr(GBytes) nothing = NULL;
+  gboolean done = FALSE;
+
+  make_pair (sw_framing_get_default (), &a, &b);
+  nothing = sw_connection_receive_message (b, 0, NULL, &io_error);
+  g_assert_error (io_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+
+  /* The async receive holds the receive side while it waits for data. */
+  sw_connection_receive_message_async (b, G_PRIORITY_DEFAULT, cancellable,
+                                       on_receive_cancelled, &done);
+  lock_error = g_thread_join (g_thread_new ("receive-at-once", receive_at_once_thread, b));
+  g_assert_error (lock_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpstr (lock_error->message, ==, io_error->message);
+
+  g_cancellable_cancel (cancellable);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -158,6 +213,7 @@ main (int   argc,
   g_test_add_func ("/sw/public/pipe", test_public_pipe);
   g_test_add_func ("/sw/public/value", test_public_value);
   g_test_add_func ("/sw/public/async", test_public_async);
+  g_test_add_func ("/sw/public/timed-out", test_public_timed_out);
 
   return g_test_run ();
 }
