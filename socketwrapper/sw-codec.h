@@ -48,10 +48,10 @@ struct _SwCodecInterface
 SW_AVAILABLE_IN_ALL
 GBytes   *sw_codec_encode (SwCodec   *self,
                            GVariant  *value,
-                           GError   **error);
+                           GError   **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 GVariant *sw_codec_decode (SwCodec   *self,
                            GBytes    *bytes,
-                           GError   **error);
+                           GError   **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -49,6 +49,7 @@
 #include "sw-connection-private.h"
 #include "sw-json-codec-private.h"
 #include "sw-cross-lock-private.h"
+#include "sw-error-private.h"
 #include "sw-init-private.h"
 #include "sw-operation-private.h"
 
@@ -132,9 +133,7 @@ set_nonblocking (SwConnection  *self,
     {
       int errsv = errno;
 
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot make file descriptor %d non-blocking: %s"),
-                   fd, g_strerror (errsv));
+      sw_error_set_from_errno (error, errsv, _("Cannot make file descriptor %d non-blocking"), fd);
       return FALSE;
     }
   return TRUE;
@@ -220,8 +219,7 @@ wrap_fd (SwConnection  *self,
           if (socket_fd >= 0 && socket_fd != fd)
             close (socket_fd);
           if (socket_fd < 0)
-            g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                         _("Cannot duplicate file descriptor %d: %s"), fd, g_strerror (errno));
+            sw_error_set_from_errno (error, errno, _("Cannot duplicate file descriptor %d"), fd);
           return FALSE;
         }
       self->owns_socket = socket_fd != fd;

@@ -29,18 +29,18 @@ G_DECLARE_FINAL_TYPE (SwConnection, sw_connection, SW, CONNECTION, GObject)
 
 SW_AVAILABLE_IN_ALL
 SwConnection *sw_connection_new             (GSocket        *socket,
-                                             SwFraming      *framing);
+                                             SwFraming      *framing) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 SwConnection *sw_connection_new_for_stream  (GIOStream      *stream,
-                                             SwFraming      *framing);
+                                             SwFraming      *framing) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 SwConnection *sw_connection_new_for_streams (GInputStream   *input,
                                              GOutputStream  *output,
-                                             SwFraming      *framing);
+                                             SwFraming      *framing) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 SwConnection *sw_connection_new_for_fd      (int             fd,
                                              SwFraming      *framing,
-                                             GError        **error);
+                                             GError        **error) G_GNUC_WARN_UNUSED_RESULT;
 
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_send_message    (SwConnection   *self,
@@ -52,7 +52,7 @@ SW_AVAILABLE_IN_ALL
 GBytes       *sw_connection_receive_message (SwConnection   *self,
                                              gint64          timeout_us,
                                              GCancellable   *cancellable,
-                                             GError        **error);
+                                             GError        **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_send_messages   (SwConnection   *self,
                                              GBytes * const *messages,
@@ -71,7 +71,7 @@ GBytes       *sw_connection_receive_bytes   (SwConnection   *self,
                                              gssize          size,
                                              gint64          timeout_us,
                                              GCancellable   *cancellable,
-                                             GError        **error);
+                                             GError        **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_flush           (SwConnection   *self,
                                              gint64          timeout_us,
@@ -98,7 +98,7 @@ gboolean      sw_connection_close           (SwConnection   *self,
                                              GError        **error);
 SW_AVAILABLE_IN_ALL
 GBytes       *sw_connection_steal_buffered_input (SwConnection  *self,
-                                                 GError       **error);
+                                                 GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 int           sw_connection_get_fd          (SwConnection   *self);
 
@@ -134,7 +134,7 @@ void          sw_connection_receive_message_async  (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 GBytes       *sw_connection_receive_message_finish (SwConnection        *self,
                                                     GAsyncResult        *result,
-                                                    GError             **error);
+                                                    GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_send_bytes_async       (SwConnection        *self,
                                                     GBytes              *data,
@@ -156,7 +156,7 @@ void          sw_connection_receive_bytes_async    (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 GBytes       *sw_connection_receive_bytes_finish   (SwConnection        *self,
                                                     GAsyncResult        *result,
-                                                    GError             **error);
+                                                    GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_flush_async            (SwConnection        *self,
                                                     int                  io_priority,
@@ -181,7 +181,7 @@ gboolean      sw_connection_close_finish           (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 SwCodec      *sw_connection_get_codec       (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
-SwCodec      *sw_connection_dup_codec       (SwConnection   *self);
+SwCodec      *sw_connection_dup_codec       (SwConnection   *self) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_codec       (SwConnection   *self,
                                              SwCodec        *codec);
@@ -195,7 +195,7 @@ SW_AVAILABLE_IN_ALL
 GVariant     *sw_connection_receive_value   (SwConnection   *self,
                                              gint64          timeout_us,
                                              GCancellable   *cancellable,
-                                             GError        **error);
+                                             GError        **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_send_value_async     (SwConnection        *self,
                                                   GVariant            *value,
@@ -216,7 +216,7 @@ void          sw_connection_receive_value_async  (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 GVariant     *sw_connection_receive_value_finish (SwConnection        *self,
                                                   GAsyncResult        *result,
-                                                  GError             **error);
+                                                  GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_send_json_node      (SwConnection   *self,
                                                  JsonNode       *node,
@@ -227,7 +227,7 @@ SW_AVAILABLE_IN_ALL
 JsonNode     *sw_connection_receive_json_node   (SwConnection   *self,
                                                  gint64          timeout_us,
                                                  GCancellable   *cancellable,
-                                                 GError        **error);
+                                                 GError        **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_send_json_node_async     (SwConnection        *self,
                                                       JsonNode            *node,
@@ -248,12 +248,12 @@ void          sw_connection_receive_json_node_async  (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 JsonNode     *sw_connection_receive_json_node_finish (SwConnection        *self,
                                                       GAsyncResult        *result,
-                                                      GError             **error);
+                                                      GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 
 SW_AVAILABLE_IN_ALL
 SwFraming    *sw_connection_get_framing     (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
-SwFraming    *sw_connection_dup_framing     (SwConnection   *self);
+SwFraming    *sw_connection_dup_framing     (SwConnection   *self) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_framing     (SwConnection   *self,
                                              SwFraming      *framing);

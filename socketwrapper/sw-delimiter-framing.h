@@ -15,7 +15,7 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwDelimiterFraming, sw_delimiter_framing, SW, DELIMITER_FRAMING, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwDelimiterFraming *sw_delimiter_framing_new           (GBytes             *delimiter);
+SwDelimiterFraming *sw_delimiter_framing_new           (GBytes             *delimiter) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 GBytes             *sw_delimiter_framing_get_delimiter (SwDelimiterFraming *self);
 

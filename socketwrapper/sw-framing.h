@@ -32,7 +32,7 @@ typedef enum {
 } SwFramingResult;
 
 SW_AVAILABLE_IN_ALL
-GType sw_framing_result_get_type (void) G_GNUC_CONST;
+GType sw_framing_result_get_type (void);
 #define SW_TYPE_FRAMING_RESULT (sw_framing_result_get_type ())
 
 #define SW_TYPE_FRAMING (sw_framing_get_type ())

@@ -15,6 +15,6 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwGVariantCodec, sw_gvariant_codec, SW, GVARIANT_CODEC, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwGVariantCodec *sw_gvariant_codec_new (void);
+SwGVariantCodec *sw_gvariant_codec_new (void) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

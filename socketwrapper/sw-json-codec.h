@@ -18,6 +18,6 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwJsonCodec, sw_json_codec, SW, JSON_CODEC, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwJsonCodec *sw_json_codec_new (void);
+SwJsonCodec *sw_json_codec_new (void) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -68,6 +68,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "sw-bytes-private.h"
 #include "sw-codec-private.h"
 #include "sw-init-private.h"
 #include "sw-msgpack-codec.h"
@@ -368,22 +369,16 @@ encode_level_clear (gpointer data)
 }
 
 static void
-put_be (GString *out,
-        guint64  value,
-        guint    n)
-{
-  for (guint i = n; i > 0; i--)
-    g_string_append_c (out, (char) (guint8) (value >> (8 * (i - 1))));
-}
-
-static void
 put_code (GString *out,
           guint8   code,
           guint64  value,
           guint    n)
 {
+  guint8 bytes[8];
+
+  sw_put_be (bytes, value, n);
   g_string_append_c (out, (char) code);
-  put_be (out, value, n);
+  g_string_append_len (out, (const char *) bytes, n);
 }
 
 static void

@@ -15,6 +15,6 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwMsgPackCodec, sw_msgpack_codec, SW, MSGPACK_CODEC, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwMsgPackCodec *sw_msgpack_codec_new (void);
+SwMsgPackCodec *sw_msgpack_codec_new (void) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

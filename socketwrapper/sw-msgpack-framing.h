@@ -15,6 +15,6 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwMsgPackFraming, sw_msgpack_framing, SW, MSGPACK_FRAMING, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwMsgPackFraming *sw_msgpack_framing_new (void);
+SwMsgPackFraming *sw_msgpack_framing_new (void) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

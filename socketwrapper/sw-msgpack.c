@@ -43,20 +43,10 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "sw-bytes-private.h"
 #include "sw-msgpack-private.h"
 
 #define STATE_BITS 58
-
-static guint64
-get_be (const guint8 *data,
-        guint         n)
-{
-  guint64 value = 0;
-
-  for (guint i = 0; i < n; i++)
-    value = (value << 8) | data[i];
-  return value;
-}
 
 guint
 sw_msgpack_header_length (guint8 first)
@@ -127,7 +117,7 @@ parse_number (const guint8  *data,
               guint          n,
               SwMsgPackItem *item)
 {
-  guint64 raw = get_be (data + 1, n);
+  guint64 raw = sw_get_be (data + 1, n);
   guint8 first = data[0];
 
   if (first == 0xca)
@@ -179,7 +169,7 @@ parse_sized (const guint8  *data,
       item->kind = first <= 0xdb ? SW_MSGPACK_STR
                    : first <= 0xdd ? SW_MSGPACK_ARRAY : SW_MSGPACK_MAP;
     }
-  item->size = (guint32) get_be (data + 1, n);
+  item->size = (guint32) sw_get_be (data + 1, n);
   if (item->kind == SW_MSGPACK_EXT)
     item->ext_type = (gint8) data[1 + n];
 }

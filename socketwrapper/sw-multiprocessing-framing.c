@@ -18,10 +18,9 @@
  * Since: 0.1
  */
 
-#include <string.h>
-
 #include <glib/gi18n-lib.h>
 
+#include "sw-bytes-private.h"
 #include "sw-framing-private.h"
 #include "sw-multiprocessing-framing.h"
 
@@ -53,8 +52,6 @@ sw_multiprocessing_framing_decode (SwFraming     *framing,
                                    gsize         *needed,
                                    GError       **error)
 {
-  guint32 be32;
-  guint64 be64;
   gint32 size;
 
   if (length < SHORT_HEADER)
@@ -63,8 +60,7 @@ sw_multiprocessing_framing_decode (SwFraming     *framing,
       return SW_FRAMING_RESULT_NEED_MORE;
     }
 
-  memcpy (&be32, data, sizeof be32);
-  size = (gint32) GUINT32_FROM_BE (be32);
+  size = (gint32) (guint32) sw_get_be (data, SHORT_HEADER);
 
   if (size >= 0)
     {
@@ -88,9 +84,8 @@ sw_multiprocessing_framing_decode (SwFraming     *framing,
       return SW_FRAMING_RESULT_NEED_MORE;
     }
 
-  memcpy (&be64, data + SHORT_HEADER, sizeof be64);
   *header_length = LONG_HEADER;
-  *payload_length = GUINT64_FROM_BE (be64);
+  *payload_length = sw_get_be (data + SHORT_HEADER, LONG_HEADER - SHORT_HEADER);
   *trailer_length = 0;
   return SW_FRAMING_RESULT_FRAME;
 }
@@ -100,21 +95,15 @@ sw_multiprocessing_framing_encode_header (SwFraming *framing,
                                           guint64    payload_length,
                                           guint8     header[SW_FRAMING_MAX_HEADER])
 {
-  guint32 be32;
-  guint64 be64;
-
   if (payload_length <= G_MAXINT32)
     {
-      be32 = GUINT32_TO_BE ((guint32) payload_length);
-      memcpy (header, &be32, sizeof be32);
+      sw_put_be (header, payload_length, SHORT_HEADER);
       return SHORT_HEADER;
     }
 
   /* -1 as a signed 32-bit big-endian value, then the real length. */
-  be32 = GUINT32_TO_BE (G_MAXUINT32);
-  be64 = GUINT64_TO_BE (payload_length);
-  memcpy (header, &be32, sizeof be32);
-  memcpy (header + SHORT_HEADER, &be64, sizeof be64);
+  sw_put_be (header, G_MAXUINT32, SHORT_HEADER);
+  sw_put_be (header + SHORT_HEADER, payload_length, LONG_HEADER - SHORT_HEADER);
   return LONG_HEADER;
 }
 

@@ -15,6 +15,6 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwMultiprocessingFraming, sw_multiprocessing_framing, SW, MULTIPROCESSING_FRAMING, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwMultiprocessingFraming *sw_multiprocessing_framing_new (void);
+SwMultiprocessingFraming *sw_multiprocessing_framing_new (void) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

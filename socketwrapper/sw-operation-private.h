@@ -56,7 +56,6 @@ typedef struct
   guint       first;        /* the first frame not completely written */
   gsize       offset;       /* bytes of frames[first] already written */
   gboolean    active;
-  guint64     n_writes;     /* vectored writes made, for tests and benchmarks */
   /* A write failed after part of a frame was written: the peer can no
    * longer find where frames start, so every later send fails with a copy
    * of this and nothing more is written. */

@@ -892,7 +892,6 @@ output_writev (SwChannel     *channel,
   if (out->first > 0 || out->offset > 0)
     cancellable = NULL;
 
-  out->n_writes++;
   status = sw_transport_writev (&channel->transport, vectors, n_vectors,
                                 &n_written, cancellable, error);
   if (status == SW_IO_DONE)

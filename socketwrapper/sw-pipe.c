@@ -8,6 +8,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-pipe.h"
+#include "sw-error-private.h"
 #include "sw-init-private.h"
 
 /* Wraps a pair of fresh fds; on failure both are closed. */
@@ -36,16 +37,6 @@ wrap_pair (int            fds[2],
   *first = g_steal_pointer (&a);
   *second = g_steal_pointer (&b);
   return TRUE;
-}
-
-static void
-set_errno_error (GError     **error,
-                 const char  *message)
-{
-  int errsv = errno;
-
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-               "%s: %s", message, g_strerror (errsv));
 }
 
 /**
@@ -79,7 +70,7 @@ sw_pipe (SwFraming     *framing,
   sw_init ();
   if (pipe2 (fds, O_CLOEXEC | O_NONBLOCK) < 0)
     {
-      set_errno_error (error, _("Cannot create a pipe"));
+      sw_error_set_from_errno (error, errno, _("Cannot create a pipe"));
       return FALSE;
     }
   return wrap_pair (fds, framing, reader, writer, error);
@@ -144,7 +135,7 @@ sw_socketpair (GSocketFamily   family,
     }
   if (socketpair ((int) family, native_type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0)
     {
-      set_errno_error (error, _("Cannot create a socket pair"));
+      sw_error_set_from_errno (error, errno, _("Cannot create a socket pair"));
       return FALSE;
     }
   return wrap_pair (fds, framing, a, b, error);

@@ -79,6 +79,8 @@ gboolean   sw_transport_wait          (SwTransport        *transport,
                                        int                 wake_fd,
                                        GError            **error);
 
+/* The errors of every call that runs out of time (waiting for the lock or
+ * for I/O) or finds the connection closed: one message each. */
 void       sw_transport_set_timed_out (GError            **error);
 void       sw_transport_set_closed    (GError            **error);
 

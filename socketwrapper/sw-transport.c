@@ -8,6 +8,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
 
+#include "sw-error-private.h"
 #include "sw-transport-private.h"
 
 gboolean
@@ -55,22 +56,6 @@ sw_transport_set_closed (GError **error)
                        _("The connection is closed"));
 }
 
-static SwIOStatus
-set_errno_error (int      errsv,
-                 GError **error)
-{
-  if (errsv == EPIPE)
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
-                         _("Broken pipe: the peer closed the connection"));
-  else if (errsv == ECONNRESET)
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                         _("The connection was reset by the peer"));
-  else
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                 _("Input/output error: %s"), g_strerror (errsv));
-  return SW_IO_ERROR;
-}
-
 /* Maps the result of a system call that moved @result bytes or failed
  * with errno: would-block is not an error here. */
 static SwIOStatus
@@ -85,7 +70,8 @@ syscall_status (ssize_t   result,
     }
   if (errno == EAGAIN || errno == EWOULDBLOCK)
     return SW_IO_WOULD_BLOCK;
-  return set_errno_error (errno, error);
+  sw_error_set_from_errno (error, errno, _("Input/output error"));
+  return SW_IO_ERROR;
 }
 
 /* Maps a stream error: would-block is not an error here. */
@@ -424,7 +410,7 @@ sw_transport_wait (SwTransport   *transport,
 
   if (result < 0)
     {
-      set_errno_error (errno, error);
+      sw_error_set_from_errno (error, errno, _("Cannot wait for the connection"));
       return FALSE;
     }
   if (result > 0)

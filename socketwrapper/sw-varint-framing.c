@@ -22,6 +22,7 @@
  * Since: 0.1
  */
 
+#include "sw-bytes-private.h"
 #include "sw-framing-private.h"
 #include "sw-varint-framing.h"
 
@@ -35,30 +36,6 @@ static void sw_varint_framing_iface_init (SwFramingInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (SwVarIntFraming, sw_varint_framing, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
                                                       sw_varint_framing_iface_init))
-
-/* Writes the @n low bytes of @value big-endian into @out. */
-static void
-put_be (guint64  value,
-        guint    n,
-        guint8  *out)
-{
-  for (guint i = n; i > 0; i--)
-    {
-      out[i - 1] = (guint8) value;
-      value >>= 8;
-    }
-}
-
-static guint64
-get_be (const guint8 *data,
-        guint         n)
-{
-  guint64 value = 0;
-
-  for (guint i = 0; i < n; i++)
-    value = (value << 8) | data[i];
-  return value;
-}
 
 gsize
 sw_varint_encode (guint64 value,
@@ -80,7 +57,7 @@ sw_varint_encode (guint64 value,
   if (value <= 67823)
     {
       out[0] = 249;
-      put_be (value - 2288, 2, out + 1);
+      sw_put_be (out + 1, value - 2288, 2);
       return 3;
     }
 
@@ -88,7 +65,7 @@ sw_varint_encode (guint64 value,
   for (n = 3; n < 8 && (value >> (8 * n)) != 0; n++)
     ;
   out[0] = (guint8) (250 + n - 3);
-  put_be (value, n, out + 1);
+  sw_put_be (out + 1, value, n);
   return 1 + n;
 }
 
@@ -128,9 +105,9 @@ sw_varint_decode (const guint8 *data,
   else if (first <= 248)
     *value = 240 + 256 * (guint64) (first - 241) + data[1];
   else if (first == 249)
-    *value = 2288 + get_be (data + 1, 2);
+    *value = 2288 + sw_get_be (data + 1, 2);
   else
-    *value = get_be (data + 1, (guint) total - 1);
+    *value = sw_get_be (data + 1, (guint) total - 1);
   return total;
 }
 

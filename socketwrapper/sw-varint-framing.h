@@ -15,6 +15,6 @@ SW_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (SwVarIntFraming, sw_varint_framing, SW, VARINT_FRAMING, GObject)
 
 SW_AVAILABLE_IN_ALL
-SwVarIntFraming *sw_varint_framing_new (void);
+SwVarIntFraming *sw_varint_framing_new (void) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS
