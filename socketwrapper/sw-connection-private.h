@@ -74,6 +74,21 @@ struct _SwConnection
  * never for doing I/O behind the connection's locks. */
 SwChannel *sw_connection_get_channel (SwConnection *self);
 
+/* Runs once an operation succeeded, its lock still held. */
+typedef gboolean (*SwAfterFunc) (SwConnection  *self,
+                                 GError       **error);
+
+/* Fails with CLOSED once the connection is closing. */
+gboolean     sw_connection_check_open      (SwConnection  *self,
+                                            GError       **error);
+/* The direction lock @op takes. */
+SwCrossLock *sw_connection_lock_for        (SwConnection  *self,
+                                            SwOperation   *op);
+/* Half-closes the output once its frames are out (an SwAfterFunc). */
+gboolean     sw_connection_shutdown_output (SwConnection  *self,
+                                            GError       **error);
+void         sw_connection_notify_writable (SwConnection  *self);
+
 /* The codec (transfer full), or NULL with NOT_SUPPORTED when none is set. */
 SwCodec   *sw_connection_require_codec  (SwConnection  *self,
                                          GError       **error);

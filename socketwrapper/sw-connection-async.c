@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The async calls of SwConnection: the call object (a GTask's data) that
+ * queues on a direction lock in the caller's context, is granted the lock
+ * through an idle in that context, runs the operation with the async
+ * driver (or, on streams that cannot poll, the sync driver in a worker),
+ * takes queued sends into its batch (corking), leaves the queue when its
+ * cancellable fires, and completes the task; and the public _async and
+ * _finish functions of the message calls. */
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "sw-connection-private.h"
+#include "sw-init-private.h"
+#include "sw-transport-private.h"
+
+/* ---- async calls ------------------------------------------------------ */
+
+/* One async call in flight: the task's data. While in flight it holds a
+ * reference on the task, which holds one on the connection. */
+typedef struct
+{
+  SwLockWaiter   waiter;
+  SwAsyncDriver  driver;
+  SwOperation    op;
+  GTask         *task;
+  gulong         queue_handler;  /* on the caller's cancellable, while queued */
+
+  /* Queued sends whose messages ride in this call's batch (corking); they
+   * complete with it. */
+  GSList             *absorbed;
+
+  /* Runs once the operation succeeded, the lock still held. */
+  SwAfterFunc         after;
+
+  /* The stream cannot poll: once granted the lock, the call runs the sync
+   * driver in a worker thread (GIO does the same for such streams). */
+  gboolean            threaded;
+} SwAsyncCall;
+
+static void
+async_call_free (gpointer data)
+{
+  SwAsyncCall *call = data;
+
+  g_assert (call->queue_handler == 0 && call->driver.source == NULL);
+  g_clear_error (&call->driver.evicted_error);
+  sw_operation_clear (&call->op);
+  g_free (call);
+}
+
+static SwAsyncCall *
+async_call_from_waiter (SwLockWaiter *waiter)
+{
+  return (SwAsyncCall *) ((guint8 *) waiter - G_STRUCT_OFFSET (SwAsyncCall, waiter));
+}
+
+static SwAsyncCall *
+async_call_from_driver (SwAsyncDriver *driver)
+{
+  return (SwAsyncCall *) ((guint8 *) driver - G_STRUCT_OFFSET (SwAsyncCall, driver));
+}
+
+static void
+async_call_return (SwAsyncCall *call,
+                   GError      *error)
+{
+  GTask *task = g_steal_pointer (&call->task);
+  GSList *absorbed = g_steal_pointer (&call->absorbed);
+  GError *error_copy = (error != NULL && absorbed != NULL) ? g_error_copy (error) : NULL;
+
+  /* Not g_cancellable_disconnect(): it would wait for a "cancelled"
+   * emission running in another thread, whose other handlers may wait for
+   * this thread. The handler owns its task reference, so a run that
+   * overlaps the call's end only schedules an idle that finds the call no
+   * longer queued. */
+  if (call->queue_handler != 0)
+    {
+      g_signal_handler_disconnect (call->driver.cancellable, call->queue_handler);
+      call->queue_handler = 0;
+    }
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else if (sw_operation_is_receive (&call->op))
+    g_task_return_pointer (task, g_steal_pointer (&call->op.result),
+                           (GDestroyNotify) g_bytes_unref);
+  else if (call->op.kind == SW_OPERATION_SEND_BYTES)
+    g_task_return_int (task, (gssize) call->op.written);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+
+  /* Sends that rode in this call's batch complete after it, in order. */
+  for (GSList *l = absorbed; l != NULL; l = l->next)
+    async_call_return (l->data, error_copy ? g_error_copy (error_copy) : NULL);
+  g_slist_free (absorbed);
+  g_clear_error (&error_copy);
+}
+
+/* The driver finished: hand the lock on (unless close() took it), then
+ * complete the task. */
+static void
+on_async_done (SwAsyncDriver *driver,
+               GError        *error)
+{
+  SwAsyncCall *call = async_call_from_driver (driver);
+
+  if (call->waiter.state != SW_LOCK_WAITER_EVICTED)
+    {
+      if (error == NULL && call->after != NULL)
+        call->after (g_task_get_source_object (call->task), &error);
+      sw_cross_lock_release (driver->lock);
+    }
+  async_call_return (call, error);
+}
+
+static void async_call_thread (GTask        *task,
+                               gpointer      source_object,
+                               gpointer      task_data,
+                               GCancellable *cancellable);
+
+/* Most calls a corked batch takes in. */
+#define SW_CORK_MAX_CALLS 64
+
+/* A queued async send that can join a batch: it has no cancellable (so
+ * nothing but close() interrupts the batch), returns no value, and is valid
+ * on its own. Called with the send lock's mutex held. */
+static gboolean
+is_corkable_send (SwLockWaiter *waiter)
+{
+  SwAsyncCall *call;
+
+  if (waiter->evict == NULL)
+    return FALSE;  /* a blocking thread */
+  call = async_call_from_waiter (waiter);
+  return call->op.kind == SW_OPERATION_SEND_MESSAGE
+         && call->driver.cancellable == NULL
+         && sw_operation_check (&call->op, call->driver.channel, NULL);
+}
+
+/* Corking: a send about to write takes the async sends queued right behind
+ * it into its batch, so many small frames go out in one vectored write.
+ * FIFO order holds (they were next anyway) and the batch commits as a
+ * whole, so no frame is torn. */
+static void
+cork_queued_sends (SwAsyncCall *call)
+{
+  SwLockWaiter *waiter;
+  guint n_calls = 0;
+
+  if (call->op.kind != SW_OPERATION_SEND_MESSAGE || call->driver.cancellable != NULL
+      || call->op.started)
+    return;
+
+  while (n_calls < SW_CORK_MAX_CALLS
+         && (waiter = sw_cross_lock_take_head (call->driver.lock, is_corkable_send)) != NULL)
+    {
+      SwAsyncCall *other = async_call_from_waiter (waiter);
+
+      sw_operation_append_messages (&call->op, other->op.messages, other->op.n_messages);
+      call->absorbed = g_slist_append (call->absorbed, other);
+      n_calls++;
+    }
+}
+
+static void
+async_call_start (SwAsyncCall *call)
+{
+  SwConnection *self = g_task_get_source_object (call->task);
+  GError *error = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (call->driver.cancellable, &error)
+      || !sw_connection_check_open (self, &error)
+      || !sw_operation_validate (&call->op, &self->channel, &error))
+    on_async_done (&call->driver, error);
+  else
+    {
+      cork_queued_sends (call);
+      if (call->threaded)
+        g_task_run_in_thread (call->task, async_call_thread);
+      else
+        sw_async_driver_run (&call->driver);
+    }
+}
+
+static gboolean
+on_async_lock_answer_idle (gpointer user_data)
+{
+  SwAsyncCall *call = g_task_get_task_data (user_data);
+  GError *error = NULL;
+
+  /* Handed the lock, the call was parked until now: close() may have
+   * taken the lock from it meanwhile (EVICTED), deciding its outcome. */
+  if (call->waiter.state == SW_LOCK_WAITER_CLOSED)
+    {
+      sw_transport_set_closed (&error);
+      async_call_return (call, error);
+    }
+  else if (!sw_cross_lock_unpark (call->driver.lock, &call->waiter))
+    async_call_return (call, g_steal_pointer (&call->driver.evicted_error));
+  else
+    async_call_start (call);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called with the lock's mutex held, in whichever thread released or
+ * closed the lock: resume the call in its own main context. */
+static void
+on_async_lock_answer (SwLockWaiter *waiter)
+{
+  SwAsyncCall *call = async_call_from_waiter (waiter);
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_priority (idle, g_task_get_priority (call->task));
+  g_source_set_static_name (idle, "[socketwrapper] lock granted");
+  g_source_set_callback (idle, on_async_lock_answer_idle,
+                         g_object_ref (call->task), g_object_unref);
+  g_source_attach (idle, g_task_get_context (call->task));
+  g_source_unref (idle);
+}
+
+static void
+on_async_evict (SwLockWaiter *waiter)
+{
+  sw_async_driver_evict (&async_call_from_waiter (waiter)->driver);
+}
+
+/* The caller's cancellable fired while the call was queued: leave the
+ * queue, unless the lock was handed over meanwhile (then the grant's idle
+ * sees the cancellation and passes the lock on). */
+static gboolean
+on_async_queue_cancelled_idle (gpointer user_data)
+{
+  SwAsyncCall *call = g_task_get_task_data (user_data);
+  GError *error = NULL;
+
+  if (sw_cross_lock_dequeue (call->driver.lock, &call->waiter))
+    {
+      g_cancellable_set_error_if_cancelled (call->driver.cancellable, &error);
+      async_call_return (call, error);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs in the cancelling thread: resume in the call's own context. A
+ * handler rather than a GCancellableSource, which GLib 2.74 leaks when it
+ * is destroyed while "cancelled" is being emitted. */
+static void
+on_async_queue_cancelled (GCancellable *cancellable,
+                          gpointer      user_data)
+{
+  GTask *task = user_data;
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_priority (idle, g_task_get_priority (task));
+  g_source_set_static_name (idle, "[socketwrapper] cancelled while queued");
+  g_source_set_callback (idle, on_async_queue_cancelled_idle, g_object_ref (task),
+                         g_object_unref);
+  g_source_attach (idle, g_task_get_context (task));
+  g_source_unref (idle);
+}
+
+/* Non-pollable streams have only blocking calls: the call, already
+ * holding the lock, runs the sync driver in a worker thread, then hands the
+ * lock on. */
+static void
+async_call_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  SwConnection *self = source_object;
+  SwAsyncCall *call = task_data;
+  GError *error = NULL;
+
+  sw_cross_lock_set_running (call->driver.lock);
+  if (sw_operation_run_sync (&call->op, &self->channel, -1, cancellable,
+                             &self->close_watch, &error)
+      && call->after != NULL)
+    call->after (self, &error);
+  sw_cross_lock_release (call->driver.lock);
+  async_call_return (call, error);
+}
+
+static void async_call_enqueue (SwAsyncCall *call);
+
+/* A call running @op (which it takes over), not yet queued. */
+static SwAsyncCall *
+async_call_new (SwConnection        *self,
+                SwOperation         *op,
+                int                  io_priority,
+                GCancellable        *cancellable,
+                GAsyncReadyCallback  callback,
+                gpointer             user_data,
+                const char          *name,
+                gpointer             tag)
+{
+  SwAsyncCall *call = g_new0 (SwAsyncCall, 1);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  GIOCondition condition;
+
+  g_task_set_name (task, name);
+  g_task_set_source_tag (task, tag);
+  g_task_set_priority (task, io_priority);
+  g_task_set_task_data (task, call, async_call_free);
+  /* Cancellation is decided by the operation (a committed send succeeds
+   * even when cancelled), not by GTask after the fact. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  call->op = *op;
+  if (op->messages == &op->data)
+    call->op.messages = &call->op.data;
+  call->task = task;
+  call->waiter.wake = on_async_lock_answer;
+  call->waiter.evict = on_async_evict;
+  call->waiter.context = g_task_get_context (task);
+  call->waiter.name = name;
+  call->driver = (SwAsyncDriver) {
+    .op = &call->op,
+    .channel = &self->channel,
+    .context = g_task_get_context (task),
+    .priority = io_priority,
+    .cancellable = cancellable,
+    .done = on_async_done,
+    .lock = sw_connection_lock_for (self, op),
+    .owner = &call->waiter,
+  };
+
+  condition = sw_operation_is_receive (op) ? G_IO_IN : G_IO_OUT;
+  call->threaded = (condition == G_IO_IN ? sw_transport_can_read (&self->channel.transport)
+                                         : sw_transport_can_write (&self->channel.transport))
+                   && !sw_transport_can_poll (&self->channel.transport, condition);
+
+  if (cancellable != NULL)
+    call->queue_handler = g_cancellable_connect (cancellable,
+                                                 G_CALLBACK (on_async_queue_cancelled),
+                                                 g_object_ref (task), g_object_unref);
+  return call;
+}
+
+/* Queues @call on its lock; starts it at once if the lock is free. */
+static void
+async_call_enqueue (SwAsyncCall *call)
+{
+  switch (sw_cross_lock_enqueue (call->driver.lock, &call->waiter))
+    {
+    case SW_LOCK_WAITER_GRANTED:
+      async_call_start (call);
+      break;
+    case SW_LOCK_WAITER_QUEUED:
+      break;
+    case SW_LOCK_WAITER_CLOSED:
+    case SW_LOCK_WAITER_EVICTED:
+    default:
+      {
+        GError *error = NULL;
+
+        sw_transport_set_closed (&error);
+        async_call_return (call, error);
+      }
+      break;
+    }
+}
+
+static void
+start_async (SwConnection        *self,
+             SwOperation         *op,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             const char          *name,
+             gpointer             tag)
+{
+  async_call_enqueue (async_call_new (self, op, io_priority, cancellable, callback,
+                                      user_data, name, tag));
+}
+
+static gboolean
+finish_boolean (SwConnection  *self,
+                GAsyncResult  *result,
+                gpointer       tag,
+                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, tag), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gpointer
+finish_pointer (SwConnection  *self,
+                GAsyncResult  *result,
+                gpointer       tag,
+                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_shutdown_flushed (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* In the caller's context, just before its callback. */
+  sw_connection_notify_writable (SW_CONNECTION (source));
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * sw_connection_shutdown_write_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Half-closes the connection like [method@Sw.Connection.shutdown_write]
+ * without blocking: it waits its turn behind sends in progress, finishes a
+ * committed frame, then shuts the output down. In the thread-default main
+ * context of the thread that made the call,
+ * [property@Sw.Connection:writable] is notified and then @callback runs;
+ * finish with [method@Sw.Connection.shutdown_write_finish].
+ *
+ * Since: 0.2
+ */
+void
+sw_connection_shutdown_write_async (SwConnection        *self,
+                                    int                  io_priority,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  GTask *task;
+  SwAsyncCall *call;
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_name (task, "sw_connection_shutdown_write_async");
+  g_task_set_source_tag (task, SW_TAG (sw_connection_shutdown_write_async));
+  g_task_set_priority (task, io_priority);
+  g_task_set_check_cancellable (task, FALSE);
+
+  sw_operation_init (&op, SW_OPERATION_FLUSH);
+  call = async_call_new (self, &op, io_priority, cancellable, on_shutdown_flushed, task,
+                         "sw_connection_shutdown_write_async", NULL);
+  call->after = sw_connection_shutdown_output;
+  async_call_enqueue (call);
+}
+
+/**
+ * sw_connection_shutdown_write_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.shutdown_write_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean
+sw_connection_shutdown_write_finish (SwConnection  *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_shutdown_write_async), error);
+}
+
+/**
+ * sw_connection_send_message_async:
+ * @self: a connection
+ * @message: the message
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends @message as one frame, like [method@Sw.Connection.send_message]
+ * but without blocking. Cancelling it before the first byte of the frame is
+ * written fails it with %G_IO_ERROR_CANCELLED; after that the message is
+ * committed and the call succeeds.
+ *
+ * Async sends without a cancellable that are queued behind another send
+ * are written together with it, many frames per system call (corking);
+ * their order is kept and each call completes, in order, once the batch
+ * is written or committed.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.send_message_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_message_async (SwConnection        *self,
+                                  GBytes              *message,
+                                  int                  io_priority,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (message != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  sw_operation_set_data (&op, message);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
+}
+
+/**
+ * sw_connection_send_message_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_message_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_message_finish (SwConnection  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_send_message_async), error);
+}
+
+/**
+ * sw_connection_receive_message_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Receives one whole message, like [method@Sw.Connection.receive_message]
+ * but without blocking. Cancelling it part way through a frame keeps the
+ * bytes read for the next receive.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.receive_message_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_receive_message_async (SwConnection        *self,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+    g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
+}
+
+/**
+ * sw_connection_receive_message_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.receive_message_async].
+ *
+ * Returns: (transfer full): the bytes received, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_receive_message_finish (SwConnection  *self,
+                                      GAsyncResult  *result,
+                                      GError       **error)
+{
+  return finish_pointer (self, result, SW_TAG (sw_connection_receive_message_async), error);
+}
+
+/**
+ * sw_connection_send_bytes_async:
+ * @self: a connection
+ * @data: the bytes to send, without framing
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends raw bytes, like [method@Sw.Connection.send_bytes] but without
+ * blocking.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.send_bytes_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_bytes_async (SwConnection        *self,
+                                GBytes              *data,
+                                int                  io_priority,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (data != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
+  sw_operation_set_data (&op, data);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
+}
+
+/**
+ * sw_connection_send_bytes_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_bytes_async].
+ *
+ * Returns: the count of bytes written, or -1 on error
+ *
+ * Since: 0.1
+ */
+gssize
+sw_connection_send_bytes_finish (SwConnection  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+  g_return_val_if_fail (g_async_result_is_tagged (result, SW_TAG (sw_connection_send_bytes_async)), -1);
+
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+/**
+ * sw_connection_receive_bytes_async:
+ * @self: a connection
+ * @size: how many bytes to receive, or -1 for a blind receive
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Receives raw bytes, like [method@Sw.Connection.receive_bytes] but
+ * without blocking.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.receive_bytes_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_receive_bytes_async (SwConnection        *self,
+                                   gssize               size,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (size >= -1);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_BYTES);
+  op.size = size;
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_receive_bytes_async", SW_TAG (sw_connection_receive_bytes_async));
+}
+
+/**
+ * sw_connection_receive_bytes_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.receive_bytes_async].
+ *
+ * Returns: (transfer full): the bytes received, or %NULL on error
+ *
+ * Since: 0.1
+ */
+GBytes *
+sw_connection_receive_bytes_finish (SwConnection  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return finish_pointer (self, result, SW_TAG (sw_connection_receive_bytes_async), error);
+}
+
+/**
+ * sw_connection_flush_async:
+ * @self: a connection
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Writes the rest of a committed frame, like [method@Sw.Connection.flush]
+ * but without blocking.
+ *
+ * It never blocks the calling thread, neither waiting for another call on
+ * the connection nor for I/O. @callback runs in the thread-default main
+ * context of the thread that made the call; finish with
+ * [method@Sw.Connection.flush_finish]. The call keeps a reference on the
+ * connection until it completes.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_flush_async (SwConnection        *self,
+                           int                  io_priority,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+    g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_operation_init (&op, SW_OPERATION_FLUSH);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_flush_async", SW_TAG (sw_connection_flush_async));
+}
+
+/**
+ * sw_connection_flush_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.flush_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_flush_finish (SwConnection  *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_flush_async), error);
+}
+
+/**
+ * sw_connection_send_messages_async:
+ * @self: a connection
+ * @messages: (array length=n_messages): the messages, in order
+ * @n_messages: the number of messages
+ * @io_priority: the I/O priority of the call
+ * @cancellable: (nullable): a cancellable, or %NULL
+ * @callback: (scope async): called when the call completes
+ * @user_data: data for @callback
+ *
+ * Sends several messages as consecutive frames, like
+ * [method@Sw.Connection.send_messages] but without blocking. The batch is
+ * committed as a whole once its first byte is written.
+ *
+ * @callback runs in the thread-default main context of the thread that
+ * made the call; finish with [method@Sw.Connection.send_messages_finish].
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_send_messages_async (SwConnection        *self,
+                                   GBytes * const      *messages,
+                                   guint                n_messages,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  SwOperation op;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (messages != NULL || n_messages == 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  for (guint i = 0; i < n_messages; i++)
+    g_return_if_fail (messages[i] != NULL);
+
+  sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
+  sw_operation_set_messages (&op, messages, n_messages, TRUE);
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_messages_async",
+               SW_TAG (sw_connection_send_messages_async));
+}
+
+/**
+ * sw_connection_send_messages_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Sw.Connection.send_messages_async].
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+sw_connection_send_messages_finish (SwConnection  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return finish_boolean (self, result, SW_TAG (sw_connection_send_messages_async), error);
+}
+
