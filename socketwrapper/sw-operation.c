@@ -101,7 +101,8 @@ input_unwind (SwInput *in)
       gsize total = in->header_length + in->payload_filled + rest;
       guint8 *data = g_malloc (MAX (total, 1));
 
-      memcpy (data, in->saved_header, in->header_length);
+      if (in->header_length > 0)
+        memcpy (data, in->saved_header, in->header_length);
       memcpy (data + in->header_length, in->payload, in->payload_filled);
       if (rest > 0)
         memcpy (data + in->header_length + in->payload_filled, in->data + in->start, rest);
@@ -159,6 +160,14 @@ static gsize
 input_available (const SwInput *in)
 {
   return in->end - in->start;
+}
+
+/* The first buffered byte; an empty string when nothing is buffered, as a
+ * framing may recognise a frame (one without header) before any byte. */
+static const guint8 *
+input_peek (const SwInput *in)
+{
+  return in->data != NULL ? in->data + in->start : (const guint8 *) "";
 }
 
 /* Makes room after the buffered bytes for @wanted more, or for as many as
@@ -328,7 +337,7 @@ decode_frame (SwChannel  *channel,
               GError    **error)
 {
   SwInput *in = &channel->input;
-  const guint8 *data = in->data ? in->data + in->start : (const guint8 *) "";
+  const guint8 *data = input_peek (in);
 
   if (channel->fast_path != NULL)
     return channel->fast_path->decode (channel->framing, data, input_available (in),
@@ -358,11 +367,11 @@ start_direct_payload (SwInput *in)
 {
   gsize have = MIN (input_available (in) - in->header_length, (gsize) in->payload_length);
 
-  in->saved_header = g_memdup2 (in->data + in->start, in->header_length);
+  in->saved_header = g_memdup2 (input_peek (in), in->header_length);
   in->payload_capacity = (gsize) MIN (in->payload_length,
                                       (guint64) MAX (2 * have, SW_DIRECT_INITIAL));
   in->payload = g_malloc (in->payload_capacity);
-  memcpy (in->payload, in->data + in->start + in->header_length, have);
+  memcpy (in->payload, input_peek (in) + in->header_length, have);
   in->payload_filled = have;
   input_consume (in, in->header_length + have);
 }
@@ -417,7 +426,7 @@ finish_frame (SwOperation *op,
     }
   else
     {
-      op->result = g_bytes_new (in->data + in->start + in->header_length,
+      op->result = g_bytes_new (input_peek (in) + in->header_length,
                                 (gsize) in->payload_length);
       input_consume (in, input_frame_length (in));
     }

@@ -1251,6 +1251,54 @@ static const LieCase trailer_pending_cases[] = {
   { "trailer-pending-direct", 2, SW_FRAMING_RESULT_FRAME, 2, 70000, 10, 0, 70002, 0, 0 },
 };
 
+/* A frame known before its first byte arrives (fixed-size messages, no
+ * header) is read straight into its payload from an empty buffer. */
+#define HEADERLESS_PART 40000
+
+static void
+test_lie_headerless (gconstpointer data)
+{
+  const LieTest *test = data;
+  g_autoptr (SwFraming) framing = scripted_framing_new (test->lie);
+  g_autoptr (SwConnection) a = NULL;
+  g_autoptr (SwConnection) b = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) received = NULL;
+  g_autoptr (GBytes) expected = NULL;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                framing, &a, &b, &error));
+  g_assert_no_error (error);
+  sw_connection_set_read_ahead (b, test->read_ahead);
+
+  received = sw_connection_receive_message (b, 0, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (received);
+  g_clear_error (&error);
+
+  /* Part of the payload, then the bytes taken back as they are. */
+  send_pattern (a, HEADERLESS_PART, 4);
+  received = sw_connection_receive_message (b, 0, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (received);
+  g_clear_error (&error);
+  received = sw_connection_steal_buffered_input (b);
+  expected = sw_test_pattern_bytes (HEADERLESS_PART, 4);
+  g_assert_true (g_bytes_equal (received, expected));
+  g_clear_pointer (&received, g_bytes_unref);
+  g_clear_pointer (&expected, g_bytes_unref);
+
+  send_pattern (a, (gsize) test->lie->payload_length, 5);
+  received = sw_connection_receive_message (b, TIMEOUT_US, NULL, &error);
+  g_assert_no_error (error);
+  expected = sw_test_pattern_bytes ((gsize) test->lie->payload_length, 5);
+  g_assert_true (g_bytes_equal (received, expected));
+}
+
+static const LieCase headerless_cases[] = {
+  { "headerless-direct", 0, SW_FRAMING_RESULT_FRAME, 0, 70000, 0, 0, 0, 0, 0 },
+};
+
 static void
 add_lie_tests (const LieCase  *cases,
                gsize           n_cases,
@@ -1316,6 +1364,7 @@ main (int   argc,
   add_lie_tests (lie_cases, G_N_ELEMENTS (lie_cases), test_lie);
   add_lie_tests (trailer_pending_cases, G_N_ELEMENTS (trailer_pending_cases),
                  test_lie_trailer_pending);
+  add_lie_tests (headerless_cases, G_N_ELEMENTS (headerless_cases), test_lie_headerless);
 
   return g_test_run ();
 }
