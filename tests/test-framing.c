@@ -1179,36 +1179,68 @@ send_pattern (SwConnection *sender,
   g_assert_no_error (error);
 }
 
+/* The two ends of a socketpair whose receiving end @b uses @test's
+ * framing and settings. */
+static void
+lie_pair (const LieTest  *test,
+          SwConnection  **a,
+          SwConnection  **b)
+{
+  g_autoptr (SwFraming) framing = scripted_framing_new (test->lie);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                framing, a, b, &error));
+  g_assert_no_error (error);
+  sw_connection_set_read_ahead (*b, test->read_ahead);
+  if (test->lie->max_message_size != 0)
+    sw_connection_set_max_message_size (*b, test->lie->max_message_size);
+}
+
+/* A receive at timeout 0 fails with @code (any code if -1). */
+static void
+assert_receive_fails (SwConnection *connection,
+                      gint          code)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) received = sw_connection_receive_message (connection, 0,
+                                                               NULL, &error);
+
+  g_assert_null (received);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  if (code >= 0)
+    g_assert_error (error, G_IO_ERROR, code);
+}
+
+static void
+assert_receive_pattern (SwConnection *connection,
+                        GBytes       *wire,
+                        gsize         offset,
+                        gsize         size)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) received = sw_connection_receive_message (connection, TIMEOUT_US,
+                                                               NULL, &error);
+  g_autoptr (GBytes) expected = g_bytes_new_from_bytes (wire, offset, size);
+
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (received, expected));
+}
+
 static void
 test_lie (gconstpointer data)
 {
   const LieTest *test = data;
-  const LieCase *lie = test->lie;
-  g_autoptr (SwFraming) framing = scripted_framing_new (lie);
   g_autoptr (SwConnection) a = NULL;
   g_autoptr (SwConnection) b = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) received = NULL;
 
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                framing, &a, &b, &error));
-  g_assert_no_error (error);
-  sw_connection_set_read_ahead (b, test->read_ahead);
-  if (lie->max_message_size != 0)
-    sw_connection_set_max_message_size (b, lie->max_message_size);
-  send_pattern (a, lie->wire, 1);
-
+  lie_pair (test, &a, &b);
   /* Everything is in the socket: no wait needed to see the answer. */
-  received = sw_connection_receive_message (b, 0, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, lie->code);
-  g_assert_null (received);
-  g_test_message ("%s", error->message);
-  g_clear_error (&error);
-
+  send_pattern (a, test->lie->wire, 1);
+  assert_receive_fails (b, test->lie->code);
   /* The connection does not go on to return empty messages either. */
-  received = sw_connection_receive_message (b, 0, NULL, &error);
-  g_assert_nonnull (error);
-  g_assert_null (received);
+  assert_receive_fails (b, -1);
 }
 
 /* A trailer longer than what is buffered is waited for, after a payload
@@ -1219,31 +1251,15 @@ test_lie_trailer_pending (gconstpointer data)
 {
   const LieTest *test = data;
   const LieCase *lie = test->lie;
-  g_autoptr (SwFraming) framing = scripted_framing_new (lie);
   g_autoptr (SwConnection) a = NULL;
   g_autoptr (SwConnection) b = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) received = NULL;
-  g_autoptr (GBytes) expected = NULL;
-  g_autoptr (GBytes) wire = NULL;
+  g_autoptr (GBytes) wire = sw_test_pattern_bytes (lie->wire, 2);
 
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                framing, &a, &b, &error));
-  g_assert_no_error (error);
-  sw_connection_set_read_ahead (b, test->read_ahead);
+  lie_pair (test, &a, &b);
   send_pattern (a, lie->wire, 2);
-
-  received = sw_connection_receive_message (b, 0, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_null (received);
-  g_clear_error (&error);
-
+  assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
   send_pattern (a, lie->trailer_length, 3);
-  received = sw_connection_receive_message (b, TIMEOUT_US, NULL, &error);
-  g_assert_no_error (error);
-  wire = sw_test_pattern_bytes (lie->wire, 2);
-  expected = g_bytes_new_from_bytes (wire, lie->header_length, (gsize) lie->payload_length);
-  g_assert_true (g_bytes_equal (received, expected));
+  assert_receive_pattern (b, wire, lie->header_length, (gsize) lie->payload_length);
 }
 
 static const LieCase trailer_pending_cases[] = {
@@ -1259,40 +1275,24 @@ static void
 test_lie_headerless (gconstpointer data)
 {
   const LieTest *test = data;
-  g_autoptr (SwFraming) framing = scripted_framing_new (test->lie);
+  gsize size = (gsize) test->lie->payload_length;
   g_autoptr (SwConnection) a = NULL;
   g_autoptr (SwConnection) b = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) received = NULL;
-  g_autoptr (GBytes) expected = NULL;
+  g_autoptr (GBytes) part = sw_test_pattern_bytes (HEADERLESS_PART, 4);
+  g_autoptr (GBytes) wire = sw_test_pattern_bytes (size, 5);
+  g_autoptr (GBytes) stolen = NULL;
 
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                framing, &a, &b, &error));
-  g_assert_no_error (error);
-  sw_connection_set_read_ahead (b, test->read_ahead);
-
-  received = sw_connection_receive_message (b, 0, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_null (received);
-  g_clear_error (&error);
+  lie_pair (test, &a, &b);
+  assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
 
   /* Part of the payload, then the bytes taken back as they are. */
   send_pattern (a, HEADERLESS_PART, 4);
-  received = sw_connection_receive_message (b, 0, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_null (received);
-  g_clear_error (&error);
-  received = sw_connection_steal_buffered_input (b);
-  expected = sw_test_pattern_bytes (HEADERLESS_PART, 4);
-  g_assert_true (g_bytes_equal (received, expected));
-  g_clear_pointer (&received, g_bytes_unref);
-  g_clear_pointer (&expected, g_bytes_unref);
+  assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
+  stolen = sw_connection_steal_buffered_input (b);
+  g_assert_true (g_bytes_equal (stolen, part));
 
-  send_pattern (a, (gsize) test->lie->payload_length, 5);
-  received = sw_connection_receive_message (b, TIMEOUT_US, NULL, &error);
-  g_assert_no_error (error);
-  expected = sw_test_pattern_bytes ((gsize) test->lie->payload_length, 5);
-  g_assert_true (g_bytes_equal (received, expected));
+  send_pattern (a, size, 5);
+  assert_receive_pattern (b, wire, 0, size);
 }
 
 static const LieCase headerless_cases[] = {
