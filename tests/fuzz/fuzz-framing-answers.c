@@ -247,6 +247,9 @@ typedef struct
   Input         wire;
   gsize         fed;   /* wire bytes the peer sent */
   gsize         out;   /* what the receiver returned, see account() */
+  guint64       limit; /* the largest max-message-size since the last
+                        * frame boundary: a new limit applies from the
+                        * next frame, a frame already started keeps its own */
 } Run;
 
 static void
@@ -284,6 +287,12 @@ account (Run    *run,
 }
 
 static void
+at_boundary (Run *run)
+{
+  run->limit = sw_connection_get_max_message_size (run->receiver);
+}
+
+static void
 receive_message (Run *run)
 {
   g_autoptr (GError) error = NULL;
@@ -292,8 +301,10 @@ receive_message (Run *run)
 
   account (run, message, error, 1);
   if (message != NULL)
-    g_assert_cmpuint (g_bytes_get_size (message), <=,
-                      sw_connection_get_max_message_size (run->receiver));
+    {
+      g_assert_cmpuint (g_bytes_get_size (message), <=, run->limit);
+      at_boundary (run);
+    }
 }
 
 static void
@@ -314,16 +325,19 @@ run_op (Run    *run,
       bytes = sw_connection_receive_bytes (run->receiver, arg == 31 ? -1 : arg * 8,
                                            0, NULL, &error);
       account (run, bytes, error, 0);
+      at_boundary (run);  /* a raw read unwinds a half-read frame */
       break;
     case OP_STEAL:
       bytes = sw_connection_steal_buffered_input (run->receiver);
       account (run, bytes, NULL, 0);
+      at_boundary (run);
       break;
     case OP_READ_AHEAD:
       sw_connection_set_read_ahead (run->receiver, arg & 1);
       break;
     case OP_LIMIT:
       sw_connection_set_max_message_size (run->receiver, limits[arg % G_N_ELEMENTS (limits)]);
+      run->limit = MAX (run->limit, limits[arg % G_N_ELEMENTS (limits)]);
       break;
     case OP_SEND_MESSAGE:
       bytes = g_bytes_new_static (run->wire.data, MIN (arg, run->wire.size));
@@ -361,6 +375,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
                                 SW_FRAMING (framing), &run.receiver, &run.peer, &error));
   sw_connection_set_read_ahead (run.receiver, flags & 1);
   sw_connection_set_max_message_size (run.receiver, limits[(flags >> 1) % G_N_ELEMENTS (limits)]);
+  at_boundary (&run);
 
   /* Part of the wire first (maybe all of it), the rest when an op feeds. */
   feed (&run, (flags & 0x10) ? run.wire.size : (gsize) (flags >> 5) * 64);
