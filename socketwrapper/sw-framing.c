@@ -97,9 +97,9 @@ sw_framing_default_init (SwFramingInterface *iface)
  * than the bytes seen cannot have been decoded. Huge lengths are not an
  * error here: the wire formats allow them, and the caller's size limit
  * (max-message-size) turns them into G_IO_ERROR_MESSAGE_TOO_LARGE. Lengths
- * whose sum does not fit in 64 bits are: callers add them up, and a sum
- * that wraps would make them return empty messages or read past the
- * buffer. The one exception is a length prefix announcing a payload of up
+ * whose sum overflows (header and trailer are gsize, a payload guint64)
+ * are: callers add them up, and a sum that wraps would make them return
+ * empty messages or read past the buffer. The one exception is a length prefix announcing a payload of up
  * to G_MAXUINT64 with no trailer, which the wire formats allow (a VarInt
  * header can say 2^64 - 1): its header is buffered and its payload is
  * refused as too large before anything adds them. */
@@ -135,7 +135,7 @@ check_frame (SwFraming  *self,
           && !g_uint64_checked_add (&total, overhead, payload_length)))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Framing %s reported a frame longer than 2^64 bytes "
+                   _("Framing %s reported frame lengths that overflow when added "
                      "(header %" G_GSIZE_FORMAT ", payload %" G_GUINT64_FORMAT
                      ", trailer %" G_GSIZE_FORMAT " bytes)"),
                    G_OBJECT_TYPE_NAME (self), header_length, payload_length,
@@ -255,9 +255,9 @@ check_decode_result (SwFraming        *self,
  * An implementation that answers inconsistently (for example
  * [enum@Sw.FramingResult.NEED_MORE] with @needed 0, or an error without a
  * #GError) makes this function return [enum@Sw.FramingResult.ERROR] with
- * %G_IO_ERROR_INVALID_DATA. So do lengths that add up past 64 bits: header
- * and trailer, header, payload and a non-zero trailer, or @length and
- * @needed. A payload of up to %G_MAXUINT64 without a trailer is a valid
+ * %G_IO_ERROR_INVALID_DATA. So do lengths whose sum overflows: header and
+ * trailer (as a #gsize), header, payload and a non-zero trailer (as a
+ * #guint64), or @length and @needed (as a #gsize). A payload of up to %G_MAXUINT64 without a trailer is a valid
  * answer (a length prefix may announce it); the connection refuses it as
  * too large.
  *
