@@ -96,7 +96,13 @@ sw_framing_default_init (SwFramingInterface *iface)
  * return empty messages forever without consuming input; a header longer
  * than the bytes seen cannot have been decoded. Huge lengths are not an
  * error here: the wire formats allow them, and the caller's size limit
- * (max-message-size) turns them into G_IO_ERROR_MESSAGE_TOO_LARGE. */
+ * (max-message-size) turns them into G_IO_ERROR_MESSAGE_TOO_LARGE. Lengths
+ * whose sum overflows (header and trailer are gsize, a payload guint64)
+ * are: callers add them up, and a sum that wraps would make them return
+ * empty messages or read past the buffer. The one exception is a length prefix announcing a payload of up
+ * to G_MAXUINT64 with no trailer, which the wire formats allow (a VarInt
+ * header can say 2^64 - 1): its header is buffered and its payload is
+ * refused as too large before anything adds them. */
 static gboolean
 check_frame (SwFraming  *self,
              gsize       length,
@@ -105,6 +111,9 @@ check_frame (SwFraming  *self,
              gsize       trailer_length,
              GError    **error)
 {
+  gsize overhead;
+  guint64 total;
+
   if (header_length > length)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -118,6 +127,49 @@ check_frame (SwFraming  *self,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Framing %s reported an empty frame"),
                    G_OBJECT_TYPE_NAME (self));
+      return FALSE;
+    }
+
+  if (!g_size_checked_add (&overhead, header_length, trailer_length)
+      || (trailer_length > 0
+          && !g_uint64_checked_add (&total, overhead, payload_length)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Framing %s reported frame lengths that overflow when added "
+                     "(header %" G_GSIZE_FORMAT ", payload %" G_GUINT64_FORMAT
+                     ", trailer %" G_GSIZE_FORMAT " bytes)"),
+                   G_OBJECT_TYPE_NAME (self), header_length, payload_length,
+                   trailer_length);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Checks a NEED_MORE answer: @needed counts bytes that will follow the
+ * @length already buffered, so their sum must be a buffer size. */
+static gboolean
+check_need_more (SwFraming  *self,
+                 gsize       length,
+                 gsize       needed,
+                 GError    **error)
+{
+  gsize total;
+
+  if (needed == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Framing %s asked for more data without saying how much"),
+                   G_OBJECT_TYPE_NAME (self));
+      return FALSE;
+    }
+
+  if (!g_size_checked_add (&total, length, needed))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Framing %s asked for %" G_GSIZE_FORMAT " more bytes after %"
+                     G_GSIZE_FORMAT ", more than any buffer can hold"),
+                   G_OBJECT_TYPE_NAME (self), needed, length);
       return FALSE;
     }
 
@@ -145,13 +197,8 @@ check_decode_result (SwFraming        *self,
       return SW_FRAMING_RESULT_FRAME;
 
     case SW_FRAMING_RESULT_NEED_MORE:
-      if (needed == 0)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       _("Framing %s asked for more data without saying how much"),
-                       G_OBJECT_TYPE_NAME (self));
-          return SW_FRAMING_RESULT_ERROR;
-        }
+      if (!check_need_more (self, length, needed, error))
+        return SW_FRAMING_RESULT_ERROR;
       return SW_FRAMING_RESULT_NEED_MORE;
 
     case SW_FRAMING_RESULT_ERROR:
@@ -208,7 +255,11 @@ check_decode_result (SwFraming        *self,
  * An implementation that answers inconsistently (for example
  * [enum@Sw.FramingResult.NEED_MORE] with @needed 0, or an error without a
  * #GError) makes this function return [enum@Sw.FramingResult.ERROR] with
- * %G_IO_ERROR_INVALID_DATA.
+ * %G_IO_ERROR_INVALID_DATA. So do lengths whose sum overflows: header and
+ * trailer (as a #gsize), header, payload and a non-zero trailer (as a
+ * #guint64), or @length and @needed (as a #gsize). A payload of up to %G_MAXUINT64 without a trailer is a valid
+ * answer (a length prefix may announce it); the connection refuses it as
+ * too large.
  *
  * Returns: what was found at the start of @data
  *

@@ -18,7 +18,7 @@
 #define SW_READ_CHUNK (64 * 1024)
 /* Payloads at least this large are read straight into their own buffer. */
 #define SW_DIRECT_PAYLOAD (64 * 1024)
-/* Header and trailer bytes a scanned frame may add to its payload. */
+/* Header and trailer bytes a frame may add to max-message-size. */
 #define SW_FRAMING_SLACK 4096
 /* First capacity of a direct payload buffer; past it the buffer doubles as
  * bytes arrive, so a lying length header costs at most this much address
@@ -298,6 +298,14 @@ input_available (const SwInput *in)
   return in->end - in->start;
 }
 
+/* The first buffered byte; an empty string when nothing is buffered, as a
+ * framing may recognise a frame (one without header) before any byte. */
+static const guint8 *
+input_peek (const SwInput *in)
+{
+  return in->data != NULL ? in->data + in->start : (const guint8 *) "";
+}
+
 /* Makes room after the buffered bytes for @wanted more, or for as many as
  * are already buffered if that is less, and returns the room. */
 static gsize
@@ -479,7 +487,7 @@ decode_frame (SwChannel  *channel,
               GError    **error)
 {
   SwInput *in = &channel->input;
-  const guint8 *data = in->data ? in->data + in->start : (const guint8 *) "";
+  const guint8 *data = input_peek (in);
 
   if (channel->fast_path != NULL)
     return channel->fast_path->decode (channel->framing, data, input_available (in),
@@ -509,11 +517,11 @@ start_direct_payload (SwInput *in)
 {
   gsize have = MIN (input_available (in) - in->header_length, (gsize) in->payload_length);
 
-  in->saved_header = g_memdup2 (in->data + in->start, in->header_length);
+  in->saved_header = g_memdup2 (input_peek (in), in->header_length);
   in->payload_capacity = (gsize) MIN (in->payload_length,
                                       (guint64) MAX (2 * have, SW_DIRECT_INITIAL));
   in->payload = g_malloc (in->payload_capacity);
-  memcpy (in->payload, in->data + in->start + in->header_length, have);
+  memcpy (in->payload, input_peek (in) + in->header_length, have);
   in->payload_filled = have;
   input_consume (in, in->header_length + have);
 }
@@ -533,8 +541,9 @@ read_direct_payload (SwOperation   *op,
 
       if (in->payload_filled == in->payload_capacity)
         {
-          in->payload_capacity = (gsize) MIN (in->payload_length,
-                                              (guint64) in->payload_capacity * 2);
+          /* Doubles, up to the payload length, without overflowing. */
+          in->payload_capacity += (gsize) MIN (in->payload_length - in->payload_capacity,
+                                               (guint64) in->payload_capacity);
           in->payload = g_realloc (in->payload, in->payload_capacity);
         }
       status = sw_transport_read (&channel->transport, in->payload + in->payload_filled,
@@ -546,6 +555,13 @@ read_direct_payload (SwOperation   *op,
                            in->header_length + in->payload_filled, error);
     }
   return SW_STEP_DONE;
+}
+
+/* The whole frame's length: check_frame_size() made sure it fits. */
+static gsize
+input_frame_length (const SwInput *in)
+{
+  return in->header_length + (gsize) in->payload_length + in->trailer_length;
 }
 
 static void
@@ -560,11 +576,23 @@ finish_frame (SwOperation *op,
     }
   else
     {
-      op->result = g_bytes_new (in->data + in->start + in->header_length,
+      op->result = g_bytes_new (input_peek (in) + in->header_length,
                                 (gsize) in->payload_length);
-      input_consume (in, in->header_length + (gsize) in->payload_length + in->trailer_length);
+      input_consume (in, input_frame_length (in));
     }
   input_reset_frame (in);
+}
+
+/* The most a frame may take: max-message-size plus SW_FRAMING_SLACK bytes
+ * of header and trailer, G_MAXUINT64 for no limit. */
+static guint64
+frame_limit (const SwChannel *channel)
+{
+  guint64 limit;
+
+  if (!g_uint64_checked_add (&limit, channel->max_message_size, SW_FRAMING_SLACK))
+    return G_MAXUINT64;
+  return limit;
 }
 
 /* A scanning framing (delimiter, MessagePack) cannot say how long a frame
@@ -578,22 +606,57 @@ check_unframed_size (SwChannel  *channel,
                      GError    **error)
 {
   gsize available = input_available (&channel->input);
-  guint64 limit = channel->max_message_size;
+  guint64 limit = frame_limit (channel);
+  guint64 least;
 
   /* @needed is a lower bound of what the frame still lacks (a scanner that
    * read a large declared length knows it early). The framing's state is
    * kept: a retry resumes the scan where it stopped instead of scanning
    * the refused bytes again (and succeeds if the limit was raised). */
-  if (limit <= G_MAXUINT64 - SW_FRAMING_SLACK
-      && (guint64) available + needed > limit + SW_FRAMING_SLACK)
+  if (!g_uint64_checked_add (&least, available, needed) || least > limit)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                    _("The message exceeds the limit of %llu bytes: %zu bytes are "
                      "buffered and at least %zu more are needed"),
-                   (unsigned long long) limit, available, needed);
+                   (unsigned long long) channel->max_message_size, available, needed);
       return SW_STEP_ERROR;
     }
   return SW_STEP_WOULD_BLOCK;
+}
+
+/* Refuses a decoded frame that is too large to receive: a payload over
+ * max-message-size, a whole frame (header and trailer count) over
+ * frame_limit(), or one that cannot be held in memory. Stores the frame's
+ * length for skipping it, G_MAXUINT64 when it does not fit in 64 bits (a
+ * length prefix may announce a payload of 2^64 - 1 bytes). */
+static gboolean
+check_frame_size (const SwChannel  *channel,
+                  guint64          *frame_length,
+                  GError          **error)
+{
+  const SwInput *in = &channel->input;
+  gboolean fits;
+
+  if (!g_uint64_checked_add (frame_length, in->header_length, in->trailer_length)
+      || !g_uint64_checked_add (frame_length, *frame_length, in->payload_length))
+    *frame_length = G_MAXUINT64;
+  fits = *frame_length < G_MAXUINT64 && (guint64) (gsize) *frame_length == *frame_length;
+
+  if (in->payload_length > channel->max_message_size)
+    fail_too_large (in->payload_length, channel->max_message_size, error);
+  else if (!fits)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                 _("A message of %llu bytes does not fit in memory"),
+                 (unsigned long long) in->payload_length);
+  else if (*frame_length > frame_limit (channel))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                 _("A frame of %llu bytes, header and trailer included, exceeds "
+                   "the limit of %llu bytes"),
+                 (unsigned long long) *frame_length,
+                 (unsigned long long) frame_limit (channel));
+  else
+    return TRUE;
+  return FALSE;
 }
 
 /* One pass over what is buffered: returns DONE with a frame in op->result,
@@ -605,6 +668,7 @@ parse_buffered_frame (SwOperation  *op,
                       GError      **error)
 {
   SwInput *in = &channel->input;
+  guint64 frame_length;
   gsize available;
 
   if (in->skip > 0 && skip_buffered (in) > 0)
@@ -626,18 +690,11 @@ parse_buffered_frame (SwOperation  *op,
           in->scratch = 0;
           return SW_STEP_ERROR;
         }
-      /* A frame whose total size does not fit in memory is refused like
-       * one over the limit. */
-      if (in->payload_length > channel->max_message_size
-          || in->payload_length > G_MAXSIZE - in->header_length - in->trailer_length)
+      if (!check_frame_size (channel, &frame_length, error))
         {
-          guint64 overhead = (guint64) in->header_length + in->trailer_length;
-
           /* Refused from the header alone; the frame is skipped as it
            * arrives so the connection stays usable. */
-          in->skip = in->payload_length > G_MAXUINT64 - overhead
-                     ? G_MAXUINT64 : in->payload_length + overhead;
-          fail_too_large (in->payload_length, channel->max_message_size, error);
+          in->skip = frame_length;
           input_reset_frame (in);
           skip_buffered (in);
           return SW_STEP_ERROR;
@@ -648,7 +705,7 @@ parse_buffered_frame (SwOperation  *op,
   available = input_available (in);
   if (in->payload == NULL)
     {
-      gsize total = in->header_length + (gsize) in->payload_length + in->trailer_length;
+      gsize total = input_frame_length (in);
 
       if (available >= total)
         {

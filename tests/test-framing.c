@@ -106,6 +106,9 @@ typedef enum {
   BAD_HEADER_BEYOND_DATA,
   BAD_INVALID_RESULT,
   BAD_FRAME_WITH_GERROR,
+  BAD_TRAILER_WRAPS,
+  BAD_FRAME_WRAPS,
+  BAD_NEEDED_WRAPS,
   BAD_ENCODE_NO_HEADER,
   BAD_ENCODE_FALSE_WITHOUT_GERROR,
   BAD_ENCODE_TRAILER,
@@ -157,6 +160,20 @@ test_bad_framing_decode (SwFraming     *framing,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
                            "set but not reported");
       return SW_FRAMING_RESULT_FRAME;
+    case BAD_TRAILER_WRAPS:
+      /* header + trailer wraps to 0: an endless run of empty messages */
+      *header_length = 1;
+      *trailer_length = G_MAXSIZE;
+      return SW_FRAMING_RESULT_FRAME;
+    case BAD_FRAME_WRAPS:
+      /* header + trailer fits, adding the payload wraps to 0 */
+      *header_length = 1;
+      *payload_length = 16;
+      *trailer_length = G_MAXSIZE - 16;
+      return SW_FRAMING_RESULT_FRAME;
+    case BAD_NEEDED_WRAPS:
+      *needed = G_MAXSIZE - length + 1;
+      return SW_FRAMING_RESULT_NEED_MORE;
     default:
       g_assert_not_reached ();
     }
@@ -240,6 +257,85 @@ test_empty_framing_class_init (TestEmptyFramingClass *klass)
 
 static void
 test_empty_framing_init (TestEmptyFraming *self)
+{
+}
+
+/* ------------------------------------------------------------------ */
+/* A framing whose answer the test dictates: NEED_MORE (asking for exactly
+ * the missing bytes) until @min_length bytes are buffered, then @answer
+ * with the given lengths, whatever the bytes are. */
+
+#define TEST_TYPE_SCRIPTED_FRAMING (test_scripted_framing_get_type ())
+G_DECLARE_FINAL_TYPE (TestScriptedFraming, test_scripted_framing, TEST, SCRIPTED_FRAMING,
+                      GObject)
+
+struct _TestScriptedFraming
+{
+  GObject          parent_instance;
+  gsize            min_length;
+  SwFramingResult  answer;
+  gsize            header_length;
+  guint64          payload_length;
+  gsize            trailer_length;
+  gsize            needed;
+};
+
+static void test_scripted_framing_iface_init (SwFramingInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestScriptedFraming, test_scripted_framing, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
+                                                      test_scripted_framing_iface_init))
+
+static SwFramingResult
+test_scripted_framing_decode (SwFraming     *framing,
+                              const guint8  *data,
+                              gsize          length,
+                              guint64       *state,
+                              gsize         *header_length,
+                              guint64       *payload_length,
+                              gsize         *trailer_length,
+                              gsize         *needed,
+                              GError       **error)
+{
+  TestScriptedFraming *self = TEST_SCRIPTED_FRAMING (framing);
+
+  if (length < self->min_length)
+    {
+      *needed = self->min_length - length;
+      return SW_FRAMING_RESULT_NEED_MORE;
+    }
+  *header_length = self->header_length;
+  *payload_length = self->payload_length;
+  *trailer_length = self->trailer_length;
+  *needed = self->needed;
+  return self->answer;
+}
+
+static gboolean
+test_scripted_framing_encode (SwFraming  *framing,
+                              GBytes     *payload,
+                              GBytes    **header,
+                              GBytes    **trailer,
+                              GError    **error)
+{
+  *header = g_bytes_new (NULL, 0);
+  return TRUE;
+}
+
+static void
+test_scripted_framing_iface_init (SwFramingInterface *iface)
+{
+  iface->decode = test_scripted_framing_decode;
+  iface->encode = test_scripted_framing_encode;
+}
+
+static void
+test_scripted_framing_class_init (TestScriptedFramingClass *klass)
+{
+}
+
+static void
+test_scripted_framing_init (TestScriptedFraming *self)
 {
 }
 
@@ -820,6 +916,10 @@ static const BadCase bad_decode_cases[] = {
   { "invalid-result", BAD_INVALID_RESULT, G_IO_ERROR_INVALID_DATA },
   /* The error the implementation set wins over its answer. */
   { "frame-with-gerror", BAD_FRAME_WITH_GERROR, G_IO_ERROR_PERMISSION_DENIED },
+  /* Lengths whose sum does not fit in 64 bits are a framing bug. */
+  { "trailer-wraps", BAD_TRAILER_WRAPS, G_IO_ERROR_INVALID_DATA },
+  { "frame-wraps", BAD_FRAME_WRAPS, G_IO_ERROR_INVALID_DATA },
+  { "needed-wraps", BAD_NEEDED_WRAPS, G_IO_ERROR_INVALID_DATA },
 };
 
 static const BadCase bad_encode_cases[] = {
@@ -994,6 +1094,230 @@ test_custom_connection_error (void)
   g_assert_null (received);
 }
 
+/* ------------------------------------------------------------------ */
+/* Answers whose lengths add up past 64 bits, or past the limit, through a
+ * real connection: each is a clean error, never an empty message, a read
+ * past the buffer or a message over max-message-size. */
+
+typedef struct
+{
+  const char      *name;
+  gsize            min_length;
+  SwFramingResult  answer;
+  gsize            header_length;
+  guint64          payload_length;
+  gsize            trailer_length;
+  gsize            needed;
+  gsize            wire;              /* bytes the peer sends first */
+  guint64          max_message_size;  /* 0: the default */
+  gint             code;
+} LieCase;
+
+static const LieCase lie_cases[] = {
+  /* header + trailer wraps to 0 */
+  { "trailer-wraps", 2, SW_FRAMING_RESULT_FRAME, 2, 0, G_MAXSIZE - 1, 0, 4, 0,
+    G_IO_ERROR_INVALID_DATA },
+  /* header + trailer wraps to 0 while the buffer is full: the 16-byte
+   * payload would be read from past its end */
+  { "overhead-wraps", 65536, SW_FRAMING_RESULT_FRAME, 65528, 16, G_MAXSIZE - 65527, 0,
+    65536, 0, G_IO_ERROR_INVALID_DATA },
+  /* header + trailer fits, adding the payload wraps */
+  { "frame-wraps", 65536, SW_FRAMING_RESULT_FRAME, 65528, 16, G_MAXSIZE - 65536, 0,
+    65536, 0, G_IO_ERROR_INVALID_DATA },
+  { "needed-wraps", 1, SW_FRAMING_RESULT_NEED_MORE, 0, 0, 0, G_MAXSIZE, 4, 0,
+    G_IO_ERROR_INVALID_DATA },
+  { "needed-huge", 1, SW_FRAMING_RESULT_NEED_MORE, 0, 0, 0, G_MAXSIZE - 4, 4, 0,
+    G_IO_ERROR_MESSAGE_TOO_LARGE },
+  { "header-past-buffer", 4, SW_FRAMING_RESULT_FRAME, 100, 0, 0, 0, 4, 0,
+    G_IO_ERROR_INVALID_DATA },
+  /* The limit counts the whole frame, not only the payload. */
+  { "huge-trailer", 2, SW_FRAMING_RESULT_FRAME, 2, 0, G_MAXSIZE / 2, 0, 4, 0,
+    G_IO_ERROR_MESSAGE_TOO_LARGE },
+  { "trailer-over-limit", 2, SW_FRAMING_RESULT_FRAME, 2, 10, 6000, 0, 6012, 1000,
+    G_IO_ERROR_MESSAGE_TOO_LARGE },
+  /* (a header the size limit let in while it was being read) */
+  { "header-over-limit", 5000, SW_FRAMING_RESULT_FRAME, 5000, 1000, 0, 0, 6000, 1000,
+    G_IO_ERROR_MESSAGE_TOO_LARGE },
+  /* A length prefix may announce any 64-bit payload: too large, not
+   * invalid, with or without a limit. */
+  { "payload-max", 2, SW_FRAMING_RESULT_FRAME, 2, G_MAXUINT64, 0, 0, 4, 0,
+    G_IO_ERROR_MESSAGE_TOO_LARGE },
+  { "payload-max-no-limit", 2, SW_FRAMING_RESULT_FRAME, 2, G_MAXUINT64, 0, 0, 4,
+    G_MAXUINT64, G_IO_ERROR_MESSAGE_TOO_LARGE },
+};
+
+typedef struct
+{
+  const LieCase *lie;
+  gboolean       read_ahead;
+} LieTest;
+
+static SwFraming *
+scripted_framing_new (const LieCase *lie)
+{
+  TestScriptedFraming *self = g_object_new (TEST_TYPE_SCRIPTED_FRAMING, NULL);
+
+  self->min_length = lie->min_length;
+  self->answer = lie->answer;
+  self->header_length = lie->header_length;
+  self->payload_length = lie->payload_length;
+  self->trailer_length = lie->trailer_length;
+  self->needed = lie->needed;
+  return SW_FRAMING (self);
+}
+
+static void
+send_pattern (SwConnection *sender,
+              gsize         size,
+              guint32       seed)
+{
+  g_autoptr (GBytes) bytes = sw_test_pattern_bytes (size, seed);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (sw_connection_send_bytes (sender, bytes, TIMEOUT_US, NULL, &error),
+                   ==, (gssize) size);
+  g_assert_no_error (error);
+}
+
+/* The two ends of a socketpair whose receiving end @b uses @test's
+ * framing and settings. */
+static void
+lie_pair (const LieTest  *test,
+          SwConnection  **a,
+          SwConnection  **b)
+{
+  g_autoptr (SwFraming) framing = scripted_framing_new (test->lie);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                framing, a, b, &error));
+  g_assert_no_error (error);
+  sw_connection_set_read_ahead (*b, test->read_ahead);
+  if (test->lie->max_message_size != 0)
+    sw_connection_set_max_message_size (*b, test->lie->max_message_size);
+}
+
+/* A receive at timeout 0 fails with @code (any code if -1). */
+static void
+assert_receive_fails (SwConnection *connection,
+                      gint          code)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) received = sw_connection_receive_message (connection, 0,
+                                                               NULL, &error);
+
+  g_assert_null (received);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  if (code >= 0)
+    g_assert_error (error, G_IO_ERROR, code);
+}
+
+static void
+assert_receive_pattern (SwConnection *connection,
+                        GBytes       *wire,
+                        gsize         offset,
+                        gsize         size)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) received = sw_connection_receive_message (connection, TIMEOUT_US,
+                                                               NULL, &error);
+  g_autoptr (GBytes) expected = g_bytes_new_from_bytes (wire, offset, size);
+
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (received, expected));
+}
+
+static void
+test_lie (gconstpointer data)
+{
+  const LieTest *test = data;
+  g_autoptr (SwConnection) a = NULL;
+  g_autoptr (SwConnection) b = NULL;
+
+  lie_pair (test, &a, &b);
+  /* Everything is in the socket: no wait needed to see the answer. */
+  send_pattern (a, test->lie->wire, 1);
+  assert_receive_fails (b, test->lie->code);
+  /* The connection does not go on to return empty messages either. */
+  assert_receive_fails (b, -1);
+}
+
+/* A trailer longer than what is buffered is waited for, after a payload
+ * assembled in the read buffer and after one read straight into its own
+ * buffer. */
+static void
+test_lie_trailer_pending (gconstpointer data)
+{
+  const LieTest *test = data;
+  const LieCase *lie = test->lie;
+  g_autoptr (SwConnection) a = NULL;
+  g_autoptr (SwConnection) b = NULL;
+  g_autoptr (GBytes) wire = sw_test_pattern_bytes (lie->wire, 2);
+
+  lie_pair (test, &a, &b);
+  send_pattern (a, lie->wire, 2);
+  assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
+  send_pattern (a, lie->trailer_length, 3);
+  assert_receive_pattern (b, wire, lie->header_length, (gsize) lie->payload_length);
+}
+
+static const LieCase trailer_pending_cases[] = {
+  { "trailer-pending", 2, SW_FRAMING_RESULT_FRAME, 2, 2, 8, 0, 4, 0, 0 },
+  { "trailer-pending-direct", 2, SW_FRAMING_RESULT_FRAME, 2, 70000, 10, 0, 70002, 0, 0 },
+};
+
+/* A frame known before its first byte arrives (fixed-size messages, no
+ * header) is read straight into its payload from an empty buffer. */
+#define HEADERLESS_PART 40000
+
+static void
+test_lie_headerless (gconstpointer data)
+{
+  const LieTest *test = data;
+  gsize size = (gsize) test->lie->payload_length;
+  g_autoptr (SwConnection) a = NULL;
+  g_autoptr (SwConnection) b = NULL;
+  g_autoptr (GBytes) part = sw_test_pattern_bytes (HEADERLESS_PART, 4);
+  g_autoptr (GBytes) wire = sw_test_pattern_bytes (size, 5);
+  g_autoptr (GBytes) stolen = NULL;
+
+  lie_pair (test, &a, &b);
+  assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
+
+  /* Part of the payload, then the bytes taken back as they are. */
+  send_pattern (a, HEADERLESS_PART, 4);
+  assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
+  stolen = sw_connection_steal_buffered_input (b, NULL);
+  g_assert_true (g_bytes_equal (stolen, part));
+
+  send_pattern (a, size, 5);
+  assert_receive_pattern (b, wire, 0, size);
+}
+
+static const LieCase headerless_cases[] = {
+  { "headerless-direct", 0, SW_FRAMING_RESULT_FRAME, 0, 70000, 0, 0, 0, 0, 0 },
+};
+
+static void
+add_lie_tests (const LieCase  *cases,
+               gsize           n_cases,
+               GTestDataFunc   func)
+{
+  for (gsize i = 0; i < n_cases; i++)
+    for (int read_ahead = 0; read_ahead < 2; read_ahead++)
+      {
+        LieTest *test = g_new (LieTest, 1);
+        g_autofree char *path = NULL;
+
+        test->lie = &cases[i];
+        test->read_ahead = read_ahead;
+        path = g_strdup_printf ("/sw/framing/lies/%s/%s", cases[i].name,
+                                read_ahead ? "read-ahead" : "no-read-ahead");
+        g_test_add_data_func_full (path, test, func, g_free);
+      }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1037,6 +1361,10 @@ main (int   argc,
   g_test_add_func ("/sw/framing/custom/connection", test_custom_connection);
   g_test_add_func ("/sw/framing/custom/connection-split", test_custom_connection_split);
   g_test_add_func ("/sw/framing/custom/connection-error", test_custom_connection_error);
+  add_lie_tests (lie_cases, G_N_ELEMENTS (lie_cases), test_lie);
+  add_lie_tests (trailer_pending_cases, G_N_ELEMENTS (trailer_pending_cases),
+                 test_lie_trailer_pending);
+  add_lie_tests (headerless_cases, G_N_ELEMENTS (headerless_cases), test_lie_headerless);
 
   return g_test_run ();
 }

@@ -77,6 +77,28 @@ class CrashingFraming(GObject.Object, Sw.Framing):
         raise ValueError('not a GLib.Error')
 
 
+class HugeTrailerFraming(GObject.Object, Sw.Framing):
+    """Answers a 2-byte header, a @payload_length payload and a trailer so
+    long that header + payload + trailer wraps past 2^64 (to 0 with no
+    payload: an endless run of empty messages; to the payload length
+    otherwise: a read past the buffer)."""
+
+    def __init__(self, payload_length):
+        super().__init__()
+        self.payload_length = payload_length
+
+    def do_decode(self, data, *args):
+        state = args[-1]
+        if len(data) < 2:
+            return (Sw.FramingResult.NEED_MORE, state, 0, 0, 0,
+                    2 - len(data))
+        return (Sw.FramingResult.FRAME, state, 2, self.payload_length,
+                2**64 - 2, 0)
+
+    def do_encode(self, payload):
+        return True, msg(b''), None
+
+
 @test
 def vfuncs_through_public_methods():
     framing = TwoByteFraming()
@@ -184,6 +206,21 @@ def async_round_trip():
     loop.run()
     GLib.source_remove(timeout_id)
     assert results.get('message') == b'async hello', results
+
+
+@test
+def huge_trailer_is_invalid_data():
+    for payload_length in (0, 16):
+        a, b = pair(HugeTrailerFraming(payload_length))
+        if a.send_bytes(msg(b'\x00\x01'), TIMEOUT, None) != 2:
+            raise AssertionError('the peer could not send 2 bytes')
+        # Never a message: not an empty one, not bytes from past the buffer.
+        for _ in range(2):
+            e = raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_message, 0,
+                       None)
+            if 'HugeTrailerFraming' not in e.message:
+                raise AssertionError(f'the error does not name the framing: '
+                                     f'{e.message}')
 
 
 if __name__ == '__main__':
