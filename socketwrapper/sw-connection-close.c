@@ -24,7 +24,6 @@
 
 #include "config.h"
 
-#include <fcntl.h>
 #include <glib/gi18n-lib.h>
 
 #include "sw-connection-private.h"
@@ -54,16 +53,6 @@ close_wrapped_objects (SwConnection  *self,
   return ok;
 }
 
-/* Gives fds the connection did not create their blocking mode back: the
- * file description is shared, with a shell's terminal for stdin. */
-static void
-restore_fd_flags (SwConnection *self)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (self->restore_fd); i++)
-    if (self->restore_fd[i] >= 0)
-      fcntl (self->restore_fd[i], F_SETFL, self->restore_flags[i]);
-}
-
 /* Closes what the connection wraps and marks it closed; runs once, after
  * the frame flush. Returns the close's outcome. */
 static gboolean
@@ -78,7 +67,7 @@ close_transport (SwConnection  *self,
   GSList *waiters;
 
   g_mutex_lock (&self->closed_mutex);
-  restore_fd_flags (self);
+  sw_transport_restore_fd_flags (transport);
   transport->in_fd = transport->out_fd = -1;
   transport->in_stream = NULL;
   transport->out_stream = NULL;

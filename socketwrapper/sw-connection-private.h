@@ -35,11 +35,6 @@ struct _SwConnection
   gboolean       close_wrapped;
   gboolean       owns_socket;     /* socket made here from a dup'ed fd */
   GError        *init_error;
-  /* File status flags of fds the connection switched to non-blocking but
-   * did not create, restored at close (the file description may be a
-   * shell's terminal). -1: nothing to restore. */
-  int            restore_fd[2];
-  int            restore_flags[2];
 
   /* channel.input and the receive copy of the settings belong to the
    * receive lock's owner, channel.output and the send copy to the send

@@ -37,21 +37,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <glib/gi18n-lib.h>
-#include <glib-unix.h>
-#include <gio/gunixinputstream.h>
-#include <gio/gunixoutputstream.h>
 
-#include "sw-connection.h"
 #include "sw-connection-private.h"
-#include "sw-json-codec-private.h"
-#include "sw-cross-lock-private.h"
-#include "sw-error-private.h"
 #include "sw-init-private.h"
-#include "sw-operation-private.h"
 
 /* The rules every function of SwConnection keeps (docs/threads.md says
  * the same to users):
@@ -101,156 +90,22 @@ static GParamSpec *properties[N_PROPS];
 
 /* ---- wrapping --------------------------------------------------------- */
 
-/* Remembers @fd's file status flags, to restore at close, when the
- * connection is about to make it non-blocking. */
-static void
-remember_fd_flags (SwConnection *self,
-                   int           fd,
-                   int           flags)
-{
-  if (flags < 0 || (flags & O_NONBLOCK) != 0)
-    return;
-  for (guint i = 0; i < G_N_ELEMENTS (self->restore_fd); i++)
-    {
-      if (self->restore_fd[i] == fd)
-        return;
-      if (self->restore_fd[i] < 0)
-        {
-          self->restore_fd[i] = fd;
-          self->restore_flags[i] = flags;
-          return;
-        }
-    }
-}
-
-static gboolean
-set_nonblocking (SwConnection  *self,
-                 int            fd,
-                 GError       **error)
-{
-  remember_fd_flags (self, fd, fcntl (fd, F_GETFL));
-  if (!g_unix_set_fd_nonblocking (fd, TRUE, NULL))
-    {
-      int errsv = errno;
-
-      sw_error_set_from_errno (error, errsv, _("Cannot make file descriptor %d non-blocking"), fd);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-wrap_socket (SwConnection *self)
-{
-  SwTransport *transport = &self->channel.transport;
-  int fd = g_socket_get_fd (self->socket);
-
-  transport->in_fd = fd;
-  transport->out_fd = fd;
-  transport->is_socket = TRUE;
-  switch (g_socket_get_socket_type (self->socket))
-    {
-    case G_SOCKET_TYPE_DATAGRAM:
-      transport->socket_type = SOCK_DGRAM;
-      break;
-    case G_SOCKET_TYPE_SEQPACKET:
-      transport->socket_type = SOCK_SEQPACKET;
-      break;
-    case G_SOCKET_TYPE_STREAM:
-    case G_SOCKET_TYPE_INVALID:
-    default:
-      transport->socket_type = SOCK_STREAM;
-      break;
-    }
-  /* GSocket keeps its fd non-blocking already; be explicit for fds it
-   * adopted from elsewhere. */
-  set_nonblocking (self, fd, NULL);
-}
-
-/* Drives a stream through its fd when it has one (fast system calls),
- * otherwise through the stream API. */
-static void
-wrap_streams (SwConnection *self)
-{
-  SwTransport *transport = &self->channel.transport;
-
-  if (G_IS_UNIX_INPUT_STREAM (self->input_stream))
-    {
-      transport->in_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (self->input_stream));
-      set_nonblocking (self, transport->in_fd, NULL);
-    }
-  else
-    transport->in_stream = self->input_stream;
-
-  if (G_IS_UNIX_OUTPUT_STREAM (self->output_stream))
-    {
-      transport->out_fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (self->output_stream));
-      set_nonblocking (self, transport->out_fd, NULL);
-    }
-  else
-    transport->out_stream = self->output_stream;
-}
-
-static gboolean
-wrap_fd (SwConnection  *self,
-         int            fd,
-         GError       **error)
-{
-  struct stat st;
-  int flags;
-
-  if (fd < 0 || fstat (fd, &st) < 0 || (flags = fcntl (fd, F_GETFL)) < 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("%d is not an open file descriptor"), fd);
-      return FALSE;
-    }
-
-  if (S_ISSOCK (st.st_mode))
-    {
-      /* A GSocket closes its fd when finalized: to leave the caller's fd
-       * open, wrap a duplicate of it. */
-      int socket_fd = self->close_wrapped ? fd : fcntl (fd, F_DUPFD_CLOEXEC, 0);
-
-      /* The GSocket makes it non-blocking; the description is shared. */
-      remember_fd_flags (self, socket_fd, flags);
-      if (socket_fd < 0 || !(self->socket = g_socket_new_from_fd (socket_fd, error)))
-        {
-          if (socket_fd >= 0 && socket_fd != fd)
-            close (socket_fd);
-          if (socket_fd < 0)
-            sw_error_set_from_errno (error, errno, _("Cannot duplicate file descriptor %d"), fd);
-          return FALSE;
-        }
-      self->owns_socket = socket_fd != fd;
-      wrap_socket (self);
-      return TRUE;
-    }
-
-  if (!set_nonblocking (self, fd, error))
-    return FALSE;
-  if ((flags & O_ACCMODE) != O_WRONLY)
-    self->input_stream = g_unix_input_stream_new (fd, self->close_wrapped);
-  if ((flags & O_ACCMODE) != O_RDONLY)
-    /* With both ends on one fd, only the input stream closes it. */
-    self->output_stream = g_unix_output_stream_new (fd, self->close_wrapped
-                                                        && self->input_stream == NULL);
-  wrap_streams (self);
-  return TRUE;
-}
-
+/* A GSocketConnection is driven through its socket, any other stream
+ * pair through its streams. */
 static void
 wrap_io_stream (SwConnection *self)
 {
+  SwTransport *transport = &self->channel.transport;
+
   if (G_IS_SOCKET_CONNECTION (self->stream))
     {
       self->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream)));
-      wrap_socket (self);
+      sw_transport_init_from_socket (transport, self->socket);
       return;
     }
   self->input_stream = g_object_ref (g_io_stream_get_input_stream (self->stream));
   self->output_stream = g_object_ref (g_io_stream_get_output_stream (self->stream));
-  wrap_streams (self);
+  sw_transport_init_from_streams (transport, self->input_stream, self->output_stream);
 }
 
 /* ---- locking helpers -------------------------------------------------- */
@@ -346,29 +201,12 @@ run_sync (SwConnection  *self,
 /* Half-closes the output once its frames are out; send lock held. */
 gboolean
 sw_connection_shutdown_output (SwConnection  *self,
-                 GError       **error)
+                               GError       **error)
 {
-  SwTransport *transport = &self->channel.transport;
-  gboolean ok = TRUE;
-
-  if (!sw_transport_can_write (transport))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           _("The connection cannot send: it has no writable end"));
-      return FALSE;
-    }
-  if (transport->is_socket)
-    ok = g_socket_shutdown (self->socket, FALSE, TRUE, error);
-  else if (self->output_stream != NULL)
-    ok = g_output_stream_close (self->output_stream, NULL, error);
-  if (ok)
-    {
-      /* Later sends fail as on a connection that never had a write end. */
-      transport->out_fd = -1;
-      transport->out_stream = NULL;
-      g_atomic_int_set (&self->writable, FALSE);
-    }
-  return ok;
+  if (!sw_transport_shutdown_write (&self->channel.transport, self->output_stream, error))
+    return FALSE;
+  g_atomic_int_set (&self->writable, FALSE);
+  return TRUE;
 }
 
 /* Takes the receive lock for a short access to the input state. Returns
@@ -430,17 +268,20 @@ static void
 sw_connection_constructed (GObject *object)
 {
   SwConnection *self = SW_CONNECTION (object);
+  SwTransport *transport = &self->channel.transport;
 
   G_OBJECT_CLASS (sw_connection_parent_class)->constructed (object);
 
   if (self->construct_fd >= 0)
-    wrap_fd (self, self->construct_fd, &self->init_error);
+    sw_transport_init_from_fd (transport, self->construct_fd, self->close_wrapped,
+                               &self->socket, &self->owns_socket,
+                               &self->input_stream, &self->output_stream, &self->init_error);
   else if (self->stream != NULL)
     wrap_io_stream (self);
   else if (self->socket != NULL)
-    wrap_socket (self);
+    sw_transport_init_from_socket (transport, self->socket);
   else
-    wrap_streams (self);
+    sw_transport_init_from_streams (transport, self->input_stream, self->output_stream);
 
   if (self->socket != NULL)
     self->fd = g_socket_get_fd (self->socket);
@@ -786,7 +627,6 @@ sw_connection_init (SwConnection *self)
   self->construct_fd = -1;
   self->fd = -1;
   self->other_fd = -1;
-  self->restore_fd[0] = self->restore_fd[1] = -1;
   self->close_wrapped = TRUE;
   sw_close_watch_init (&self->close_watch);
   g_mutex_init (&self->closed_mutex);

@@ -32,9 +32,7 @@ void
 sw_channel_init (SwChannel *channel)
 {
   memset (channel, 0, sizeof *channel);
-  channel->transport.in_fd = -1;
-  channel->transport.out_fd = -1;
-  channel->transport.socket_type = SOCK_STREAM;
+  sw_transport_init (&channel->transport);
   g_mutex_init (&channel->settings.mutex);
   channel->settings.read_ahead = TRUE;
   channel->settings.max_message_size = G_MAXUINT64;

@@ -18,6 +18,11 @@ typedef struct
   int            socket_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
   GInputStream  *in_stream;      /* fd-less input, or NULL */
   GOutputStream *out_stream;     /* fd-less output, or NULL */
+  /* Fds switched to non-blocking that the connection did not create, with
+   * the file status flags to give back at close (the file description may
+   * be a shell's terminal); -1 when unused. */
+  int            restore_fd[2];
+  int            restore_flags[2];
 } SwTransport;
 
 typedef enum
@@ -27,6 +32,34 @@ typedef enum
   SW_IO_EOF,
   SW_IO_ERROR,
 } SwIOStatus;
+
+/* Wrapping what a connection was made for (read-only afterwards, except
+ * for what close and shutdown clear). */
+void       sw_transport_init          (SwTransport        *transport);
+void       sw_transport_init_from_socket  (SwTransport    *transport,
+                                           GSocket        *socket);
+/* Streams are driven through their fd when they have one (fast system
+ * calls), otherwise through the stream API; either may be NULL. */
+void       sw_transport_init_from_streams (SwTransport    *transport,
+                                           GInputStream   *input,
+                                           GOutputStream  *output);
+/* A socket fd becomes a GSocket (*@socket; a close-on-exec duplicate when
+ * !@close_fd, *@owns_socket then TRUE, since a GSocket closes its fd), any
+ * other fd GUnix streams (*@input, *@output, by its access mode). */
+gboolean   sw_transport_init_from_fd      (SwTransport    *transport,
+                                           int             fd,
+                                           gboolean        close_fd,
+                                           GSocket       **socket,
+                                           gboolean       *owns_socket,
+                                           GInputStream  **input,
+                                           GOutputStream **output,
+                                           GError        **error);
+void       sw_transport_restore_fd_flags  (SwTransport    *transport);
+/* Half-closes the output: shuts a socket down for writing, or closes
+ * @output; later writes fail as on a transport without a write end. */
+gboolean   sw_transport_shutdown_write    (SwTransport    *transport,
+                                           GOutputStream  *output,
+                                           GError        **error);
 
 /* Whether the transport keeps message boundaries (datagram, seqpacket). */
 gboolean   sw_transport_is_datagram   (const SwTransport  *transport);

@@ -2,11 +2,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
 
 #include "sw-error-private.h"
 #include "sw-transport-private.h"
@@ -416,4 +421,199 @@ sw_transport_wait (SwTransport   *transport,
   if (result > 0)
     return TRUE;
   return wait_failed (cancellable, FALSE, error);
+}
+
+/* ---- wrapping --------------------------------------------------------- */
+
+void
+sw_transport_init (SwTransport *transport)
+{
+  memset (transport, 0, sizeof *transport);
+  transport->in_fd = transport->out_fd = -1;
+  transport->socket_type = SOCK_STREAM;
+  transport->restore_fd[0] = transport->restore_fd[1] = -1;
+}
+
+/* Remembers @fd's file status flags, to restore at close, when it is
+ * about to become non-blocking. */
+static void
+remember_fd_flags (SwTransport *transport,
+                   int          fd,
+                   int          flags)
+{
+  if (flags < 0 || (flags & O_NONBLOCK) != 0)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (transport->restore_fd); i++)
+    {
+      if (transport->restore_fd[i] == fd)
+        return;
+      if (transport->restore_fd[i] < 0)
+        {
+          transport->restore_fd[i] = fd;
+          transport->restore_flags[i] = flags;
+          return;
+        }
+    }
+}
+
+static gboolean
+set_nonblocking (SwTransport  *transport,
+                 int           fd,
+                 GError      **error)
+{
+  remember_fd_flags (transport, fd, fcntl (fd, F_GETFL));
+  if (!g_unix_set_fd_nonblocking (fd, TRUE, NULL))
+    {
+      sw_error_set_from_errno (error, errno, _("Cannot make file descriptor %d non-blocking"), fd);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+sw_transport_restore_fd_flags (SwTransport *transport)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (transport->restore_fd); i++)
+    if (transport->restore_fd[i] >= 0)
+      fcntl (transport->restore_fd[i], F_SETFL, transport->restore_flags[i]);
+}
+
+void
+sw_transport_init_from_socket (SwTransport *transport,
+                               GSocket     *socket)
+{
+  int fd = g_socket_get_fd (socket);
+
+  transport->in_fd = fd;
+  transport->out_fd = fd;
+  transport->is_socket = TRUE;
+  switch (g_socket_get_socket_type (socket))
+    {
+    case G_SOCKET_TYPE_DATAGRAM:
+      transport->socket_type = SOCK_DGRAM;
+      break;
+    case G_SOCKET_TYPE_SEQPACKET:
+      transport->socket_type = SOCK_SEQPACKET;
+      break;
+    case G_SOCKET_TYPE_STREAM:
+    case G_SOCKET_TYPE_INVALID:
+    default:
+      transport->socket_type = SOCK_STREAM;
+      break;
+    }
+  /* GSocket keeps its fd non-blocking already; be explicit for fds it
+   * adopted from elsewhere. */
+  set_nonblocking (transport, fd, NULL);
+}
+
+void
+sw_transport_init_from_streams (SwTransport   *transport,
+                                GInputStream  *input,
+                                GOutputStream *output)
+{
+  if (G_IS_UNIX_INPUT_STREAM (input))
+    {
+      transport->in_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (input));
+      set_nonblocking (transport, transport->in_fd, NULL);
+    }
+  else
+    transport->in_stream = input;
+
+  if (G_IS_UNIX_OUTPUT_STREAM (output))
+    {
+      transport->out_fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (output));
+      set_nonblocking (transport, transport->out_fd, NULL);
+    }
+  else
+    transport->out_stream = output;
+}
+
+static gboolean
+init_from_socket_fd (SwTransport  *transport,
+                     int           fd,
+                     int           flags,
+                     gboolean      close_fd,
+                     GSocket     **socket,
+                     gboolean     *owns_socket,
+                     GError      **error)
+{
+  int socket_fd = close_fd ? fd : fcntl (fd, F_DUPFD_CLOEXEC, 0);
+
+  if (socket_fd < 0)
+    {
+      sw_error_set_from_errno (error, errno, _("Cannot duplicate file descriptor %d"), fd);
+      return FALSE;
+    }
+  /* The GSocket makes it non-blocking; the description is shared. */
+  remember_fd_flags (transport, socket_fd, flags);
+  *socket = g_socket_new_from_fd (socket_fd, error);
+  if (*socket == NULL)
+    {
+      if (socket_fd != fd)
+        close (socket_fd);
+      return FALSE;
+    }
+  *owns_socket = socket_fd != fd;
+  sw_transport_init_from_socket (transport, *socket);
+  return TRUE;
+}
+
+gboolean
+sw_transport_init_from_fd (SwTransport    *transport,
+                           int             fd,
+                           gboolean        close_fd,
+                           GSocket       **socket,
+                           gboolean       *owns_socket,
+                           GInputStream  **input,
+                           GOutputStream **output,
+                           GError        **error)
+{
+  struct stat st;
+  int flags;
+
+  if (fd < 0 || fstat (fd, &st) < 0 || (flags = fcntl (fd, F_GETFL)) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%d is not an open file descriptor"), fd);
+      return FALSE;
+    }
+  if (S_ISSOCK (st.st_mode))
+    return init_from_socket_fd (transport, fd, flags, close_fd, socket, owns_socket, error);
+
+  if (!set_nonblocking (transport, fd, error))
+    return FALSE;
+  if ((flags & O_ACCMODE) != O_WRONLY)
+    *input = g_unix_input_stream_new (fd, close_fd);
+  if ((flags & O_ACCMODE) != O_RDONLY)
+    /* With both ends on one fd, only the input stream closes it. */
+    *output = g_unix_output_stream_new (fd, close_fd && *input == NULL);
+  sw_transport_init_from_streams (transport, *input, *output);
+  return TRUE;
+}
+
+gboolean
+sw_transport_shutdown_write (SwTransport    *transport,
+                             GOutputStream  *output,
+                             GError        **error)
+{
+  if (!sw_transport_can_write (transport))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The connection cannot send: it has no writable end"));
+      return FALSE;
+    }
+  if (transport->is_socket)
+    {
+      if (shutdown (transport->out_fd, SHUT_WR) < 0)
+        {
+          sw_error_set_from_errno (error, errno, _("Cannot shut the connection down"));
+          return FALSE;
+        }
+    }
+  else if (output != NULL && !g_output_stream_close (output, NULL, error))
+    return FALSE;
+
+  transport->out_fd = -1;
+  transport->out_stream = NULL;
+  return TRUE;
 }
