@@ -293,17 +293,19 @@ wait_failed (GCancellable  *cancellable,
   return FALSE;
 }
 
-/* What ended a wait_stream(): each flag is set by its own source. */
+/* What ended a wait_stream(): each flag is set by its own source, except
+ * @cancelled, set by a cancellable handler in any thread. */
 typedef struct
 {
-  gboolean ready;
-  gboolean closed;
-  gboolean cancelled;
-  gboolean timed_out;
+  GMainContext *context;
+  gboolean      ready;
+  gboolean      closed;
+  gboolean      timed_out;
+  gint          cancelled;  /* atomic */
 } StreamWait;
 
 /* Each source type calls its callback with its own arguments: a callback
- * of the wrong type would write through the stream or the cancellable. */
+ * of the wrong type would write through the stream or the fd number. */
 static gboolean
 on_wait_stream_ready (GObject  *stream,
                       gpointer  user_data)
@@ -321,12 +323,14 @@ on_wait_closed (int          fd,
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
+static void
 on_wait_cancelled (GCancellable *cancellable,
                    gpointer      user_data)
 {
-  ((StreamWait *) user_data)->cancelled = TRUE;
-  return G_SOURCE_REMOVE;
+  StreamWait *wait = user_data;
+
+  g_atomic_int_set (&wait->cancelled, TRUE);
+  g_main_context_wakeup (wait->context);
 }
 
 static gboolean
@@ -361,15 +365,14 @@ stream_source_new (SwTransport  *transport,
 }
 
 static void
-wait_source_attach (GSource      *source,
-                    GSourceFunc   callback,
-                    StreamWait   *wait,
-                    GMainContext *context,
-                    GSource     **sources,
-                    guint        *n_sources)
+wait_source_attach (GSource     *source,
+                    GSourceFunc  callback,
+                    StreamWait  *wait,
+                    GSource    **sources,
+                    guint       *n_sources)
 {
   g_source_set_callback (source, callback, wait, NULL);
-  g_source_attach (source, context);
+  g_source_attach (source, wait->context);
   sources[(*n_sources)++] = source;
 }
 
@@ -384,32 +387,38 @@ wait_stream (SwTransport   *transport,
              GError       **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
-  StreamWait wait = { FALSE, FALSE, FALSE, FALSE };
-  GSource *sources[4];
+  StreamWait wait = { context, FALSE, FALSE, FALSE, FALSE };
+  GSource *sources[3];
   guint n_sources = 0;
+  gulong cancel_id;
 
   wait_source_attach (stream_source_new (transport, condition),
-                      G_SOURCE_FUNC (on_wait_stream_ready), &wait, context,
-                      sources, &n_sources);
+                      G_SOURCE_FUNC (on_wait_stream_ready), &wait, sources, &n_sources);
   if (close_fd >= 0)
     wait_source_attach (g_unix_fd_source_new (close_fd, G_IO_IN),
-                        G_SOURCE_FUNC (on_wait_closed), &wait, context,
-                        sources, &n_sources);
-  if (cancellable != NULL)
-    wait_source_attach (g_cancellable_source_new (cancellable),
-                        G_SOURCE_FUNC (on_wait_cancelled), &wait, context,
-                        sources, &n_sources);
+                        G_SOURCE_FUNC (on_wait_closed), &wait, sources, &n_sources);
   if (deadline >= 0)
     {
       GSource *timer = g_source_new (&deadline_source_funcs, sizeof (GSource));
 
       g_source_set_ready_time (timer, deadline);
-      wait_source_attach (timer, on_wait_deadline, &wait, context,
-                          sources, &n_sources);
+      wait_source_attach (timer, on_wait_deadline, &wait, sources, &n_sources);
     }
 
-  while (!wait.ready && !wait.closed && !wait.cancelled && !wait.timed_out)
+  /* A handler rather than a cancellable source: GLib 2.74 leaks a
+   * GCancellableSource cancelled in one thread while another destroys it.
+   * The handler runs at once if @cancellable is cancelled already. */
+  cancel_id = cancellable ? g_cancellable_connect (cancellable,
+                                                   G_CALLBACK (on_wait_cancelled),
+                                                   &wait, NULL)
+                          : 0;
+
+  while (!wait.ready && !wait.closed && !wait.timed_out
+         && !g_atomic_int_get (&wait.cancelled))
     g_main_context_iteration (context, TRUE);
+
+  /* Returns once a handler running in another thread is done with @wait. */
+  g_cancellable_disconnect (cancellable, cancel_id);
 
   /* Destroying a source that already dispatched is harmless. */
   for (guint i = 0; i < n_sources; i++)
@@ -418,7 +427,7 @@ wait_stream (SwTransport   *transport,
       g_source_unref (sources[i]);
     }
 
-  if (wait.closed || wait.cancelled || !wait.ready)
+  if (wait.closed || g_atomic_int_get (&wait.cancelled) || !wait.ready)
     return wait_failed (cancellable, wait.closed, error);
   return TRUE;
 }
