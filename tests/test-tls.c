@@ -498,14 +498,17 @@ test_tls_async_cancel (void)
   tls_pair_clear (&pair);
 }
 
+/* Closes @data; returns the error of a failed close, NULL on success, to
+ * be checked in the test's thread. */
 static gpointer
-close_thread (gpointer data)
+close_in_thread (gpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
 
-  g_assert_true (sw_connection_close (data, NULL, &error));
-  g_assert_no_error (error);
-  return NULL;
+  if (!sw_connection_close (data, NULL, &error) && error == NULL)
+    g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "close() failed without an error");
+  return error;
 }
 
 /* close() from another thread wakes a sync receive blocked on TLS. */
@@ -513,12 +516,14 @@ static void
 test_tls_sync_close (void)
 {
   TlsPair pair = { 0 };
+  g_autoptr(GError) error = NULL;
   Waiter *w;
 
   if (!tls_pair_init (&pair, NULL))
     return;
   w = waiter_new (pair.client, NULL);
-  g_thread_join (g_thread_new ("closer", close_thread, pair.client));
+  error = g_thread_join (g_thread_new ("closer", close_in_thread, pair.client));
+  g_assert_no_error (error);
   waiter_join_free (w, G_IO_ERROR_CLOSED);
   g_assert_true (sw_connection_get_closed (pair.client));
   tls_pair_clear (&pair);
@@ -691,13 +696,14 @@ test_tls_msgpack (void)
 
 /* ---- converter streams ------------------------------------------------- */
 
-/* A connection receiving through a zlib decompressor from a pipe, and the
- * pipe's write end, where the test writes compressed frames. */
+/* A connection receiving through a zlib decompressor from a pipe, and a
+ * raw connection on the pipe's write end, where the test sends compressed
+ * frames with send_bytes(). */
 typedef struct
 {
   SwConnection *connection;
   GConverter   *compressor;
-  int           write_fd;
+  SwConnection *writer;
 } ZlibPipe;
 
 static void
@@ -719,7 +725,8 @@ zlib_pipe_init (ZlibPipe *p)
 
   p->connection = sw_connection_new_for_streams (input, NULL, sw_framing_get_default ());
   p->compressor = G_CONVERTER (g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, -1));
-  p->write_fd = fds[1];
+  p->writer = sw_connection_new_for_fd (fds[1], NULL, &error);
+  g_assert_no_error (error);
 }
 
 static void
@@ -727,17 +734,18 @@ zlib_pipe_clear (ZlibPipe *p)
 {
   g_clear_object (&p->connection);
   g_clear_object (&p->compressor);
-  close (p->write_fd);
+  g_clear_object (&p->writer);
 }
 
-/* Writes the frame of @message into the pipe, compressed and flushed so
- * the decompressor can produce all of it. */
-static void
-zlib_pipe_write (ZlibPipe   *p,
-                 const char *message)
+/* The frame of @message compressed and flushed, so the decompressor can
+ * produce all of it. */
+static GBytes *
+zlib_pipe_compress (ZlibPipe   *p,
+                    const char *message)
 {
   g_autoptr(GBytes) framed = frame (sw_framing_get_default (), message);
   g_autoptr(GError) error = NULL;
+  GByteArray *compressed = g_byte_array_new ();
   guint8 out[4096];
   gsize size, n_read, n_written;
   const guint8 *data = g_bytes_get_data (framed, &size);
@@ -751,25 +759,20 @@ zlib_pipe_write (ZlibPipe   *p,
       g_assert_no_error (error);
       data += n_read;
       size -= n_read;
-      sw_test_write_all (p->write_fd, out, n_written);
+      g_byte_array_append (compressed, out, (guint) n_written);
     }
   while (result != G_CONVERTER_FLUSHED);
   g_assert_cmpuint (size, ==, 0);
+  return g_byte_array_free_to_bytes (compressed);
 }
 
-typedef struct
+static void
+zlib_pipe_write (ZlibPipe   *p,
+                 const char *message)
 {
-  ZlibPipe   *pipe;
-  const char *message;
-} WriteLater;
+  g_autoptr(GBytes) compressed = zlib_pipe_compress (p, message);
 
-static gboolean
-zlib_write_later_cb (gpointer data)
-{
-  WriteLater *later = data;
-
-  zlib_pipe_write (later->pipe, later->message);
-  return G_SOURCE_REMOVE;
+  send_bytes_or_fail (p->writer, compressed);
 }
 
 /* A GConverterInputStream over an empty pipe: a 20 ms receive times out,
@@ -778,7 +781,8 @@ static void
 test_converter_input (void)
 {
   ZlibPipe p = { 0 };
-  WriteLater later = { &p, "third, while parked" };
+  g_autoptr(GBytes) third = NULL;
+  SendLater later = { NULL, NULL };
   Result r = { 0 };
 
   zlib_pipe_init (&p);
@@ -790,8 +794,11 @@ test_converter_input (void)
   assert_receives (p.connection, -1, "second");
   assert_times_out (p.connection);
 
+  third = zlib_pipe_compress (&p, "third, while parked");
+  later.connection = p.writer;
+  later.bytes = third;
   sw_connection_receive_message_async (p.connection, PRIO, NULL, on_done, &r);
-  when_parked (zlib_write_later_cb, &later);
+  when_parked (send_later_cb, &later);
   WAIT_UNTIL (r.done);
   g_assert_no_error (r.error);
   assert_bytes_equal (r.received, "third, while parked");
