@@ -1245,7 +1245,8 @@ readiness_source_new (SwAsyncDriver *driver)
       else
         source = g_pollable_output_stream_create_source (
             G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
-      g_source_set_callback (source, G_SOURCE_FUNC (on_stream_ready), driver, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (on_stream_ready),
+                             driver, NULL);
     }
   return source;
 }

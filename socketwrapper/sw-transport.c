@@ -351,7 +351,9 @@ deadline_source_dispatch (GSource     *source,
 /* A source that only dispatches at its ready time. The deadline is not
  * put on the stream's own source: that one belongs to the stream, which
  * may drive it by its ready time too. */
-static GSourceFuncs deadline_source_funcs = { .dispatch = deadline_source_dispatch };
+static GSourceFuncs deadline_source_funcs = {
+  .dispatch = deadline_source_dispatch,
+};
 
 static GSource *
 stream_source_new (SwTransport  *transport,
@@ -393,10 +395,12 @@ wait_stream (SwTransport   *transport,
   gulong cancel_id;
 
   wait_source_attach (stream_source_new (transport, condition),
-                      G_SOURCE_FUNC (on_wait_stream_ready), &wait, sources, &n_sources);
+                      G_SOURCE_FUNC (on_wait_stream_ready), &wait,
+                      sources, &n_sources);
   if (close_fd >= 0)
     wait_source_attach (g_unix_fd_source_new (close_fd, G_IO_IN),
-                        G_SOURCE_FUNC (on_wait_closed), &wait, sources, &n_sources);
+                        G_SOURCE_FUNC (on_wait_closed), &wait,
+                        sources, &n_sources);
   if (deadline >= 0)
     {
       GSource *timer = g_source_new (&deadline_source_funcs, sizeof (GSource));
