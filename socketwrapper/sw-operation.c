@@ -1415,8 +1415,11 @@ typedef enum
 static void async_driver_wake (SwAsyncDriver *driver,
                                WakeReason     reason);
 
+/* Each source type calls its callback with its own arguments (a stream,
+ * an fd, a cancellable) before @user_data: one callback per type. */
 static gboolean
-on_ready (gpointer user_data)
+on_stream_ready (GObject  *stream,
+                 gpointer  user_data)
 {
   async_driver_wake (user_data, WAKE_READY);
   return G_SOURCE_REMOVE;
@@ -1460,20 +1463,21 @@ readiness_source_new (SwAsyncDriver *driver)
       else
         source = g_pollable_output_stream_create_source (
             G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
-      g_source_set_callback (source, on_ready, driver, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (on_stream_ready),
+                             driver, NULL);
     }
   return source;
 }
 
 static void
-add_cancellable_child (GSource       *parent,
-                       GCancellable  *cancellable,
-                       GSourceFunc    callback,
-                       gpointer       user_data)
+add_cancellable_child (GSource                *parent,
+                       GCancellable           *cancellable,
+                       GCancellableSourceFunc  callback,
+                       gpointer                user_data)
 {
   GSource *child = g_cancellable_source_new (cancellable);
 
-  g_source_set_callback (child, callback, user_data, NULL);
+  g_source_set_callback (child, G_SOURCE_FUNC (callback), user_data, NULL);
   g_source_add_child_source (parent, child);
   g_source_unref (child);
 }
@@ -1488,7 +1492,7 @@ async_driver_source_new (SwAsyncDriver *driver)
   GSource *source = readiness_source_new (driver);
 
   if (driver->cancellable != NULL)
-    add_cancellable_child (source, driver->cancellable, G_SOURCE_FUNC (on_cancelled), driver);
+    add_cancellable_child (source, driver->cancellable, on_cancelled, driver);
 
   g_source_set_priority (source, driver->priority);
   g_source_set_static_name (source, "[socketwrapper] wait for I/O");

@@ -293,20 +293,78 @@ wait_failed (GCancellable  *cancellable,
   return FALSE;
 }
 
-static gboolean
-on_wait_source_ready (gpointer user_data)
+/* What ended a wait_stream(): each flag is set by its own source, except
+ * @cancelled, set by a cancellable handler in any thread. */
+typedef struct
 {
-  *(gboolean *) user_data = TRUE;
+  GMainContext *context;
+  gboolean      ready;
+  gboolean      woken;
+  gboolean      timed_out;
+} StreamWait;
+
+/* Each source type calls its callback with its own arguments: a callback
+ * of the wrong type would write through the stream or the fd number. */
+static gboolean
+on_wait_stream_ready (GObject  *stream,
+                      gpointer  user_data)
+{
+  ((StreamWait *) user_data)->ready = TRUE;
   return G_SOURCE_REMOVE;
 }
 
 static gboolean
-on_close_fd_ready (int          fd,
-                   GIOCondition condition,
-                   gpointer     user_data)
+on_wait_woken (int          fd,
+                GIOCondition condition,
+                gpointer     user_data)
 {
-  *(gboolean *) user_data = TRUE;
+  ((StreamWait *) user_data)->woken = TRUE;
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_wait_deadline (gpointer user_data)
+{
+  ((StreamWait *) user_data)->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+deadline_source_dispatch (GSource     *source,
+                          GSourceFunc  callback,
+                          gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+/* A source that only dispatches at its ready time. The deadline is not
+ * put on the stream's own source: that one belongs to the stream, which
+ * may drive it by its ready time too. */
+static GSourceFuncs deadline_source_funcs = {
+  .dispatch = deadline_source_dispatch,
+};
+
+static GSource *
+stream_source_new (SwTransport  *transport,
+                   GIOCondition  condition)
+{
+  if (condition & G_IO_IN)
+    return g_pollable_input_stream_create_source (
+        G_POLLABLE_INPUT_STREAM (transport->in_stream), NULL);
+  return g_pollable_output_stream_create_source (
+      G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
+}
+
+static void
+wait_source_attach (GSource     *source,
+                    GSourceFunc  callback,
+                    StreamWait  *wait,
+                    GSource    **sources,
+                    guint       *n_sources)
+{
+  g_source_set_callback (source, callback, wait, NULL);
+  g_source_attach (source, wait->context);
+  sources[(*n_sources)++] = source;
 }
 
 /* Waits on a pollable stream without an fd of its own (TLS, for one) by
@@ -316,57 +374,44 @@ wait_stream (SwTransport   *transport,
              GIOCondition   condition,
              gint64         deadline,
              GCancellable  *cancellable,
-             int            close_fd,
+             int            wake_fd,
              GError       **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GSource) ready_source = NULL;
-  g_autoptr(GSource) close_source = NULL;
-  g_autoptr(GSource) cancel_source = NULL;
-  gboolean ready = FALSE, closed = FALSE, cancelled = FALSE;
+  StreamWait wait = { context, FALSE, FALSE, FALSE };
+  GSource *sources[3];
+  guint n_sources = 0;
 
-  if (condition & G_IO_IN)
-    ready_source = g_pollable_input_stream_create_source (
-        G_POLLABLE_INPUT_STREAM (transport->in_stream), NULL);
-  else
-    ready_source = g_pollable_output_stream_create_source (
-        G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
-  g_source_set_callback (ready_source, on_wait_source_ready, &ready, NULL);
-  g_source_attach (ready_source, context);
-
-  if (close_fd >= 0)
-    {
-      close_source = g_unix_fd_source_new (close_fd, G_IO_IN);
-      g_source_set_callback (close_source, G_SOURCE_FUNC (on_close_fd_ready), &closed, NULL);
-      g_source_attach (close_source, context);
-    }
-  if (cancellable != NULL)
-    {
-      cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (cancel_source, on_wait_source_ready, &cancelled, NULL);
-      g_source_attach (cancel_source, context);
-    }
+  wait_source_attach (stream_source_new (transport, condition),
+                      G_SOURCE_FUNC (on_wait_stream_ready), &wait,
+                      sources, &n_sources);
+  if (wake_fd >= 0)
+    wait_source_attach (g_unix_fd_source_new (wake_fd, G_IO_IN),
+                        G_SOURCE_FUNC (on_wait_woken), &wait,
+                        sources, &n_sources);
   if (deadline >= 0)
-    g_source_set_ready_time (ready_source, deadline);
+    {
+      GSource *timer = g_source_new (&deadline_source_funcs, sizeof (GSource));
 
-  /* The ready source's ready time doubles as the deadline: it dispatches
-   * then even if the stream is not ready, and the next step just finds
-   * nothing to do. Check the clock to tell the two apart. */
-  while (!ready && !closed && !cancelled)
+      g_source_set_ready_time (timer, deadline);
+      wait_source_attach (timer, on_wait_deadline, &wait, sources, &n_sources);
+    }
+
+  /* Cancelling @cancellable writes to @wake_fd (sw-sync-wait.c), which
+   * wakes this wait like close() does. */
+  while (!wait.ready && !wait.woken && !wait.timed_out)
     g_main_context_iteration (context, TRUE);
 
-  /* Destroying a source twice is harmless. */
-  g_source_destroy (ready_source);
-  if (close_source != NULL)
-    g_source_destroy (close_source);
-  if (cancel_source != NULL)
-    g_source_destroy (cancel_source);
+  /* Destroying a source that already dispatched is harmless. */
+  for (guint i = 0; i < n_sources; i++)
+    {
+      g_source_destroy (sources[i]);
+      g_source_unref (sources[i]);
+    }
 
-  if (cancelled)
-    return wait_failed (cancellable, FALSE, error);
-  if (closed)
+  if (wait.woken)
     return TRUE;  /* woken: the caller checks why */
-  if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+  if (!wait.ready)
     return wait_failed (cancellable, FALSE, error);
   return TRUE;
 }
