@@ -281,20 +281,19 @@ sw_transport_send_datagram (SwTransport   *transport,
   return SW_IO_ERROR;
 }
 
+/* A wait ran out of time: TIMED_OUT, or CANCELLED if @cancellable fired
+ * meanwhile. */
 static gboolean
 wait_failed (GCancellable  *cancellable,
-             gboolean       closed,
              GError       **error)
 {
-  if (closed)
-    sw_transport_set_closed (error);
-  else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
     sw_transport_set_timed_out (error);
   return FALSE;
 }
 
-/* What ended a wait_stream(): each flag is set by its own source, except
- * @cancelled, set by a cancellable handler in any thread. */
+/* What ended a wait_stream(): each flag is set by its own source; @woken
+ * by the wake fd, which close() and the cancellable write to. */
 typedef struct
 {
   GMainContext *context;
@@ -412,7 +411,7 @@ wait_stream (SwTransport   *transport,
   if (wait.woken)
     return TRUE;  /* woken: the caller checks why */
   if (!wait.ready)
-    return wait_failed (cancellable, FALSE, error);
+    return wait_failed (cancellable, error);
   return TRUE;
 }
 
@@ -442,7 +441,7 @@ sw_transport_wait (SwTransport   *transport,
   int fd, n_fds = 1, result;
 
   if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-    return wait_failed (cancellable, FALSE, error);
+    return wait_failed (cancellable, error);
 
   fd = (condition & G_IO_IN) ? transport->in_fd : transport->out_fd;
   if (fd < 0)
@@ -465,7 +464,7 @@ sw_transport_wait (SwTransport   *transport,
     }
   if (result > 0)
     return TRUE;
-  return wait_failed (cancellable, FALSE, error);
+  return wait_failed (cancellable, error);
 }
 
 /* ---- wrapping --------------------------------------------------------- */
