@@ -3,7 +3,7 @@
 
 #include "sw-connection.h"
 #include "sw-cross-lock-private.h"
-#include "sw-operation-private.h"
+#include "sw-async-driver-private.h"
 
 G_BEGIN_DECLS
 

@@ -14,411 +14,6 @@
 #include "sw-operation-private.h"
 #include "sw-sync-wait-private.h"
 
-/* Read-ahead chunk, and the smallest buffer kept between messages. */
-#define SW_READ_CHUNK (64 * 1024)
-/* Payloads at least this large are read straight into their own buffer. */
-#define SW_DIRECT_PAYLOAD (64 * 1024)
-/* Header and trailer bytes a frame may add to max-message-size. */
-#define SW_FRAMING_SLACK 4096
-/* First capacity of a direct payload buffer; past it the buffer doubles as
- * bytes arrive, so a lying length header costs at most this much address
- * space (pages never written take no memory) or twice what was really
- * sent. Messages up to this size are read with no reallocation. */
-#define SW_DIRECT_INITIAL (4 * 1024 * 1024)
-
-/* ---- channel ---------------------------------------------------------- */
-
-void
-sw_channel_init (SwChannel *channel)
-{
-  memset (channel, 0, sizeof *channel);
-  sw_transport_init (&channel->transport);
-  g_mutex_init (&channel->settings.mutex);
-  channel->settings.read_ahead = TRUE;
-  channel->settings.max_message_size = G_MAXUINT64;
-  /* Differs from the owners' serials: the first call copies them. */
-  channel->settings.serial = 1;
-}
-
-static void
-input_reset_frame (SwInput *in)
-{
-  in->in_frame = FALSE;
-  in->scratch = 0;
-  in->header_length = 0;
-  in->payload_length = 0;
-  in->trailer_length = 0;
-  g_clear_pointer (&in->payload, g_free);
-  g_clear_pointer (&in->saved_header, g_free);
-  in->payload_filled = 0;
-  in->payload_capacity = 0;
-}
-
-static void
-out_frame_clear (SwOutFrame *frame)
-{
-  g_clear_pointer (&frame->header_bytes, g_bytes_unref);
-  g_clear_pointer (&frame->payload, g_bytes_unref);
-  g_clear_pointer (&frame->trailer, g_bytes_unref);
-}
-
-static void
-output_reset (SwOutput *out)
-{
-  for (guint i = 0; i < out->n_frames; i++)
-    out_frame_clear (&out->frames[i]);
-  if (out->frames != &out->single)
-    g_free (out->frames);
-  out->frames = NULL;
-  out->n_frames = 0;
-  out->first = 0;
-  out->offset = 0;
-  out->active = FALSE;
-}
-
-void
-sw_channel_clear (SwChannel *channel)
-{
-  input_reset_frame (&channel->input);
-  g_clear_pointer (&channel->input.data, g_free);
-  output_reset (&channel->output);
-  g_clear_error (&channel->output.broken);
-  g_clear_object (&channel->framing);
-  channel->fast_path = NULL;
-  g_clear_object (&channel->out_framing);
-  channel->out_fast_path = NULL;
-  g_clear_object (&channel->settings.framing);
-  g_mutex_clear (&channel->settings.mutex);
-}
-
-/* ---- settings --------------------------------------------------------- */
-
-gboolean
-sw_channel_set_framing (SwChannel *channel,
-                        SwFraming *framing)
-{
-  SwSettings *settings = &channel->settings;
-  SwFraming *old;
-
-  if (framing != NULL)
-    g_object_ref (framing);
-  g_mutex_lock (&settings->mutex);
-  old = settings->framing;
-  settings->framing = framing;
-  if (old != framing)
-    g_atomic_int_inc (&settings->serial);
-  g_mutex_unlock (&settings->mutex);
-
-  /* Released outside the mutex: a framing's finalizer is user code. */
-  if (old != NULL)
-    g_object_unref (old);
-  return old != framing;
-}
-
-SwFraming *
-sw_channel_dup_framing (SwChannel *channel)
-{
-  SwSettings *settings = &channel->settings;
-  SwFraming *framing;
-
-  g_mutex_lock (&settings->mutex);
-  framing = settings->framing ? g_object_ref (settings->framing) : NULL;
-  g_mutex_unlock (&settings->mutex);
-  return framing;
-}
-
-gboolean
-sw_channel_set_max_message_size (SwChannel *channel,
-                                 guint64    max_message_size)
-{
-  SwSettings *settings = &channel->settings;
-  gboolean changed;
-
-  g_mutex_lock (&settings->mutex);
-  changed = settings->max_message_size != max_message_size;
-  settings->max_message_size = max_message_size;
-  if (changed)
-    g_atomic_int_inc (&settings->serial);
-  g_mutex_unlock (&settings->mutex);
-  return changed;
-}
-
-guint64
-sw_channel_get_max_message_size (SwChannel *channel)
-{
-  guint64 value;
-
-  g_mutex_lock (&channel->settings.mutex);
-  value = channel->settings.max_message_size;
-  g_mutex_unlock (&channel->settings.mutex);
-  return value;
-}
-
-gboolean
-sw_channel_set_read_ahead (SwChannel *channel,
-                           gboolean   read_ahead)
-{
-  SwSettings *settings = &channel->settings;
-  gboolean changed;
-
-  g_mutex_lock (&settings->mutex);
-  changed = settings->read_ahead != read_ahead;
-  settings->read_ahead = read_ahead;
-  if (changed)
-    g_atomic_int_inc (&settings->serial);
-  g_mutex_unlock (&settings->mutex);
-  return changed;
-}
-
-gboolean
-sw_channel_get_read_ahead (SwChannel *channel)
-{
-  gboolean value;
-
-  g_mutex_lock (&channel->settings.mutex);
-  value = channel->settings.read_ahead;
-  g_mutex_unlock (&channel->settings.mutex);
-  return value;
-}
-
-/* Makes *@copy the settings' framing; returns the framing it replaced
- * (transfer full) for the caller to release outside the mutex, or NULL
- * when it stays. */
-static SwFraming *
-copy_framing_unlocked (SwSettings               *settings,
-                       SwFraming               **copy,
-                       const SwFramingFastPath **fast_path)
-{
-  SwFraming *old = *copy;
-
-  if (old == settings->framing)
-    return NULL;
-  *copy = settings->framing ? g_object_ref (settings->framing) : NULL;
-  *fast_path = *copy ? sw_framing_get_fast_path (*copy) : NULL;
-  return old;
-}
-
-void
-sw_channel_sync_input (SwChannel *channel)
-{
-  SwSettings *settings = &channel->settings;
-  SwFraming *old;
-
-  /* The common case: one atomic read, no lock. */
-  if ((guint) g_atomic_int_get (&settings->serial) == channel->input_serial)
-    return;
-
-  g_mutex_lock (&settings->mutex);
-  if (channel->framing != settings->framing)
-    channel->input.scratch = 0;  /* a scan restarts with the new framing */
-  old = copy_framing_unlocked (settings, &channel->framing, &channel->fast_path);
-  channel->max_message_size = settings->max_message_size;
-  channel->read_ahead = settings->read_ahead;
-  channel->input_serial = settings->serial;
-  g_mutex_unlock (&settings->mutex);
-  g_clear_object (&old);
-}
-
-void
-sw_channel_sync_output (SwChannel *channel)
-{
-  SwSettings *settings = &channel->settings;
-  SwFraming *old;
-
-  if ((guint) g_atomic_int_get (&settings->serial) == channel->output_serial)
-    return;
-
-  g_mutex_lock (&settings->mutex);
-  old = copy_framing_unlocked (settings, &channel->out_framing, &channel->out_fast_path);
-  channel->output_serial = settings->serial;
-  g_mutex_unlock (&settings->mutex);
-  g_clear_object (&old);
-}
-
-/* Puts a partly assembled frame back into the buffer as raw bytes. */
-static void
-input_unwind (SwInput *in)
-{
-  if (in->payload != NULL)
-    {
-      gsize rest = in->end - in->start;
-      gsize total = in->header_length + in->payload_filled + rest;
-      guint8 *data = g_malloc (MAX (total, 1));
-
-      /* A frame without header (MessagePack) saved none: NULL. */
-      if (in->header_length > 0)
-        memcpy (data, in->saved_header, in->header_length);
-      memcpy (data + in->header_length, in->payload, in->payload_filled);
-      if (rest > 0)
-        memcpy (data + in->header_length + in->payload_filled, in->data + in->start, rest);
-      g_free (in->data);
-      in->data = data;
-      in->start = 0;
-      in->end = total;
-      in->capacity = MAX (total, 1);
-    }
-  input_reset_frame (in);
-  in->skip = 0;
-}
-
-
-/* ---- input buffer ----------------------------------------------------- */
-
-/* One spare read buffer per thread. A connection gives its buffer back as
- * soon as it is empty, so idle connections cost no buffer memory, and the
- * next receive in the thread takes the spare instead of allocating: a
- * ping-pong allocates nothing per message but the returned GBytes. */
-static GPrivate spare_buffer = G_PRIVATE_INIT (g_free);
-
-static guint8 *
-spare_buffer_take (void)
-{
-  guint8 *buffer = g_private_get (&spare_buffer);
-
-  if (buffer == NULL)
-    return g_malloc (SW_READ_CHUNK);
-  g_private_set (&spare_buffer, NULL);
-  return buffer;
-}
-
-static void
-spare_buffer_give (guint8 *buffer)
-{
-  if (g_private_get (&spare_buffer) == NULL)
-    g_private_set (&spare_buffer, buffer);
-  else
-    g_free (buffer);
-}
-
-static gsize
-input_available (const SwInput *in)
-{
-  return in->end - in->start;
-}
-
-/* The first buffered byte; an empty string when nothing is buffered, as a
- * framing may recognise a frame (one without header) before any byte. */
-static const guint8 *
-input_peek (const SwInput *in)
-{
-  return in->data != NULL ? in->data + in->start : (const guint8 *) "";
-}
-
-/* Makes room after the buffered bytes for @wanted more, or for as many as
- * are already buffered if that is less, and returns the room. */
-static gsize
-input_reserve (SwInput *in,
-               gsize    wanted)
-{
-  gsize used = input_available (in);
-  gsize capacity;
-
-  /* Grow by at most doubling what is already there: a peer announcing a
-   * huge read costs memory only as its bytes really arrive. */
-  wanted = MIN (wanted, MAX (used, SW_READ_CHUNK));
-  if (in->capacity - in->end >= wanted)
-    return in->capacity - in->end;
-  if (in->start > 0)
-    {
-      memmove (in->data, in->data + in->start, used);
-      in->start = 0;
-      in->end = used;
-      if (in->capacity - in->end >= wanted)
-        return in->capacity - in->end;
-    }
-
-  capacity = MAX (in->capacity, SW_READ_CHUNK);
-  while (capacity - used < wanted)
-    capacity *= 2;
-  if (in->data == NULL && capacity == SW_READ_CHUNK)
-    in->data = spare_buffer_take ();
-  else
-    in->data = g_realloc (in->data, capacity);
-  in->capacity = capacity;
-  return capacity - in->end;
-}
-
-/* Gives an emptied buffer back: an idle connection keeps none. */
-static void
-input_release (SwInput *in)
-{
-  if (in->capacity == SW_READ_CHUNK)
-    spare_buffer_give (g_steal_pointer (&in->data));
-  else
-    g_clear_pointer (&in->data, g_free);
-  in->start = in->end = in->capacity = 0;
-}
-
-/* Drops consumed bytes, releasing the buffer once it is empty. */
-static void
-input_consume (SwInput *in,
-               gsize    count)
-{
-  in->start += count;
-  if (in->start == in->end)
-    input_release (in);
-}
-
-/* Reads into the buffer. @wanted (≥ 1) is how many more bytes the caller
- * needs; with @exact it never reads more, otherwise as much as fits. */
-static SwIOStatus
-input_fill (SwChannel     *channel,
-            gsize          wanted,
-            gboolean       exact,
-            GCancellable  *cancellable,
-            GError       **error)
-{
-  SwInput *in = &channel->input;
-  gsize room, n_read;
-  SwIOStatus status;
-
-  room = input_reserve (in, exact ? wanted : MAX (wanted, 4096));
-  if (exact)
-    room = MIN (room, wanted);
-  status = sw_transport_read (&channel->transport, in->data + in->end, room,
-                              &n_read, cancellable, error);
-  in->end += n_read;
-
-  if (in->start == in->end && in->data != NULL)
-    input_release (in);
-  return status;
-}
-
-/* Returns the first @count buffered bytes as a GBytes, handing over the
- * buffer itself when it holds exactly those bytes. */
-static GBytes *
-input_take (SwInput *in,
-            gsize    count)
-{
-  GBytes *bytes;
-
-  if (in->start == 0 && in->end == count && count >= SW_READ_CHUNK)
-    {
-      bytes = g_bytes_new_take (g_realloc (in->data, count), count);
-      in->data = NULL;
-      in->capacity = 0;
-      in->end = 0;
-      return bytes;
-    }
-  bytes = g_bytes_new (in->data + in->start, count);
-  input_consume (in, count);
-  return bytes;
-}
-
-/* Hands every buffered byte over and keeps no buffer: after a refused
- * frame it may be as large as the message limit allows. */
-GBytes *
-sw_channel_steal_input (SwChannel *channel)
-{
-  SwInput *in = &channel->input;
-
-  input_unwind (in);
-  if (input_available (in) > 0)
-    return input_take (in, input_available (in));
-  input_release (in);
-  return g_bytes_new (NULL, 0);
-}
-
 /* ---- errors ----------------------------------------------------------- */
 
 static SwStep
@@ -485,14 +80,14 @@ decode_frame (SwChannel  *channel,
               GError    **error)
 {
   SwInput *in = &channel->input;
-  const guint8 *data = input_peek (in);
+  const guint8 *data = sw_input_peek (in);
 
   if (channel->fast_path != NULL)
-    return channel->fast_path->decode (channel->framing, data, input_available (in),
+    return channel->fast_path->decode (channel->framing, data, sw_input_available (in),
                                        &in->scratch, &in->header_length,
                                        &in->payload_length, &in->trailer_length,
                                        needed, error);
-  return sw_framing_decode (channel->framing, data, input_available (in),
+  return sw_framing_decode (channel->framing, data, sw_input_available (in),
                             &in->scratch, &in->header_length, &in->payload_length,
                             &in->trailer_length, needed, error);
 }
@@ -502,9 +97,9 @@ decode_frame (SwChannel  *channel,
 static guint64
 skip_buffered (SwInput *in)
 {
-  gsize count = (gsize) MIN (in->skip, (guint64) input_available (in));
+  gsize count = (gsize) MIN (in->skip, (guint64) sw_input_available (in));
 
-  input_consume (in, count);
+  sw_input_consume (in, count);
   in->skip -= count;
   return in->skip;
 }
@@ -513,15 +108,15 @@ skip_buffered (SwInput *in)
 static void
 start_direct_payload (SwInput *in)
 {
-  gsize have = MIN (input_available (in) - in->header_length, (gsize) in->payload_length);
+  gsize have = MIN (sw_input_available (in) - in->header_length, (gsize) in->payload_length);
 
-  in->saved_header = g_memdup2 (input_peek (in), in->header_length);
+  in->saved_header = g_memdup2 (sw_input_peek (in), in->header_length);
   in->payload_capacity = (gsize) MIN (in->payload_length,
                                       (guint64) MAX (2 * have, SW_DIRECT_INITIAL));
   in->payload = g_malloc (in->payload_capacity);
-  memcpy (in->payload, input_peek (in) + in->header_length, have);
+  memcpy (in->payload, sw_input_peek (in) + in->header_length, have);
   in->payload_filled = have;
-  input_consume (in, in->header_length + have);
+  sw_input_consume (in, in->header_length + have);
 }
 
 static SwStep
@@ -570,15 +165,15 @@ finish_frame (SwOperation *op,
     {
       op->result = g_bytes_new_take (g_steal_pointer (&in->payload),
                                      (gsize) in->payload_length);
-      input_consume (in, in->trailer_length);
+      sw_input_consume (in, in->trailer_length);
     }
   else
     {
-      op->result = g_bytes_new (input_peek (in) + in->header_length,
+      op->result = g_bytes_new (sw_input_peek (in) + in->header_length,
                                 (gsize) in->payload_length);
-      input_consume (in, input_frame_length (in));
+      sw_input_consume (in, input_frame_length (in));
     }
-  input_reset_frame (in);
+  sw_input_reset_frame (in);
 }
 
 /* The most a frame may take: max-message-size plus SW_FRAMING_SLACK bytes
@@ -603,7 +198,7 @@ check_unframed_size (SwChannel  *channel,
                      gsize       needed,
                      GError    **error)
 {
-  gsize available = input_available (&channel->input);
+  gsize available = sw_input_available (&channel->input);
   guint64 limit = frame_limit (channel);
   guint64 least;
 
@@ -693,14 +288,14 @@ parse_buffered_frame (SwOperation  *op,
           /* Refused from the header alone; the frame is skipped as it
            * arrives so the connection stays usable. */
           in->skip = frame_length;
-          input_reset_frame (in);
+          sw_input_reset_frame (in);
           skip_buffered (in);
           return SW_STEP_ERROR;
         }
       in->in_frame = TRUE;
     }
 
-  available = input_available (in);
+  available = sw_input_available (in);
   if (in->payload == NULL)
     {
       gsize total = input_frame_length (in);
@@ -716,7 +311,7 @@ parse_buffered_frame (SwOperation  *op,
           return SW_STEP_WOULD_BLOCK;
         }
       start_direct_payload (in);
-      available = input_available (in);
+      available = sw_input_available (in);
     }
 
   if (in->payload_filled < in->payload_length)
@@ -758,10 +353,10 @@ receive_frame_step (SwOperation   *op,
         step = read_direct_payload (op, channel, cancellable, error);
       else
         {
-          gboolean inside = in->in_frame || in->skip > 0 || input_available (in) > 0;
+          gboolean inside = in->in_frame || in->skip > 0 || sw_input_available (in) > 0;
 
-          status = input_fill (channel, wanted, !channel->read_ahead, cancellable, error);
-          step = after_read (op, status, inside, input_available (in), error);
+          status = sw_input_fill (channel, wanted, !channel->read_ahead, cancellable, error);
+          step = after_read (op, status, inside, sw_input_available (in), error);
           if (status == SW_IO_EOF)
             in->skip = 0;
         }
@@ -783,29 +378,29 @@ receive_bytes_step (SwOperation   *op,
 
   /* Raw reads see the stream as it is: a half-assembled frame becomes
    * plain bytes again. */
-  input_unwind (in);
+  sw_input_unwind (in);
 
   for (;;)
     {
-      gsize available = input_available (in);
+      gsize available = sw_input_available (in);
       gsize wanted;
       SwIOStatus status;
       SwStep step;
 
       if (!blind && available >= (gsize) op->size)
         {
-          op->result = op->size == 0 ? g_bytes_new (NULL, 0) : input_take (in, (gsize) op->size);
+          op->result = op->size == 0 ? g_bytes_new (NULL, 0) : sw_input_take (in, (gsize) op->size);
           return SW_STEP_DONE;
         }
       if (blind && available > 0)
         {
-          op->result = input_take (in, available);
+          op->result = sw_input_take (in, available);
           return SW_STEP_DONE;
         }
 
       /* A blind read takes the first chunk available, whatever its size. */
       wanted = blind ? SW_READ_CHUNK : (gsize) op->size - available;
-      status = input_fill (channel, wanted, !blind && !channel->read_ahead,
+      status = sw_input_fill (channel, wanted, !blind && !channel->read_ahead,
                            cancellable, error);
       step = after_read (op, status, available > 0, available, error);
       if (step != SW_STEP_DONE)
@@ -918,7 +513,7 @@ output_advance (SwOutput *out,
           return;
         }
       count -= left;
-      out_frame_clear (&out->frames[out->first]);
+      sw_out_frame_clear (&out->frames[out->first]);
       out->first++;
       out->offset = 0;
     }
@@ -967,7 +562,7 @@ output_send_datagram (SwChannel  *channel,
   status = sw_transport_send_datagram (&channel->transport, data, size, error);
   if (status == SW_IO_DONE)
     {
-      out_frame_clear (&out->frames[out->first]);
+      sw_out_frame_clear (&out->frames[out->first]);
       out->first++;
     }
   return status;
@@ -1021,7 +616,7 @@ output_write (SwOperation   *op,
           if (out->offset > 0)
             output_break (out, *error);
           op->committed = FALSE;
-          output_reset (out);
+          sw_output_reset (out);
           return SW_STEP_ERROR;
         }
       if (out->first != first || out->offset != offset)
@@ -1029,7 +624,7 @@ output_write (SwOperation   *op,
     }
 
   op->committed = op->started;
-  output_reset (out);
+  sw_output_reset (out);
   return SW_STEP_DONE;
 }
 
@@ -1076,7 +671,7 @@ output_start_frames (SwOperation  *op,
     if (!out_frame_encode (channel, &out->frames[out->n_frames],
                            op->messages[out->n_frames], error))
       {
-        output_reset (out);
+        sw_output_reset (out);
         return FALSE;
       }
   out->active = TRUE;
@@ -1347,7 +942,7 @@ sw_operation_interrupted (SwOperation  *op,
           return TRUE;
         }
       if (op->started)
-        output_reset (&channel->output);
+        sw_output_reset (&channel->output);
       return FALSE;
     case SW_OPERATION_SEND_BYTES:
       if (op->written > 0)
@@ -1357,7 +952,7 @@ sw_operation_interrupted (SwOperation  *op,
         }
       /* A raw datagram queued as a frame was not sent: drop it. */
       if (op->started && !op->committed && sw_transport_is_datagram (&channel->transport))
-        output_reset (&channel->output);
+        sw_output_reset (&channel->output);
       return FALSE;
     case SW_OPERATION_RECEIVE_MESSAGE:
     case SW_OPERATION_RECEIVE_BYTES:
@@ -1403,196 +998,3 @@ sw_operation_run_sync (SwOperation   *op,
     }
 }
 
-/* ---- the async driver ------------------------------------------------- */
-
-/* Which of a wait's sources fired; the child sources share the callback. */
-typedef enum
-{
-  WAKE_READY,
-  WAKE_CANCELLED,
-} WakeReason;
-
-static void async_driver_wake (SwAsyncDriver *driver,
-                               WakeReason     reason);
-
-/* Each source type calls its callback with its own arguments (a stream,
- * an fd, a cancellable) before @user_data: one callback per type. */
-static gboolean
-on_stream_ready (GObject  *stream,
-                 gpointer  user_data)
-{
-  async_driver_wake (user_data, WAKE_READY);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_fd_ready (int          fd,
-             GIOCondition condition,
-             gpointer     user_data)
-{
-  async_driver_wake (user_data, WAKE_READY);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_cancelled (GCancellable *cancellable,
-              gpointer      user_data)
-{
-  async_driver_wake (user_data, WAKE_CANCELLED);
-  return G_SOURCE_REMOVE;
-}
-
-static GSource *
-readiness_source_new (SwAsyncDriver *driver)
-{
-  SwTransport *transport = &driver->channel->transport;
-  GIOCondition condition = driver->op->wait_for;
-  int fd = (condition & G_IO_IN) ? transport->in_fd : transport->out_fd;
-  GSource *source;
-
-  if (fd >= 0)
-    {
-      source = g_unix_fd_source_new (fd, condition);
-      g_source_set_callback (source, G_SOURCE_FUNC (on_fd_ready), driver, NULL);
-    }
-  else
-    {
-      if (condition & G_IO_IN)
-        source = g_pollable_input_stream_create_source (
-            G_POLLABLE_INPUT_STREAM (transport->in_stream), NULL);
-      else
-        source = g_pollable_output_stream_create_source (
-            G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
-      g_source_set_callback (source, G_SOURCE_FUNC (on_stream_ready),
-                             driver, NULL);
-    }
-  return source;
-}
-
-static void
-add_cancellable_child (GSource                *parent,
-                       GCancellable           *cancellable,
-                       GCancellableSourceFunc  callback,
-                       gpointer                user_data)
-{
-  GSource *child = g_cancellable_source_new (cancellable);
-
-  g_source_set_callback (child, G_SOURCE_FUNC (callback), user_data, NULL);
-  g_source_add_child_source (parent, child);
-  g_source_unref (child);
-}
-
-/* The source a wait attaches: readiness, with the caller's cancellable as
- * a child. close() wakes it through its ready time (see
- * sw_async_driver_evict()). Built while the operation still owns the lock,
- * so it reads the transport before close() can clear it. */
-static GSource *
-async_driver_source_new (SwAsyncDriver *driver)
-{
-  GSource *source = readiness_source_new (driver);
-
-  if (driver->cancellable != NULL)
-    add_cancellable_child (source, driver->cancellable, on_cancelled, driver);
-
-  g_source_set_priority (source, driver->priority);
-  g_source_set_static_name (source, "[socketwrapper] wait for I/O");
-  return source;
-}
-
-static void
-async_driver_interrupted (SwAsyncDriver *driver,
-                          GError        *error)
-{
-  if (sw_operation_interrupted (driver->op, driver->channel, &error))
-    driver->done (driver, NULL);
-  else
-    driver->done (driver, error);
-}
-
-void
-sw_async_driver_run (SwAsyncDriver *driver)
-{
-  GError *error = NULL;
-  GSource *source;
-
-  switch (sw_operation_step (driver->op, driver->channel, driver->cancellable, &error))
-    {
-    case SW_STEP_DONE:
-      driver->done (driver, NULL);
-      return;
-    case SW_STEP_ERROR:
-      driver->done (driver, error);
-      return;
-    case SW_STEP_WOULD_BLOCK:
-    default:
-      break;
-    }
-
-  if (g_cancellable_set_error_if_cancelled (driver->cancellable, &error))
-    {
-      async_driver_interrupted (driver, error);
-      return;
-    }
-
-  /* The source is stored before parking, so close() can wake it, and
-   * before attaching: once attached it may dispatch at once in another
-   * thread that runs the context, and complete the call. Nothing of
-   * @driver may be touched after the attach. */
-  source = driver->source = async_driver_source_new (driver);
-  if (driver->lock != NULL && !sw_cross_lock_park (driver->lock, driver->owner))
-    {
-      g_clear_pointer (&driver->source, g_source_unref);
-      sw_transport_set_closed (&error);
-      async_driver_interrupted (driver, error);
-      return;
-    }
-  g_source_attach (source, driver->context);
-}
-
-static void
-async_driver_wake (SwAsyncDriver *driver,
-                   WakeReason     reason)
-{
-  GError *error = NULL;
-  gboolean still_owner;
-
-  /* Unpark first: it orders this wake-up with close(), which reads
-   * @driver->source while the operation is parked. */
-  still_owner = driver->lock == NULL || sw_cross_lock_unpark (driver->lock, driver->owner);
-  g_source_destroy (driver->source);
-  g_clear_pointer (&driver->source, g_source_unref);
-
-  if (!still_owner)
-    {
-      driver->done (driver, g_steal_pointer (&driver->evicted_error));
-      return;
-    }
-
-  switch (reason)
-    {
-    case WAKE_CANCELLED:
-      g_cancellable_set_error_if_cancelled (driver->cancellable, &error);
-      async_driver_interrupted (driver, error);
-      break;
-    case WAKE_READY:
-    default:
-      sw_async_driver_run (driver);
-      break;
-    }
-}
-
-void
-sw_async_driver_evict (SwAsyncDriver *driver)
-{
-  GError *error = NULL;
-
-  sw_transport_set_closed (&error);
-  if (!sw_operation_interrupted (driver->op, driver->channel, &error))
-    driver->evicted_error = error;
-
-  /* Parked in a wait: make its source dispatch now, in its own context;
-   * the wake-up then finds the lock taken and completes the call. (A call
-   * parked at a hand-off has no source: its pending idle does the same.) */
-  if (driver->source != NULL)
-    g_source_set_ready_time (driver->source, 0);
-}
