@@ -188,6 +188,7 @@ run_sync_then (SwConnection  *self,
   return ok;
 }
 
+/* Runs @op, then clears it (its counts stay readable). */
 static gboolean
 run_sync (SwConnection  *self,
           SwOperation   *op,
@@ -195,7 +196,26 @@ run_sync (SwConnection  *self,
           GCancellable  *cancellable,
           GError       **error)
 {
-  return run_sync_then (self, op, timeout_us, cancellable, NULL, error);
+  gboolean ok = run_sync_then (self, op, timeout_us, cancellable, NULL, error);
+
+  sw_operation_clear (op);
+  return ok;
+}
+
+/* Runs a receive @op and returns what it received (transfer full). */
+static GBytes *
+run_sync_receive (SwConnection  *self,
+                  SwOperation   *op,
+                  gint64         timeout_us,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  GBytes *result = NULL;
+
+  if (run_sync_then (self, op, timeout_us, cancellable, NULL, error))
+    result = g_steal_pointer (&op->result);
+  sw_operation_clear (op);
+  return result;
 }
 
 /* Half-closes the output once its frames are out; send lock held. */
@@ -810,7 +830,6 @@ sw_connection_send_message (SwConnection  *self,
                             GError       **error)
 {
   SwOperation op;
-  gboolean ok;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
@@ -819,9 +838,7 @@ sw_connection_send_message (SwConnection  *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
   sw_operation_set_data (&op, message);
-  ok = run_sync (self, &op, timeout_us, cancellable, error);
-  sw_operation_clear (&op);
-  return ok;
+  return run_sync (self, &op, timeout_us, cancellable, error);
 }
 
 /**
@@ -854,17 +871,13 @@ sw_connection_receive_message (SwConnection  *self,
                                GError       **error)
 {
   SwOperation op;
-  GBytes *result = NULL;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
-  if (run_sync (self, &op, timeout_us, cancellable, error))
-    result = g_steal_pointer (&op.result);
-  sw_operation_clear (&op);
-  return result;
+  return run_sync_receive (self, &op, timeout_us, cancellable, error);
 }
 
 /**
@@ -899,7 +912,6 @@ sw_connection_send_messages (SwConnection   *self,
                              GError        **error)
 {
   SwOperation op;
-  gboolean ok;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
   g_return_val_if_fail (messages != NULL || n_messages == 0, FALSE);
@@ -911,9 +923,7 @@ sw_connection_send_messages (SwConnection   *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
   sw_operation_set_messages (&op, messages, n_messages, FALSE);
-  ok = run_sync (self, &op, timeout_us, cancellable, error);
-  sw_operation_clear (&op);
-  return ok;
+  return run_sync (self, &op, timeout_us, cancellable, error);
 }
 
 /**
@@ -941,7 +951,6 @@ sw_connection_send_bytes (SwConnection  *self,
                           GError       **error)
 {
   SwOperation op;
-  gssize written = -1;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), -1);
   g_return_val_if_fail (data != NULL, -1);
@@ -950,10 +959,9 @@ sw_connection_send_bytes (SwConnection  *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
   sw_operation_set_data (&op, data);
-  if (run_sync (self, &op, timeout_us, cancellable, error))
-    written = (gssize) op.written;
-  sw_operation_clear (&op);
-  return written;
+  if (!run_sync (self, &op, timeout_us, cancellable, error))
+    return -1;
+  return (gssize) op.written;
 }
 
 /**
@@ -990,7 +998,6 @@ sw_connection_receive_bytes (SwConnection  *self,
                              GError       **error)
 {
   SwOperation op;
-  GBytes *result = NULL;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
   g_return_val_if_fail (size >= -1, NULL);
@@ -999,10 +1006,7 @@ sw_connection_receive_bytes (SwConnection  *self,
 
   sw_operation_init (&op, SW_OPERATION_RECEIVE_BYTES);
   op.size = size;
-  if (run_sync (self, &op, timeout_us, cancellable, error))
-    result = g_steal_pointer (&op.result);
-  sw_operation_clear (&op);
-  return result;
+  return run_sync_receive (self, &op, timeout_us, cancellable, error);
 }
 
 /**
@@ -1025,16 +1029,13 @@ sw_connection_flush (SwConnection  *self,
                      GError       **error)
 {
   SwOperation op;
-  gboolean ok;
 
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   sw_operation_init (&op, SW_OPERATION_FLUSH);
-  ok = run_sync (self, &op, timeout_us, cancellable, error);
-  sw_operation_clear (&op);
-  return ok;
+  return run_sync (self, &op, timeout_us, cancellable, error);
 }
 
 /**
