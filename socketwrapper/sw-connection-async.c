@@ -379,11 +379,11 @@ start_async (SwConnection        *self,
                                       user_data, name, tag));
 }
 
-static gboolean
-finish_boolean (SwConnection  *self,
-                GAsyncResult  *result,
-                gpointer       tag,
-                GError       **error)
+gboolean
+sw_connection_finish_boolean (SwConnection  *self,
+                              GAsyncResult  *result,
+                              gpointer       tag,
+                              GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, tag), FALSE);
@@ -391,11 +391,11 @@ finish_boolean (SwConnection  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static gpointer
-finish_pointer (SwConnection  *self,
-                GAsyncResult  *result,
-                gpointer       tag,
-                GError       **error)
+gpointer
+sw_connection_finish_pointer (SwConnection  *self,
+                              GAsyncResult  *result,
+                              gpointer       tag,
+                              GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
@@ -482,7 +482,7 @@ sw_connection_shutdown_write_finish (SwConnection  *self,
                                      GAsyncResult  *result,
                                      GError       **error)
 {
-  return finish_boolean (self, result, SW_TAG (sw_connection_shutdown_write_async), error);
+  return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_shutdown_write_async), error);
 }
 
 /**
@@ -549,7 +549,7 @@ sw_connection_send_message_finish (SwConnection  *self,
                                    GAsyncResult  *result,
                                    GError       **error)
 {
-  return finish_boolean (self, result, SW_TAG (sw_connection_send_message_async), error);
+  return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_send_message_async), error);
 }
 
 /**
@@ -606,7 +606,7 @@ sw_connection_receive_message_finish (SwConnection  *self,
                                       GAsyncResult  *result,
                                       GError       **error)
 {
-  return finish_pointer (self, result, SW_TAG (sw_connection_receive_message_async), error);
+  return sw_connection_finish_pointer (self, result, SW_TAG (sw_connection_receive_message_async), error);
 }
 
 /**
@@ -729,7 +729,7 @@ sw_connection_receive_bytes_finish (SwConnection  *self,
                                     GAsyncResult  *result,
                                     GError       **error)
 {
-  return finish_pointer (self, result, SW_TAG (sw_connection_receive_bytes_async), error);
+  return sw_connection_finish_pointer (self, result, SW_TAG (sw_connection_receive_bytes_async), error);
 }
 
 /**
@@ -785,7 +785,7 @@ sw_connection_flush_finish (SwConnection  *self,
                             GAsyncResult  *result,
                             GError       **error)
 {
-  return finish_boolean (self, result, SW_TAG (sw_connection_flush_async), error);
+  return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_flush_async), error);
 }
 
 /**
@@ -849,6 +849,6 @@ sw_connection_send_messages_finish (SwConnection  *self,
                                     GAsyncResult  *result,
                                     GError       **error)
 {
-  return finish_boolean (self, result, SW_TAG (sw_connection_send_messages_async), error);
+  return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_send_messages_async), error);
 }
 

@@ -84,6 +84,16 @@ gboolean     sw_connection_shutdown_output (SwConnection  *self,
                                             GError       **error);
 void         sw_connection_notify_writable (SwConnection  *self);
 
+/* The _finish of an async call tagged @tag (sw-connection-async.c). */
+gboolean     sw_connection_finish_boolean  (SwConnection  *self,
+                                            GAsyncResult  *result,
+                                            gpointer       tag,
+                                            GError       **error);
+gpointer     sw_connection_finish_pointer  (SwConnection  *self,
+                                            GAsyncResult  *result,
+                                            gpointer       tag,
+                                            GError       **error);
+
 /* The codec (transfer full), or NULL with NOT_SUPPORTED when none is set. */
 SwCodec   *sw_connection_require_codec  (SwConnection  *self,
                                          GError       **error);

@@ -76,30 +76,6 @@ send_encoded_async (SwConnection        *self,
                                     on_encoded_sent, task);
 }
 
-static gboolean
-finish_chained_boolean (SwConnection  *self,
-                        GAsyncResult  *result,
-                        gpointer       tag,
-                        GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, tag), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static gpointer
-finish_chained_pointer (SwConnection  *self,
-                        GAsyncResult  *result,
-                        gpointer       tag,
-                        GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
 /* ---- values ----------------------------------------------------------- */
 
 static void
@@ -261,7 +237,7 @@ sw_connection_send_value_finish (SwConnection  *self,
                                  GAsyncResult  *result,
                                  GError       **error)
 {
-  return finish_chained_boolean (self, result, SW_TAG (sw_connection_send_value_async), error);
+  return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_send_value_async), error);
 }
 
 /**
@@ -325,7 +301,7 @@ sw_connection_receive_value_finish (SwConnection  *self,
                                     GAsyncResult  *result,
                                     GError       **error)
 {
-  return finish_chained_pointer (self, result, SW_TAG (sw_connection_receive_value_async), error);
+  return sw_connection_finish_pointer (self, result, SW_TAG (sw_connection_receive_value_async), error);
 }
 
 /* ---- JSON nodes ------------------------------------------------------- */
@@ -462,7 +438,7 @@ sw_connection_send_json_node_finish (SwConnection  *self,
                                      GAsyncResult  *result,
                                      GError       **error)
 {
-  return finish_chained_boolean (self, result, SW_TAG (sw_connection_send_json_node_async),
+  return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_send_json_node_async),
                                  error);
 }
 
@@ -536,6 +512,6 @@ sw_connection_receive_json_node_finish (SwConnection  *self,
                                         GAsyncResult  *result,
                                         GError       **error)
 {
-  return finish_chained_pointer (self, result, SW_TAG (sw_connection_receive_json_node_async),
+  return sw_connection_finish_pointer (self, result, SW_TAG (sw_connection_receive_json_node_async),
                                  error);
 }
