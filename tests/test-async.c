@@ -163,6 +163,24 @@ text (const char *s)
   return g_bytes_new (s, strlen (s));
 }
 
+/* Short distinct messages "m<i>" in @m[@start .. @n-1]. */
+static void
+numbered_messages (GBytes **m,
+                   guint    start,
+                   guint    n)
+{
+  for (guint i = start; i < n; i++)
+    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+}
+
+static void
+messages_free (GBytes **m,
+               guint    n)
+{
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (m[i]);
+}
+
 /* Bytes queued in the kernel for @c to read. */
 static int
 pending_input (SwConnection *c)
@@ -1077,8 +1095,7 @@ test_cancel_queued_blocking (void)
     return;
 
   make_pair (&a, &b);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+  numbered_messages (m, 0, G_N_ELEMENTS (m));
 
   receive_async (b, NULL, &holder);
   t1 = blocker_new (b, NULL);
@@ -1106,8 +1123,7 @@ test_cancel_queued_blocking (void)
   blocker_free (t2);
   blocker_free (t3);
   result_clear (&holder);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    g_bytes_unref (m[i]);
+  messages_free (m, G_N_ELEMENTS (m));
 }
 
 /* A send that cannot write its first byte (the peer's buffer is full of
@@ -1657,8 +1673,7 @@ test_fifo_receive (void)
     return;
 
   make_pair (&a, &b);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+  numbered_messages (m, 0, G_N_ELEMENTS (m));
 
   receive_async (b, NULL, &holder);
   receive_async (b, NULL, &a1);
@@ -1689,8 +1704,7 @@ test_fifo_receive (void)
   result_clear (&holder);
   result_clear (&a1);
   result_clear (&a3);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    g_bytes_unref (m[i]);
+  messages_free (m, G_N_ELEMENTS (m));
 }
 
 /* The same for sends, behind a committed frame the peer does not read
@@ -1711,8 +1725,7 @@ test_fifo_send (void)
 
   make_pair (&a, &b);
   m[0] = sw_test_pattern_bytes (BIG_SIZE, 17);
-  for (guint i = 1; i < G_N_ELEMENTS (m); i++)
-    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+  numbered_messages (m, 1, G_N_ELEMENTS (m));
 
   send_async (a, m[0], NULL, &holder);
   g_assert_true (pending_input (b) > 0);
@@ -1738,8 +1751,7 @@ test_fifo_send (void)
   result_clear (&holder);
   result_clear (&a1);
   result_clear (&a3);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    g_bytes_unref (m[i]);
+  messages_free (m, G_N_ELEMENTS (m));
 }
 
 int

@@ -1032,51 +1032,41 @@ test_receive_too_large (gconstpointer data)
   assert_stolen_empty (b);
 }
 
-/* The oversized payload arrives after the error: it is skipped as it comes. */
+/* The oversized payload arrives after the error: it is skipped as it
+ * comes. With @data TRUE the peer closes part-way through the skipped
+ * payload: the frame ends inside its payload, which is PARTIAL_INPUT, not a
+ * clean EOF. */
 static void
-test_receive_too_large_incremental (void)
+test_receive_too_large_incremental (gconstpointer data)
 {
+  gboolean eof_while_skipping = GPOINTER_TO_INT (data);
   g_autoptr(SwFraming) framing = varint_framing ();
   g_autoptr(SwConnection) connection = NULL;
   g_autoptr(GBytes) big = sw_test_pattern_bytes (5000, 25);
   g_autoptr(GBytes) big_frame = varint_frame (big);
   g_autoptr(GBytes) small = sw_test_pattern_bytes (10, 26);
   g_autoptr(GBytes) small_frame = varint_frame (small);
-  const guint8 *data = g_bytes_get_data (big_frame, NULL);
+  const guint8 *frame = g_bytes_get_data (big_frame, NULL);
   int fd;
 
   connection = make_raw_peer (framing, &fd);
   sw_connection_set_max_message_size (connection, 1000);
-  sw_test_write_all (fd, data, 100);
+  sw_test_write_all (fd, frame, 100);
   assert_receive_error (connection, 0, NULL, G_IO_ERROR_MESSAGE_TOO_LARGE);
   assert_receive_error (connection, 0, NULL, G_IO_ERROR_TIMED_OUT);
-  sw_test_write_all (fd, data + 100, g_bytes_get_size (big_frame) - 100);
+  if (eof_while_skipping)
+    {
+      sw_test_write_all (fd, frame + 100, 900);
+      assert_receive_error (connection, 0, NULL, G_IO_ERROR_TIMED_OUT);
+      g_assert_cmpint (close (fd), ==, 0);
+      assert_receive_error (connection, -1, NULL, G_IO_ERROR_PARTIAL_INPUT);
+      return;
+    }
+  sw_test_write_all (fd, frame + 100, g_bytes_get_size (big_frame) - 100);
   sw_test_write_all (fd, g_bytes_get_data (small_frame, NULL),
                      g_bytes_get_size (small_frame));
   assert_receive_pattern (connection, 10, 26);
   g_assert_cmpint (close (fd), ==, 0);
-}
-
-/* The peer closes while the oversized payload is being skipped: the frame
- * ends inside its payload, which is PARTIAL_INPUT, not a clean EOF. */
-static void
-test_receive_too_large_eof_while_skipping (void)
-{
-  g_autoptr(SwFraming) framing = varint_framing ();
-  g_autoptr(SwConnection) connection = NULL;
-  g_autoptr(GBytes) big = sw_test_pattern_bytes (5000, 28);
-  g_autoptr(GBytes) big_frame = varint_frame (big);
-  int fd;
-
-  connection = make_raw_peer (framing, &fd);
-  sw_connection_set_max_message_size (connection, 1000);
-  sw_test_write_all (fd, g_bytes_get_data (big_frame, NULL), 100);
-  assert_receive_error (connection, 0, NULL, G_IO_ERROR_MESSAGE_TOO_LARGE);
-  /* More of the payload, skipped as it comes, then EOF 4000 bytes short. */
-  sw_test_write_all (fd, (const guint8 *) g_bytes_get_data (big_frame, NULL) + 100, 900);
-  assert_receive_error (connection, 0, NULL, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (close (fd), ==, 0);
-  assert_receive_error (connection, -1, NULL, G_IO_ERROR_PARTIAL_INPUT);
 }
 
 /* A header announcing 100 MiB followed by 10 bytes and EOF: the declared
@@ -1420,48 +1410,20 @@ test_send_committed_next_send (void)
   g_assert_no_error (error);
 }
 
-/* Raw bytes sent after a committed frame follow the whole frame. */
+/* close() finishes a committed frame before closing. With @data TRUE, raw
+ * bytes sent after the committed frame come first: they must follow the
+ * whole frame (close then pushes out whatever is still pending, so a
+ * misplaced write shows as a wrong message rather than a hang). */
 static void
-test_send_committed_then_bytes (void)
+test_send_close_finishes_frame (gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(SwFraming) framing = varint_framing ();
-  g_autoptr(SwConnection) a = NULL;
-  g_autoptr(SwConnection) b = NULL;
-  g_autoptr(GBytes) m1 = sw_test_pattern_bytes (BIG_MESSAGE_SIZE, 46);
-  g_autoptr(GBytes) raw = g_bytes_new_static ("RAW", 3);
-  g_autoptr(GBytes) got = NULL;
-  g_autoptr(GBytes) got_raw = NULL;
-  SwTestReceiver *receiver;
-
-  make_socketpair (framing, &a, &b);
-  g_assert_true (sw_connection_send_message (a, m1, 0, NULL, &error));
-  g_assert_no_error (error);
-
-  receiver = sw_test_receiver_new (b, NULL);
-  g_assert_cmpint (sw_connection_send_bytes (a, raw, -1, NULL, &error), ==, 3);
-  g_assert_no_error (error);
-  /* Whatever is still pending goes out now and the peer then sees EOF, so
-   * a misplaced write shows as a wrong message rather than a hang. */
-  g_assert_true (sw_connection_close (a, NULL, &error));
-  g_assert_no_error (error);
-  got = sw_test_receiver_join (receiver, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (g_bytes_get_size (got), ==, BIG_MESSAGE_SIZE);
-  g_assert_true (sw_test_pattern_check (got, 46));
-  got_raw = sw_connection_receive_bytes (b, 3, -1, NULL, &error);
-  g_assert_no_error (error);
-  assert_bytes_equal_data (got_raw, "RAW", 3);
-}
-
-static void
-test_send_close_finishes_frame (void)
-{
+  gboolean raw_first = GPOINTER_TO_INT (data);
   g_autoptr(GError) error = NULL;
   g_autoptr(SwFraming) framing = varint_framing ();
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GBytes) m1 = sw_test_pattern_bytes (BIG_MESSAGE_SIZE, 45);
+  g_autoptr(GBytes) raw = g_bytes_new_static ("RAW", 3);
   g_autoptr(GBytes) got = NULL;
   SwTestReceiver *receiver;
 
@@ -1470,12 +1432,24 @@ test_send_close_finishes_frame (void)
   g_assert_no_error (error);
 
   receiver = sw_test_receiver_new (b, NULL);
+  if (raw_first)
+    {
+      g_assert_cmpint (sw_connection_send_bytes (a, raw, -1, NULL, &error), ==, 3);
+      g_assert_no_error (error);
+    }
   g_assert_true (sw_connection_close (a, NULL, &error));
   g_assert_no_error (error);
   got = sw_test_receiver_join (receiver, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, BIG_MESSAGE_SIZE);
   g_assert_true (sw_test_pattern_check (got, 45));
+  if (raw_first)
+    {
+      g_autoptr(GBytes) got_raw = sw_connection_receive_bytes (b, 3, -1, NULL, &error);
+
+      g_assert_no_error (error);
+      assert_bytes_equal_data (got_raw, "RAW", 3);
+    }
   assert_receive_error (b, -1, NULL, G_IO_ERROR_CONNECTION_CLOSED);
 }
 
@@ -1888,9 +1862,10 @@ main (int   argc,
   g_test_add_func ("/sw/connection/receive/mp-long-header", test_receive_mp_long_header);
   g_test_add_data_func ("/sw/connection/receive/too-large/varint", GINT_TO_POINTER (0), test_receive_too_large);
   g_test_add_data_func ("/sw/connection/receive/too-large/multiprocessing", GINT_TO_POINTER (1), test_receive_too_large);
-  g_test_add_func ("/sw/connection/receive/too-large/incremental", test_receive_too_large_incremental);
-  g_test_add_func ("/sw/connection/receive/too-large/eof-while-skipping",
-                   test_receive_too_large_eof_while_skipping);
+  g_test_add_data_func ("/sw/connection/receive/too-large/incremental",
+                        GINT_TO_POINTER (FALSE), test_receive_too_large_incremental);
+  g_test_add_data_func ("/sw/connection/receive/too-large/eof-while-skipping",
+                        GINT_TO_POINTER (TRUE), test_receive_too_large_incremental);
   g_test_add_func ("/sw/connection/receive/lying-header", test_receive_lying_header);
   g_test_add_func ("/sw/connection/receive/lying-header-rlimit", test_receive_lying_header_rlimit);
   g_test_add_func ("/sw/connection/receive/lock-timeout", test_receive_lock_timeout);
@@ -1902,8 +1877,10 @@ main (int   argc,
   g_test_add_func ("/sw/connection/receive/read-ahead-true", test_receive_read_ahead_true);
   g_test_add_func ("/sw/connection/send/committed", test_send_committed);
   g_test_add_func ("/sw/connection/send/committed-next-send", test_send_committed_next_send);
-  g_test_add_func ("/sw/connection/send/committed-then-bytes", test_send_committed_then_bytes);
-  g_test_add_func ("/sw/connection/send/close-finishes-frame", test_send_close_finishes_frame);
+  g_test_add_data_func ("/sw/connection/send/close-finishes-frame",
+                        GINT_TO_POINTER (FALSE), test_send_close_finishes_frame);
+  g_test_add_data_func ("/sw/connection/send/committed-then-bytes",
+                        GINT_TO_POINTER (TRUE), test_send_close_finishes_frame);
   g_test_add_func ("/sw/connection/send/threads", test_send_threads);
   g_test_add_func ("/sw/connection/send/broken-pipe", test_send_broken_pipe);
   g_test_add_func ("/sw/connection/send/no-sigpipe", test_send_no_sigpipe);
