@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static guint8
@@ -215,6 +217,140 @@ sw_test_connection_for_socket_fd (int        fd,
   return sw_connection_new (socket, framing);
 }
 
+/* Observing threads */
+
+pid_t
+sw_test_thread_id (void)
+{
+  return (pid_t) syscall (SYS_gettid);
+}
+
+/* The number of the system call thread @tid sleeps in and its first
+ * argument; FALSE when the thread runs or has ended. */
+static gboolean
+thread_syscall (pid_t    tid,
+                long    *nr,
+                guint64 *arg0)
+{
+  char path[64];
+  g_autofree char *contents = NULL;
+  char *end;
+
+  g_snprintf (path, sizeof path, "/proc/self/task/%d/syscall", (int) tid);
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return FALSE;
+  *nr = strtol (contents, &end, 10);
+  if (end == contents || *end != ' ')
+    return FALSE;
+  *arg0 = g_ascii_strtoull (end + 1, NULL, 16);
+  return TRUE;
+}
+
+gboolean
+sw_test_can_observe_threads (void)
+{
+#ifdef __linux__
+  char path[64];
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_snprintf (path, sizeof path, "/proc/self/task/%d/syscall",
+              (int) sw_test_thread_id ());
+  g_assert_true (g_file_get_contents (path, &contents, NULL, &error));
+  g_assert_no_error (error);
+  /* The reading thread itself is running: "running", or a number when the
+   * kernel reports the read in progress. Either proves the file works. */
+  g_assert_true (g_ascii_isdigit (contents[0]) || g_str_has_prefix (contents, "running"));
+  return TRUE;
+#else
+  g_test_skip ("needs /proc/self/task/*/syscall (Linux)");
+  return FALSE;
+#endif
+}
+
+/* The thread's directory disappears when it ends: then it can never block
+ * and waiting for it would hang. */
+static void
+assert_thread_alive (pid_t tid)
+{
+  char path[64];
+
+  g_snprintf (path, sizeof path, "/proc/self/task/%d", (int) tid);
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    g_error ("thread %d ended before it blocked", (int) tid);
+}
+
+void
+sw_test_wait_thread_polling (pid_t tid)
+{
+  long nr;
+  guint64 arg0;
+
+  g_assert_true (sw_test_can_observe_threads ());
+  while (!thread_syscall (tid, &nr, &arg0) || (nr != SYS_poll && nr != SYS_ppoll))
+    {
+      assert_thread_alive (tid);
+      g_thread_yield ();
+    }
+}
+
+void
+sw_test_wait_thread_queued (pid_t    tid,
+                            guintptr stack_mark)
+{
+  long nr;
+  guint64 uaddr;
+
+  g_assert_true (sw_test_can_observe_threads ());
+  while (!thread_syscall (tid, &nr, &uaddr) || nr != SYS_futex
+         || uaddr >= stack_mark || stack_mark - uaddr >= 1024 * 1024)
+    {
+      assert_thread_alive (tid);
+      g_thread_yield ();
+    }
+}
+
+/* A thread start handshake: the new thread publishes its id. */
+typedef struct
+{
+  GMutex mutex;
+  GCond  cond;
+  pid_t  tid;       /* 0 until the thread runs */
+} ThreadStart;
+
+static void
+thread_start_init (ThreadStart *start)
+{
+  g_mutex_init (&start->mutex);
+  g_cond_init (&start->cond);
+  start->tid = 0;
+}
+
+static void
+thread_start_publish (ThreadStart *start)
+{
+  g_mutex_lock (&start->mutex);
+  start->tid = sw_test_thread_id ();
+  g_cond_signal (&start->cond);
+  g_mutex_unlock (&start->mutex);
+}
+
+static void
+thread_start_wait (ThreadStart *start)
+{
+  g_mutex_lock (&start->mutex);
+  while (start->tid == 0)
+    g_cond_wait (&start->cond, &start->mutex);
+  g_mutex_unlock (&start->mutex);
+}
+
+static void
+thread_start_clear (ThreadStart *start)
+{
+  g_mutex_clear (&start->mutex);
+  g_cond_clear (&start->cond);
+}
+
 /* Sender thread */
 
 struct _SwTestSender
@@ -222,6 +358,7 @@ struct _SwTestSender
   GThread *thread;
   SwConnection *connection;
   GPtrArray *messages;
+  ThreadStart start;
   GError *error;
 };
 
@@ -230,6 +367,7 @@ sender_thread (gpointer data)
 {
   SwTestSender *sender = data;
 
+  thread_start_publish (&sender->start);
   for (guint i = 0; i < sender->messages->len; i++)
     if (!sw_connection_send_message (sender->connection,
                                      g_ptr_array_index (sender->messages, i),
@@ -249,8 +387,16 @@ sw_test_sender_new (SwConnection   *connection,
   sender->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   for (guint i = 0; i < n_messages; i++)
     g_ptr_array_add (sender->messages, g_bytes_ref (messages[i]));
+  thread_start_init (&sender->start);
   sender->thread = g_thread_new ("sw-test-sender", sender_thread, sender);
+  thread_start_wait (&sender->start);
   return sender;
+}
+
+void
+sw_test_sender_wait_polling (SwTestSender *sender)
+{
+  sw_test_wait_thread_polling (sender->start.tid);
 }
 
 gboolean
@@ -265,6 +411,7 @@ sw_test_sender_join (SwTestSender  *sender,
     g_propagate_error (error, sender->error);
   g_ptr_array_unref (sender->messages);
   g_object_unref (sender->connection);
+  thread_start_clear (&sender->start);
   g_free (sender);
   return ok;
 }
@@ -276,9 +423,7 @@ struct _SwTestReceiver
   GThread *thread;
   SwConnection *connection;
   GCancellable *cancellable;
-  GMutex mutex;
-  GCond cond;
-  gboolean started;
+  ThreadStart start;
   GBytes *result;
   GError *error;
 };
@@ -288,11 +433,7 @@ receiver_thread (gpointer data)
 {
   SwTestReceiver *receiver = data;
 
-  g_mutex_lock (&receiver->mutex);
-  receiver->started = TRUE;
-  g_cond_signal (&receiver->cond);
-  g_mutex_unlock (&receiver->mutex);
-
+  thread_start_publish (&receiver->start);
   receiver->result = sw_connection_receive_message (receiver->connection, -1,
                                                     receiver->cancellable,
                                                     &receiver->error);
@@ -307,15 +448,16 @@ sw_test_receiver_new (SwConnection *connection,
 
   receiver->connection = g_object_ref (connection);
   receiver->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
-  g_mutex_init (&receiver->mutex);
-  g_cond_init (&receiver->cond);
+  thread_start_init (&receiver->start);
   receiver->thread = g_thread_new ("sw-test-receiver", receiver_thread, receiver);
-
-  g_mutex_lock (&receiver->mutex);
-  while (!receiver->started)
-    g_cond_wait (&receiver->cond, &receiver->mutex);
-  g_mutex_unlock (&receiver->mutex);
+  thread_start_wait (&receiver->start);
   return receiver;
+}
+
+void
+sw_test_receiver_wait_polling (SwTestReceiver *receiver)
+{
+  sw_test_wait_thread_polling (receiver->start.tid);
 }
 
 GBytes *
@@ -330,8 +472,7 @@ sw_test_receiver_join (SwTestReceiver  *receiver,
     g_propagate_error (error, receiver->error);
   g_clear_object (&receiver->cancellable);
   g_object_unref (receiver->connection);
-  g_mutex_clear (&receiver->mutex);
-  g_cond_clear (&receiver->cond);
+  thread_start_clear (&receiver->start);
   g_free (receiver);
   return result;
 }

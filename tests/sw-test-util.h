@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
 #include <socketwrapper/socketwrapper.h>
 
 G_BEGIN_DECLS
@@ -53,6 +54,25 @@ void     sw_test_raw_socketpair (int type,
 SwConnection *sw_test_connection_for_socket_fd (int        fd,
                                                 SwFraming *framing);
 
+/* Which system call another thread sleeps in, read from
+ * /proc/self/task/<tid>/syscall: how a test knows, without any timing
+ * assumption, that a thread it started is blocked before it acts. On Linux
+ * the file must be readable (the test fails otherwise); elsewhere
+ * can_observe skips the test and returns FALSE. */
+pid_t    sw_test_thread_id              (void);
+gboolean sw_test_can_observe_threads    (void);
+/* Returns once thread @tid sleeps in poll() or ppoll(): the sync driver
+ * waiting for I/O. Fails the test if the thread ends first. */
+void     sw_test_wait_thread_polling    (pid_t    tid);
+/* Returns once thread @tid sleeps in futex() on an address of its own
+ * stack within 1 MiB below @stack_mark (an address in a frame of the
+ * thread that encloses the call). A blocking waiter of a connection's FIFO
+ * lock is the only thing in the test threads that waits on a futex of its
+ * stack (the waiter's GCond lives in the waiting frame), so this says "the
+ * thread is queued on the lock". */
+void     sw_test_wait_thread_queued     (pid_t    tid,
+                                         guintptr stack_mark);
+
 /* A thread sending @n_messages messages one after the other with timeout
  * -1; join returns whether all were sent (the first error otherwise). */
 typedef struct _SwTestSender SwTestSender;
@@ -61,14 +81,19 @@ SwTestSender *sw_test_sender_new  (SwConnection  *connection,
                                    guint          n_messages);
 gboolean      sw_test_sender_join (SwTestSender  *sender,
                                    GError       **error);
+/* Returns once the sender waits in poll() for room to write. */
+void          sw_test_sender_wait_polling (SwTestSender *sender);
 
 /* A thread blocked in sw_connection_receive_message (timeout -1). new
  * returns once the thread is about to call receive (it may not be blocked
- * yet); join returns the receive's result. */
+ * yet: wait_polling says when it is); join returns the receive's result. */
 typedef struct _SwTestReceiver SwTestReceiver;
 SwTestReceiver *sw_test_receiver_new  (SwConnection   *connection,
                                        GCancellable   *cancellable);
 GBytes         *sw_test_receiver_join (SwTestReceiver *receiver,
                                        GError        **error);
+/* Returns once the receiver holds the receive lock and waits in poll()
+ * for data. */
+void            sw_test_receiver_wait_polling (SwTestReceiver *receiver);
 
 G_END_DECLS

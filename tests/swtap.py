@@ -38,14 +38,40 @@ def test(func):
     return func
 
 
+# Checks that raise AssertionError themselves: a bare `assert` statement is
+# compiled away by `python3 -O`, and the test would then pass whatever
+# happened.
+
+def check(condition, message=None):
+    """Fails the test unless @condition is true."""
+    if not condition:
+        raise AssertionError(message if message is not None
+                             else 'check failed')
+
+
+def equal(actual, expected, message=None):
+    """Fails the test unless @actual == @expected."""
+    if not actual == expected:
+        raise AssertionError(message if message is not None
+                             else f'{actual!r} != {expected!r}')
+
+
+def same(actual, expected, message=None):
+    """Fails the test unless @actual is @expected."""
+    if actual is not expected:
+        raise AssertionError(message if message is not None
+                             else f'{actual!r} is not {expected!r}')
+
+
 def raises(code, func, *args):
     """Calls func(*args), which must raise a GLib.Error of
     G_IO_ERROR @code; returns that error."""
     try:
         func(*args)
     except GLib.Error as e:
-        assert e.matches(Gio.io_error_quark(), code), \
-            f'expected {code.value_nick}, got {e.domain} {e.code}: {e.message}'
+        check(e.matches(Gio.io_error_quark(), code),
+              f'expected {code.value_nick}, got {e.domain} {e.code}: '
+              f'{e.message}')
         return e
     raise AssertionError(f'expected {code.value_nick}, nothing raised')
 
@@ -62,11 +88,11 @@ def pair(framing=None, codec=None, family=Gio.SocketFamily.UNIX,
     if framing is None:
         framing = Sw.VarIntFraming.new()
     ok, a, b = Sw.socketpair(family, type_, framing)
-    assert ok is True
+    same(ok, True)
     if codec is not None:
         a.props.codec = codec
         b.set_codec(codec)
-        assert a.get_codec() is codec and b.props.codec is codec
+        check(a.get_codec() is codec and b.props.codec is codec)
     return a, b
 
 
@@ -79,7 +105,7 @@ def iterate_until(predicate, context=None):
     watchdog.attach(context)
     try:
         while not predicate():
-            assert not fired, 'watchdog: the calls did not complete'
+            check(not fired, 'watchdog: the calls did not complete')
             context.iteration(True)
     finally:
         watchdog.destroy()

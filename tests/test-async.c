@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sw-test-util.h"
@@ -162,6 +161,24 @@ static GBytes *
 text (const char *s)
 {
   return g_bytes_new (s, strlen (s));
+}
+
+/* Short distinct messages "m<i>" in @m[@start .. @n-1]. */
+static void
+numbered_messages (GBytes **m,
+                   guint    start,
+                   guint    n)
+{
+  for (guint i = start; i < n; i++)
+    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+}
+
+static void
+messages_free (GBytes **m,
+               guint    n)
+{
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (m[i]);
 }
 
 /* Bytes queued in the kernel for @c to read. */
@@ -333,52 +350,12 @@ collector_join (Collector      *c,
 
 /* ---- a thread blocked in a sync call, known to be queued -------------- */
 
-/* Whether thread @tid sleeps in futex() on an address of its own stack
- * within 1 MiB below @stack_mark. A blocking waiter of the connection's
- * FIFO lock is the only thing in these threads that waits on a futex of
- * its stack (the waiter's GCond lives in the waiting frame), so this says
- * "the thread is queued on the lock" without any timing assumption. */
-static gboolean
-thread_queued_on_lock (pid_t    tid,
-                       guintptr stack_mark)
-{
-  char path[64];
-  g_autofree char *contents = NULL;
-  char *end;
-  long nr;
-  guint64 uaddr;
-
-  g_snprintf (path, sizeof path, "/proc/self/task/%d/syscall", (int) tid);
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return FALSE;
-  nr = strtol (contents, &end, 10);
-  if (nr != SYS_futex || *end != ' ')
-    return FALSE;
-  uaddr = g_ascii_strtoull (end + 1, NULL, 16);
-  return uaddr < stack_mark && stack_mark - uaddr < 1024 * 1024;
-}
-
-/* Skips the test unless /proc tells which system call a thread is in. */
-static gboolean
-can_observe_threads (void)
-{
-  char path[64];
-  g_autofree char *contents = NULL;
-
-  g_snprintf (path, sizeof path, "/proc/self/task/%d/syscall",
-              (int) syscall (SYS_gettid));
-  if (g_file_get_contents (path, &contents, NULL, NULL)
-      && g_ascii_isdigit (contents[0]))
-    return TRUE;
-  g_test_skip ("/proc/self/task/*/syscall is not readable");
-  return FALSE;
-}
-
 typedef struct
 {
   GThread      *thread;
   SwConnection *connection;
   GBytes       *message;      /* to send; NULL: receive */
+  GCancellable *cancellable;
   GBytes       *received;
   GError       *error;
   gboolean      ok;
@@ -393,17 +370,17 @@ blocker_thread (gpointer data)
   Blocker *bl = data;
   volatile int mark = 0;
 
-  bl->tid = (pid_t) syscall (SYS_gettid);
+  bl->tid = sw_test_thread_id ();
   bl->stack_mark = (guintptr) &mark;
   flag_set (&bl->started);
 
   if (bl->message != NULL)
     bl->ok = sw_connection_send_message (bl->connection, bl->message, -1,
-                                         NULL, &bl->error);
+                                         bl->cancellable, &bl->error);
   else
     {
-      bl->received = sw_connection_receive_message (bl->connection, -1, NULL,
-                                                    &bl->error);
+      bl->received = sw_connection_receive_message (bl->connection, -1,
+                                                    bl->cancellable, &bl->error);
       bl->ok = bl->received != NULL;
     }
   return NULL;
@@ -412,19 +389,27 @@ blocker_thread (gpointer data)
 /* Starts a thread making a blocking receive (@message NULL) or send on
  * @connection and returns once it is queued on the lock. */
 static Blocker *
-blocker_new (SwConnection *connection,
-             GBytes       *message)
+blocker_new_full (SwConnection *connection,
+                  GBytes       *message,
+                  GCancellable *cancellable)
 {
   Blocker *bl = g_new0 (Blocker, 1);
 
   bl->connection = g_object_ref (connection);
   bl->message = message ? g_bytes_ref (message) : NULL;
+  bl->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
   flag_init (&bl->started);
   bl->thread = g_thread_new ("blocker", blocker_thread, bl);
   flag_wait (&bl->started);
-  while (!thread_queued_on_lock (bl->tid, bl->stack_mark))
-    g_thread_yield ();
+  sw_test_wait_thread_queued (bl->tid, bl->stack_mark);
   return bl;
+}
+
+static Blocker *
+blocker_new (SwConnection *connection,
+             GBytes       *message)
+{
+  return blocker_new_full (connection, message, NULL);
 }
 
 static void
@@ -437,6 +422,7 @@ static void
 blocker_free (Blocker *bl)
 {
   g_clear_pointer (&bl->message, g_bytes_unref);
+  g_clear_object (&bl->cancellable);
   g_clear_pointer (&bl->received, g_bytes_unref);
   g_clear_error (&bl->error);
   g_object_unref (bl->connection);
@@ -1092,6 +1078,54 @@ test_cancel_queued_receive (void)
   result_clear (&r5);
 }
 
+/* The same with blocking threads: one queued between two others is
+ * cancelled; it leaves the queue with CANCELLED (while the holder keeps
+ * the lock) and the threads behind it keep their order. */
+static void
+test_cancel_queued_blocking (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  GBytes *m[3];
+  Result holder = { 0 };
+  Blocker *t1, *t2, *t3;
+
+  if (!sw_test_can_observe_threads ())
+    return;
+
+  make_pair (&a, &b);
+  numbered_messages (m, 0, G_N_ELEMENTS (m));
+
+  receive_async (b, NULL, &holder);
+  t1 = blocker_new (b, NULL);
+  t2 = blocker_new_full (b, NULL, cancellable);
+  t3 = blocker_new (b, NULL);
+
+  g_cancellable_cancel (cancellable);
+  blocker_join (t2);
+  g_assert_error (t2->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (t2->received);
+  g_assert_false (result_done (&holder));
+
+  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
+    send_sync (a, m[i]);
+  WAIT_UNTIL (NULL, result_done (&holder));
+  blocker_join (t1);
+  blocker_join (t3);
+  assert_message (&holder, m[0]);
+  g_assert_no_error (t1->error);
+  g_assert_true (g_bytes_equal (t1->received, m[1]));
+  g_assert_no_error (t3->error);
+  g_assert_true (g_bytes_equal (t3->received, m[2]));
+
+  blocker_free (t1);
+  blocker_free (t2);
+  blocker_free (t3);
+  result_clear (&holder);
+  messages_free (m, G_N_ELEMENTS (m));
+}
+
 /* A send that cannot write its first byte (the peer's buffer is full of
  * an earlier committed frame) fails with CANCELLED, and its message never
  * appears. */
@@ -1255,7 +1289,7 @@ test_close_pending (gconstpointer data)
   Worker *worker_receive, *worker_send;
   Blocker *blocked_receive = NULL, *blocked_send = NULL;
   GThread *closer = NULL;
-  gboolean observe = can_observe_threads ();
+  gboolean observe = sw_test_can_observe_threads ();
 
   make_pair (&a, &b);
   fill_send_buffer (a);
@@ -1635,12 +1669,11 @@ test_fifo_receive (void)
   Blocker *t2, *t3;
   Worker *w;
 
-  if (!can_observe_threads ())
+  if (!sw_test_can_observe_threads ())
     return;
 
   make_pair (&a, &b);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+  numbered_messages (m, 0, G_N_ELEMENTS (m));
 
   receive_async (b, NULL, &holder);
   receive_async (b, NULL, &a1);
@@ -1671,8 +1704,7 @@ test_fifo_receive (void)
   result_clear (&holder);
   result_clear (&a1);
   result_clear (&a3);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    g_bytes_unref (m[i]);
+  messages_free (m, G_N_ELEMENTS (m));
 }
 
 /* The same for sends, behind a committed frame the peer does not read
@@ -1688,13 +1720,12 @@ test_fifo_send (void)
   Worker *w;
   Collector *collector;
 
-  if (!can_observe_threads ())
+  if (!sw_test_can_observe_threads ())
     return;
 
   make_pair (&a, &b);
   m[0] = sw_test_pattern_bytes (BIG_SIZE, 17);
-  for (guint i = 1; i < G_N_ELEMENTS (m); i++)
-    m[i] = g_bytes_new_take (g_strdup_printf ("m%u", i), 2);
+  numbered_messages (m, 1, G_N_ELEMENTS (m));
 
   send_async (a, m[0], NULL, &holder);
   g_assert_true (pending_input (b) > 0);
@@ -1720,8 +1751,7 @@ test_fifo_send (void)
   result_clear (&holder);
   result_clear (&a1);
   result_clear (&a3);
-  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
-    g_bytes_unref (m[i]);
+  messages_free (m, G_N_ELEMENTS (m));
 }
 
 int
@@ -1742,6 +1772,7 @@ main (int    argc,
   g_test_add_func ("/sw/async/cancel/receive-trickle", test_cancel_receive_trickle);
   g_test_add_func ("/sw/async/cancel/receive-completed", test_cancel_receive_completed);
   g_test_add_func ("/sw/async/cancel/queued-receive", test_cancel_queued_receive);
+  g_test_add_func ("/sw/async/cancel/queued-blocking", test_cancel_queued_blocking);
   g_test_add_func ("/sw/async/cancel/send-before-first-byte", test_cancel_send_before_first_byte);
   g_test_add_data_func ("/sw/async/cancel/send-committed/next-send",
                         GINT_TO_POINTER (FALSE), test_cancel_send_committed);

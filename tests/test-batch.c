@@ -244,6 +244,8 @@ test_batch_partial_commits (void)
   {
     SwTestSender *later = sw_test_sender_new (a, &after, 1);
 
+    sw_test_sender_wait_polling (later);
+
     for (guint i = 0; i < 3; i++)
       {
         g_autoptr(GBytes) message = sw_connection_receive_message (b, -1, NULL, &error);

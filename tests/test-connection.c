@@ -509,7 +509,7 @@ test_properties_close_wrapped (void)
   g_autoptr(GInputStream) input = NULL;
   g_autoptr(GInputStream) input2 = NULL;
   SwConnection *connection;
-  int fds[2], pfds[2];
+  int fds[2], pfds[2], dup_fd;
   gssize n;
   char buf[3];
 
@@ -533,6 +533,30 @@ test_properties_close_wrapped (void)
   g_assert_cmpint (n, ==, 3);
   sw_test_read_all (fds[1], buf, 3);
   g_assert_cmpmem (buf, 3, "abc", 3);
+  g_assert_cmpint (close (fds[1]), ==, 0);
+
+  /* close-wrapped FALSE on a socket fd: the connection wraps a duplicate,
+   * close-on-exec like every fd the library makes, and closes it; the
+   * caller's fd stays open. */
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  connection = g_initable_new (SW_TYPE_CONNECTION, NULL, &error,
+                               "fd", fds[0],
+                               "framing", framing,
+                               "close-wrapped", FALSE,
+                               NULL);
+  g_assert_no_error (error);
+  dup_fd = g_socket_get_fd (sw_connection_get_socket (connection));
+  g_assert_cmpint (dup_fd, !=, fds[0]);
+  g_assert_true (sw_test_fd_is_cloexec (dup_fd));
+  g_assert_true (sw_connection_close (connection, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (sw_test_fd_is_open (dup_fd));
+  g_object_unref (connection);
+  g_assert_true (sw_test_fd_is_open (fds[0]));
+  sw_test_write_all (fds[0], "def", 3);
+  sw_test_read_all (fds[1], buf, 3);
+  g_assert_cmpmem (buf, 3, "def", 3);
+  g_assert_cmpint (close (fds[0]), ==, 0);
   g_assert_cmpint (close (fds[1]), ==, 0);
 
   /* close-wrapped FALSE on a stream. */
@@ -879,6 +903,7 @@ test_receive_cancel_mid_frame (void)
 
   /* Cancelled from another thread while waiting for the rest. */
   receiver = sw_test_receiver_new (connection, cancellable);
+  sw_test_receiver_wait_polling (receiver);
   g_cancellable_cancel (cancellable);
   got = sw_test_receiver_join (receiver, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -1007,25 +1032,37 @@ test_receive_too_large (gconstpointer data)
   assert_stolen_empty (b);
 }
 
-/* The oversized payload arrives after the error: it is skipped as it comes. */
+/* The oversized payload arrives after the error: it is skipped as it
+ * comes. With @data TRUE the peer closes part-way through the skipped
+ * payload: the frame ends inside its payload, which is PARTIAL_INPUT, not a
+ * clean EOF. */
 static void
-test_receive_too_large_incremental (void)
+test_receive_too_large_incremental (gconstpointer data)
 {
+  gboolean eof_while_skipping = GPOINTER_TO_INT (data);
   g_autoptr(SwFraming) framing = varint_framing ();
   g_autoptr(SwConnection) connection = NULL;
   g_autoptr(GBytes) big = sw_test_pattern_bytes (5000, 25);
   g_autoptr(GBytes) big_frame = varint_frame (big);
   g_autoptr(GBytes) small = sw_test_pattern_bytes (10, 26);
   g_autoptr(GBytes) small_frame = varint_frame (small);
-  const guint8 *data = g_bytes_get_data (big_frame, NULL);
+  const guint8 *frame = g_bytes_get_data (big_frame, NULL);
   int fd;
 
   connection = make_raw_peer (framing, &fd);
   sw_connection_set_max_message_size (connection, 1000);
-  sw_test_write_all (fd, data, 100);
+  sw_test_write_all (fd, frame, 100);
   assert_receive_error (connection, 0, NULL, G_IO_ERROR_MESSAGE_TOO_LARGE);
   assert_receive_error (connection, 0, NULL, G_IO_ERROR_TIMED_OUT);
-  sw_test_write_all (fd, data + 100, g_bytes_get_size (big_frame) - 100);
+  if (eof_while_skipping)
+    {
+      sw_test_write_all (fd, frame + 100, 900);
+      assert_receive_error (connection, 0, NULL, G_IO_ERROR_TIMED_OUT);
+      g_assert_cmpint (close (fd), ==, 0);
+      assert_receive_error (connection, -1, NULL, G_IO_ERROR_PARTIAL_INPUT);
+      return;
+    }
+  sw_test_write_all (fd, frame + 100, g_bytes_get_size (big_frame) - 100);
   sw_test_write_all (fd, g_bytes_get_data (small_frame, NULL),
                      g_bytes_get_size (small_frame));
   assert_receive_pattern (connection, 10, 26);
@@ -1137,6 +1174,7 @@ test_receive_lock_timeout (void)
 
   make_socketpair (framing, &a, &b);
   receiver = sw_test_receiver_new (b, NULL);
+  sw_test_receiver_wait_polling (receiver);
   assert_receive_error (b, 10000, NULL, G_IO_ERROR_TIMED_OUT);
   assert_receive_error (b, 0, NULL, G_IO_ERROR_TIMED_OUT);
   send_pattern (a, 77, 27);
@@ -1144,6 +1182,60 @@ test_receive_lock_timeout (void)
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, 77);
   g_assert_true (sw_test_pattern_check (got, 27));
+}
+
+/* A deadline that falls between two milliseconds of poll()'s timeout:
+ * the wait may not end before it. Checked against the clock after the
+ * error, which holds however slow the machine is. */
+static void
+assert_receive_waits_until (SwConnection *connection,
+                            gint64        timeout_us)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_us;
+
+  assert_receive_error (connection, timeout_us, NULL, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time (), >=, deadline);
+}
+
+static void
+test_receive_timeout_between_ticks (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwFraming) framing = varint_framing ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) m1 = sw_test_pattern_bytes (BIG_MESSAGE_SIZE, 29);
+  static const gint64 timeouts[] = { 1, 500, 999, 1001, 1500, 2500 };
+  SwTestReceiver *receiver;
+
+  make_socketpair (framing, &a, &b);
+  /* Waiting for data. */
+  for (guint i = 0; i < G_N_ELEMENTS (timeouts); i++)
+    assert_receive_waits_until (b, timeouts[i]);
+
+  /* Waiting for room to write. */
+  g_assert_true (sw_connection_send_message (a, m1, 0, NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (timeouts); i++)
+    {
+      gint64 deadline = g_get_monotonic_time () + timeouts[i];
+
+      g_assert_false (sw_connection_flush (a, timeouts[i], NULL, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      g_assert_cmpint (g_get_monotonic_time (), >=, deadline);
+    }
+
+  /* Waiting for the lock, held by a thread waiting for data. */
+  receiver = sw_test_receiver_new (a, NULL);
+  sw_test_receiver_wait_polling (receiver);
+  for (guint i = 0; i < G_N_ELEMENTS (timeouts); i++)
+    assert_receive_waits_until (a, timeouts[i]);
+  send_pattern (b, 5, 29);
+  g_clear_pointer (&m1, g_bytes_unref);
+  m1 = sw_test_receiver_join (receiver, &error);
+  g_assert_no_error (error);
+  g_assert_true (sw_test_pattern_check (m1, 29));
 }
 
 /* Read-ahead */
@@ -1191,6 +1283,32 @@ test_receive_read_ahead_false (void)
   b2 = sw_connection_new (socket, framing);
   assert_receive_pattern (b2, 101, 31);
   assert_receive_pattern (b2, 102, 32);
+}
+
+/* Without read-ahead a fixed-size raw read takes exactly that many bytes:
+ * nothing is buffered and the rest is still in the fd. */
+static void
+test_receive_read_ahead_false_bytes (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) data = g_bytes_new_static ("abcdef", 6);
+  g_autoptr(GBytes) got = NULL;
+  char rest[16];
+  gssize n;
+
+  make_socketpair (NULL, &a, &b);
+  sw_connection_set_read_ahead (b, FALSE);
+  g_assert_cmpint (sw_connection_send_bytes (a, data, -1, NULL, &error), ==, 6);
+  g_assert_no_error (error);
+  got = sw_connection_receive_bytes (b, 2, -1, NULL, &error);
+  g_assert_no_error (error);
+  assert_bytes_equal_data (got, "ab", 2);
+  assert_stolen_empty (b);
+  n = recv (sw_connection_get_fd (b), rest, sizeof rest, MSG_DONTWAIT);
+  g_assert_cmpint (n, ==, 4);
+  g_assert_cmpmem (rest, 4, "cdef", 4);
 }
 
 static void
@@ -1292,14 +1410,20 @@ test_send_committed_next_send (void)
   g_assert_no_error (error);
 }
 
+/* close() finishes a committed frame before closing. With @data TRUE, raw
+ * bytes sent after the committed frame come first: they must follow the
+ * whole frame (close then pushes out whatever is still pending, so a
+ * misplaced write shows as a wrong message rather than a hang). */
 static void
-test_send_close_finishes_frame (void)
+test_send_close_finishes_frame (gconstpointer data)
 {
+  gboolean raw_first = GPOINTER_TO_INT (data);
   g_autoptr(GError) error = NULL;
   g_autoptr(SwFraming) framing = varint_framing ();
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GBytes) m1 = sw_test_pattern_bytes (BIG_MESSAGE_SIZE, 45);
+  g_autoptr(GBytes) raw = g_bytes_new_static ("RAW", 3);
   g_autoptr(GBytes) got = NULL;
   SwTestReceiver *receiver;
 
@@ -1308,12 +1432,24 @@ test_send_close_finishes_frame (void)
   g_assert_no_error (error);
 
   receiver = sw_test_receiver_new (b, NULL);
+  if (raw_first)
+    {
+      g_assert_cmpint (sw_connection_send_bytes (a, raw, -1, NULL, &error), ==, 3);
+      g_assert_no_error (error);
+    }
   g_assert_true (sw_connection_close (a, NULL, &error));
   g_assert_no_error (error);
   got = sw_test_receiver_join (receiver, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, BIG_MESSAGE_SIZE);
   g_assert_true (sw_test_pattern_check (got, 45));
+  if (raw_first)
+    {
+      g_autoptr(GBytes) got_raw = sw_connection_receive_bytes (b, 3, -1, NULL, &error);
+
+      g_assert_no_error (error);
+      assert_bytes_equal_data (got_raw, "RAW", 3);
+    }
   assert_receive_error (b, -1, NULL, G_IO_ERROR_CONNECTION_CLOSED);
 }
 
@@ -1562,6 +1698,7 @@ test_close_wakes_receive (void)
 
   make_socketpair (framing, &a, &b);
   receiver = sw_test_receiver_new (b, NULL);
+  sw_test_receiver_wait_polling (receiver);
   g_assert_true (sw_connection_close (b, NULL, &error));
   g_assert_no_error (error);
   got = sw_test_receiver_join (receiver, &error);
@@ -1583,6 +1720,7 @@ test_threads_duplex (void)
 
   make_socketpair (framing, &a, &b);
   receiver = sw_test_receiver_new (a, NULL);
+  sw_test_receiver_wait_polling (receiver);
   send_pattern (a, 1000, 62);
   assert_receive_pattern (b, 1000, 62);
   send_pattern (b, 2000, 63);
@@ -1611,9 +1749,10 @@ drain_thread (gpointer data)
   return NULL;
 }
 
-/* close() while another thread is blocked sending: the sender either
- * committed its message (TRUE, and the peer gets it whole) or had not
- * started it (CLOSED, and nothing of it appears). Never a torn frame. */
+/* close() while another thread is blocked sending (it waits for room to
+ * finish m1 before it can start m2): the sender either committed its
+ * message (TRUE, and the peer gets it whole) or had not started it
+ * (CLOSED, and nothing of it appears). Never a torn frame. */
 static void
 test_close_during_send (void)
 {
@@ -1634,6 +1773,7 @@ test_close_during_send (void)
   g_assert_true (sw_connection_send_message (a, m1, 0, NULL, &error));
   g_assert_no_error (error);
   sender = sw_test_sender_new (a, &m2, 1);
+  sw_test_sender_wait_polling (sender);
 
   reader.connection = b;
   reader.messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
@@ -1722,15 +1862,25 @@ main (int   argc,
   g_test_add_func ("/sw/connection/receive/mp-long-header", test_receive_mp_long_header);
   g_test_add_data_func ("/sw/connection/receive/too-large/varint", GINT_TO_POINTER (0), test_receive_too_large);
   g_test_add_data_func ("/sw/connection/receive/too-large/multiprocessing", GINT_TO_POINTER (1), test_receive_too_large);
-  g_test_add_func ("/sw/connection/receive/too-large/incremental", test_receive_too_large_incremental);
+  g_test_add_data_func ("/sw/connection/receive/too-large/incremental",
+                        GINT_TO_POINTER (FALSE), test_receive_too_large_incremental);
+  g_test_add_data_func ("/sw/connection/receive/too-large/eof-while-skipping",
+                        GINT_TO_POINTER (TRUE), test_receive_too_large_incremental);
   g_test_add_func ("/sw/connection/receive/lying-header", test_receive_lying_header);
   g_test_add_func ("/sw/connection/receive/lying-header-rlimit", test_receive_lying_header_rlimit);
   g_test_add_func ("/sw/connection/receive/lock-timeout", test_receive_lock_timeout);
+  g_test_add_func ("/sw/connection/receive/timeout-between-ticks",
+                   test_receive_timeout_between_ticks);
   g_test_add_func ("/sw/connection/receive/read-ahead-false", test_receive_read_ahead_false);
+  g_test_add_func ("/sw/connection/receive/read-ahead-false-bytes",
+                   test_receive_read_ahead_false_bytes);
   g_test_add_func ("/sw/connection/receive/read-ahead-true", test_receive_read_ahead_true);
   g_test_add_func ("/sw/connection/send/committed", test_send_committed);
   g_test_add_func ("/sw/connection/send/committed-next-send", test_send_committed_next_send);
-  g_test_add_func ("/sw/connection/send/close-finishes-frame", test_send_close_finishes_frame);
+  g_test_add_data_func ("/sw/connection/send/close-finishes-frame",
+                        GINT_TO_POINTER (FALSE), test_send_close_finishes_frame);
+  g_test_add_data_func ("/sw/connection/send/committed-then-bytes",
+                        GINT_TO_POINTER (TRUE), test_send_close_finishes_frame);
   g_test_add_func ("/sw/connection/send/threads", test_send_threads);
   g_test_add_func ("/sw/connection/send/broken-pipe", test_send_broken_pipe);
   g_test_add_func ("/sw/connection/send/no-sigpipe", test_send_no_sigpipe);

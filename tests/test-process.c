@@ -195,32 +195,45 @@ test_fork_big (void)
   wait_child_exit (pid, 0);
 }
 
-/* A forked child writing to a pipe whose reader is gone gets BROKEN_PIPE
- * and exits normally — no SIGPIPE. */
+/* Child mode --child-no-sigpipe: a fresh process (nothing of GLib's
+ * socket code has run, so GSocket's class init has not ignored SIGPIPE)
+ * writes to a pipe whose reader is gone. It must get BROKEN_PIPE and exit
+ * normally, which only the library's own SIGPIPE handling can ensure. */
+static int
+child_no_sigpipe (void)
+{
+  SwConnection *reader = NULL, *writer = NULL;
+  GBytes *message = g_bytes_new_static ("x", 1);
+  GError *error = NULL;
+  gboolean ok;
+
+  /* An ignored signal stays ignored across exec: start from the default. */
+  signal (SIGPIPE, SIG_DFL);
+  ok = sw_pipe (NULL, &reader, &writer, NULL);
+  if (ok)
+    {
+      g_clear_object (&reader);
+      ok = sw_connection_send_bytes (writer, message, -1, NULL, &error) == -1 &&
+           g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+    }
+  /* Proof that GSocket did not do the ignoring. */
+  ok = ok && g_type_class_peek (G_TYPE_SOCKET) == NULL;
+  g_clear_error (&error);
+  g_clear_object (&writer);
+  g_bytes_unref (message);
+  return ok ? 0 : 1;
+}
+
 static void
-test_fork_no_sigpipe (void)
+test_exec_no_sigpipe (void)
 {
   pid_t pid = fork ();
 
   g_assert_cmpint (pid, !=, -1);
   if (pid == 0)
     {
-      SwConnection *reader = NULL, *writer = NULL;
-      GBytes *message = g_bytes_new_static ("x", 1);
-      GError *error = NULL;
-      gboolean ok;
-
-      ok = sw_pipe (NULL, &reader, &writer, NULL);
-      if (ok)
-        {
-          g_clear_object (&reader);
-          ok = sw_connection_send_bytes (writer, message, -1, NULL, &error) == -1 &&
-               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
-        }
-      g_clear_error (&error);
-      g_clear_object (&writer);
-      g_bytes_unref (message);
-      _exit (ok ? 0 : 1);
+      execl (self_exe, self_exe, "--child-no-sigpipe", (char *) NULL);
+      _exit (127);
     }
   wait_child_exit (pid, 0);
 }
@@ -424,6 +437,8 @@ main (int   argc,
   /* Child modes come first: nothing of GTest runs in them. */
   if (argc == 2 && g_str_has_prefix (argv[1], "--child-write-fd="))
     return child_write_fd (atoi (argv[1] + strlen ("--child-write-fd=")));
+  if (argc == 2 && strcmp (argv[1], "--child-no-sigpipe") == 0)
+    return child_no_sigpipe ();
   if (argc == 2 && g_str_has_prefix (argv[1], "--child-echo-fd="))
     return child_echo_fd (atoi (argv[1] + strlen ("--child-echo-fd=")));
 
@@ -433,7 +448,7 @@ main (int   argc,
   g_test_add_func ("/sw/process/fork/pipe", test_fork_pipe);
   g_test_add_func ("/sw/process/fork/socketpair", test_fork_socketpair);
   g_test_add_func ("/sw/process/fork/big", test_fork_big);
-  g_test_add_func ("/sw/process/fork/no-sigpipe", test_fork_no_sigpipe);
+  g_test_add_func ("/sw/process/exec/no-sigpipe", test_exec_no_sigpipe);
   g_test_add_func ("/sw/process/exec/inheritable", test_exec_inheritable);
   g_test_add_func ("/sw/process/exec/not-inheritable", test_exec_not_inheritable);
   g_test_add_func ("/sw/process/spawn/python-varint", test_subprocess_python);

@@ -7,15 +7,17 @@
 
 #include "sw-test-util.h"
 
-/* A pollable output stream that takes at most 10 bytes per write into a
- * byte array, and cancels a cancellable on its second write, as if another
- * thread had cancelled right then. */
+/* An output stream that takes at most 10 bytes per write into a byte
+ * array, and cancels a cancellable on its second write, as if another
+ * thread had cancelled right then. It says it can poll or not, as told:
+ * the connection then drives it non-blocking or with blocking writes. */
 typedef struct
 {
   GOutputStream  parent_instance;
   GByteArray    *sink;
   guint          n_writes;
   GCancellable  *cancel_on_second;
+  gboolean       pollable;
 } TrickleStream;
 
 typedef struct
@@ -39,6 +41,9 @@ trickle_stream_write (GOutputStream  *stream,
 {
   TrickleStream *self = (TrickleStream *) stream;
 
+  /* As a real blocking stream does. */
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return -1;
   count = MIN (count, 10);
   g_byte_array_append (self->sink, buffer, (guint) count);
   if (++self->n_writes == 2 && self->cancel_on_second != NULL)
@@ -49,7 +54,7 @@ trickle_stream_write (GOutputStream  *stream,
 static gboolean
 trickle_stream_can_poll (GPollableOutputStream *stream)
 {
-  return TRUE;
+  return ((TrickleStream *) stream)->pollable;
 }
 
 static gboolean
@@ -106,9 +111,11 @@ trickle_stream_init (TrickleStream *self)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TrickleStream, g_object_unref)
 
 /* Cancelled after the first bytes of its frame are written, a send is
- * committed: it succeeds and the frame is whole before the next one. */
+ * committed: it succeeds and the frame is whole before the next one. The
+ * same whether the stream polls (non-blocking writes) or not (blocking
+ * writes that see the cancellable). */
 static void
-test_cancel_after_first_byte (void)
+test_cancel_after_first_byte (gconstpointer data)
 {
   g_autoptr(TrickleStream) out = g_object_new (trickle_stream_get_type (), NULL);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -118,6 +125,9 @@ test_cancel_after_first_byte (void)
   g_autoptr(GError) error = NULL;
 
   out->cancel_on_second = cancellable;
+  out->pollable = GPOINTER_TO_INT (data);
+  g_assert_cmpint (g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out)),
+                   ==, out->pollable);
   connection = sw_connection_new_for_streams (NULL, G_OUTPUT_STREAM (out),
                                               sw_framing_get_default ());
   g_assert_true (sw_connection_send_message (connection, first, -1, cancellable, &error));
@@ -194,7 +204,10 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/sw/streams/pollable/cancel-after-first-byte", test_cancel_after_first_byte);
+  g_test_add_data_func ("/sw/streams/pollable/cancel-after-first-byte",
+                        GINT_TO_POINTER (TRUE), test_cancel_after_first_byte);
+  g_test_add_data_func ("/sw/streams/non-pollable/cancel-after-first-byte",
+                        GINT_TO_POINTER (FALSE), test_cancel_after_first_byte);
   g_test_add_func ("/sw/streams/non-pollable/async-fifo", test_non_pollable_fifo);
 
   return g_test_run ();

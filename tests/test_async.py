@@ -49,7 +49,7 @@ class Call:
         self.done = True
 
     def data(self):
-        assert self.error is None, self.error
+        swtap.same(self.error, None, self.error)
         return self.value.get_data()
 
     def failed_with(self, code):
@@ -74,7 +74,7 @@ def asyncio_pipe_ipc_with_fork():
     # socketwrapper: "Simple asyncio IPC with pipe". The child sends from
     # its own main loop, the parent receives from its own.
     ok, parent_reader, child_writer = Sw.pipe(Sw.VarIntFraming.new())
-    assert ok
+    swtap.check(ok)
     child_writer.props.inheritable = True
     child_pid = os.fork()  # replace with your own process fork/spawn logic
     if child_pid == 0:
@@ -97,14 +97,14 @@ def asyncio_pipe_ipc_with_fork():
     received = receive(parent_reader)
     iterate_until(lambda: received.done)
     print(f'# Message {received.data()!r} received')
-    assert received.data() == b'Hello world!'
+    swtap.equal(received.data(), b'Hello world!')
     _, status = os.waitpid(child_pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    swtap.check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status)
 
     # The child is gone: EOF at a message boundary.
     eof = receive(parent_reader)
     iterate_until(lambda: eof.done)
-    assert eof.failed_with(Gio.IOErrorEnum.CONNECTION_CLOSED), eof.error
+    swtap.check(eof.failed_with(Gio.IOErrorEnum.CONNECTION_CLOSED), eof.error)
     parent_reader.close(None)
 
 
@@ -116,8 +116,8 @@ def asyncio_server_connection_handling():
     ok, address = service.add_address(
         Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
         Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
-    assert ok
-    assert address.get_port() != 0
+    swtap.check(ok)
+    swtap.check(address.get_port() != 0)
     served = []
 
     def on_sent(conn, result):
@@ -139,21 +139,21 @@ def asyncio_server_connection_handling():
         connected = Call('connect_finish')
         client.connect_async(address, None, connected)
         iterate_until(lambda: connected.done)
-        assert connected.error is None, connected.error
+        swtap.same(connected.error, None, connected.error)
 
         sw_client = Sw.Connection.new_for_stream(connected.value,
                                                  Sw.VarIntFraming.new())
         received = receive(sw_client)
         iterate_until(lambda: received.done)
         print(f'# {received.data()!r}')
-        assert received.data() == b'message'
+        swtap.equal(received.data(), b'message')
         iterate_until(lambda: served)
-        assert served == [True]
+        swtap.equal(served, [True])
 
         # The server closed its side after sending.
         eof = receive(sw_client)
         iterate_until(lambda: eof.done)
-        assert eof.failed_with(Gio.IOErrorEnum.CONNECTION_CLOSED), eof.error
+        swtap.check(eof.failed_with(Gio.IOErrorEnum.CONNECTION_CLOSED), eof.error)
         sw_client.close(None)
     finally:
         service.stop()
@@ -180,8 +180,8 @@ def queued_receives_in_order():
     for payload in (b'one', b'two', b'three'):
         a.send_message(msg(payload), -1, None)
     iterate_until(lambda: len(completed) == 3)
-    assert completed == calls
-    assert [c.data() for c in calls] == [b'one', b'two', b'three']
+    swtap.equal(completed, calls)
+    swtap.equal([c.data() for c in calls], [b'one', b'two', b'three'])
 
 
 @test
@@ -193,12 +193,12 @@ def cancel_queued_receive():
     third = receive(b)
     cancellable.cancel()
     iterate_until(lambda: second.done)
-    assert second.failed_with(Gio.IOErrorEnum.CANCELLED), second.error
-    assert not first.done and not third.done
+    swtap.check(second.failed_with(Gio.IOErrorEnum.CANCELLED), second.error)
+    swtap.check(not first.done and not third.done)
     a.send_message(msg(b'm1'), -1, None)
     a.send_message(msg(b'm2'), -1, None)
     iterate_until(lambda: first.done and third.done)
-    assert (first.data(), third.data()) == (b'm1', b'm2')
+    swtap.equal((first.data(), third.data()), (b'm1', b'm2'))
 
 
 @test
@@ -211,14 +211,14 @@ def cancel_committed_send_succeeds():
     iterate_until(lambda: pending_input(b) > 0 or sent.done)
     cancellable.cancel()
     iterate_until(lambda: sent.done)
-    assert sent.error is None, sent.error
-    assert sent.value is True
+    swtap.same(sent.error, None, sent.error)
+    swtap.same(sent.value, True)
     flushed = Call('flush_finish')
     a.flush_async(PRIORITY, None, flushed)
     received = receive(b)
     iterate_until(lambda: flushed.done and received.done)
-    assert flushed.value is True
-    assert received.data() == big
+    swtap.same(flushed.value, True)
+    swtap.equal(received.data(), big)
 
 
 @test
@@ -228,17 +228,17 @@ def close_async_wakes_pending_calls():
     closed = Call('close_finish')
     a.close_async(PRIORITY, None, closed)
     iterate_until(lambda: closed.done and all(c.done for c in pending))
-    assert closed.value is True, closed.error
+    swtap.same(closed.value, True, closed.error)
     for call in pending:
-        assert call.failed_with(Gio.IOErrorEnum.CLOSED), call.error
-    assert a.props.closed is True
+        swtap.check(call.failed_with(Gio.IOErrorEnum.CLOSED), call.error)
+    swtap.same(a.props.closed, True)
 
 
 @test
 def bytes_and_flush():
     ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
                              None)
-    assert ok
+    swtap.check(ok)
     sent = Call('send_bytes_finish')
     a.send_bytes_async(msg(b'abcdef'), PRIORITY, None, sent)
     received = Call('receive_bytes_finish')
@@ -246,9 +246,9 @@ def bytes_and_flush():
     flushed = Call('flush_finish')
     a.flush_async(PRIORITY, None, flushed)
     iterate_until(lambda: sent.done and received.done and flushed.done)
-    assert sent.value == 6
-    assert received.data() == b'abcdef'
-    assert flushed.value is True
+    swtap.equal(sent.value, 6)
+    swtap.equal(received.data(), b'abcdef')
+    swtap.same(flushed.value, True)
 
 
 @test
@@ -275,8 +275,8 @@ def callback_in_thread_default_context():
     a.send_message(msg(b'to the worker'), -1, None)
     thread.join()
     call = outcome['call']
-    assert call.data() == b'to the worker'
-    assert call.thread == outcome['thread'] != threading.get_ident()
+    swtap.equal(call.data(), b'to the worker')
+    swtap.check(call.thread == outcome['thread'] != threading.get_ident())
 
 
 if __name__ == '__main__':

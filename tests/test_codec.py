@@ -80,8 +80,8 @@ def gvariant_codec_to_python():
     codec = Sw.GVariantCodec.new()
     data = codec.encode(value()).get_data()
     decoded = variant_from_gvariant_codec(data)
-    assert decoded.equal(value()), decoded
-    assert decoded.unpack()['pair'] == (-5, 2.5)
+    swtap.check(decoded.equal(value()), decoded)
+    swtap.equal(decoded.unpack()['pair'], (-5, 2.5))
 
 
 @test
@@ -90,27 +90,27 @@ def gvariant_codec_from_python():
     # A PyGObject peer writing a message: the value boxed in a 'v'.
     data = GLib.Variant('v', value()).get_data_as_bytes()
     decoded = codec.decode(data)
-    assert decoded.equal(value()), decoded
+    swtap.check(decoded.equal(value()), decoded)
     e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
                GLib.Bytes.new(b'\x02\x00b'))
-    assert 'normal form' in e.message, e.message
+    swtap.check('normal form' in e.message, e.message)
 
 
 @test
 def json_codec_with_python_json():
     codec = Sw.JsonCodec.new()
     text = codec.encode(value()).get_data()
-    assert json.loads(text) == {'name': 'héllo', 'list': [1, 2, 3],
-                                'pair': [-5, 2.5], 'nested': {'ok': True}}
+    swtap.equal(json.loads(text), {'name': 'héllo', 'list': [1, 2, 3],
+                                'pair': [-5, 2.5], 'nested': {'ok': True}})
 
     obj = {'a': [1, 2.5, 'x', None, True, {}], 'b': {'c': -1}}
     decoded = codec.decode(GLib.Bytes.new(json.dumps(obj).encode()))
-    assert decoded.get_type_string() == 'a{sv}'
-    assert decoded.unpack() == obj, decoded.unpack()
+    swtap.equal(decoded.get_type_string(), 'a{sv}')
+    swtap.equal(decoded.unpack(), obj, decoded.unpack())
 
     e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
                GLib.Bytes.new(b'{"a": [1,'))
-    assert ':1:' in e.message, e.message
+    swtap.check(':1:' in e.message, e.message)
     raises(Gio.IOErrorEnum.INVALID_ARGUMENT, codec.encode,
            GLib.Variant('d', float('nan')))
 
@@ -119,13 +119,13 @@ def json_codec_with_python_json():
 def python_codec_public_methods():
     codec = ReprCodec()
     data = codec.encode(value())
-    assert data.get_data().decode() == value().print_(True)
+    swtap.equal(data.get_data().decode(), value().print_(True))
     decoded = codec.decode(data)
-    assert decoded.equal(value()), decoded
-    assert codec.calls == 2
+    swtap.check(decoded.equal(value()), decoded)
+    swtap.equal(codec.calls, 2)
     e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
                GLib.Bytes.new(b'[1,'))
-    assert 'python says' in e.message, e.message
+    swtap.check('python says' in e.message, e.message)
 
 
 @test
@@ -134,7 +134,7 @@ def python_exception_is_an_error():
     raises(Gio.IOErrorEnum.FAILED, codec.encode, GLib.Variant('i', 1))
     e = raises(Gio.IOErrorEnum.INVALID_DATA, codec.decode,
                GLib.Bytes.new(b'x'))
-    assert 'CrashingCodec' in e.message, e.message
+    swtap.check('CrashingCodec' in e.message, e.message)
 
 
 def value_pair(codec):
@@ -147,22 +147,22 @@ def value_pair(codec):
 def python_codec_through_connection():
     codec = ReprCodec()
     a, b = value_pair(codec)
-    assert a.send_value(value(), TIMEOUT, None) is True
-    assert b.receive_value(TIMEOUT, None).equal(value())
+    swtap.same(a.send_value(value(), TIMEOUT, None), True)
+    swtap.check(b.receive_value(TIMEOUT, None).equal(value()))
     # A message the codec refuses fails that receive only.
-    assert a.send_message(GLib.Bytes.new(b'[1,'), TIMEOUT, None) is True
-    assert a.send_value(GLib.Variant('s', 'next'), TIMEOUT, None) is True
+    swtap.same(a.send_message(GLib.Bytes.new(b'[1,'), TIMEOUT, None), True)
+    swtap.same(a.send_value(GLib.Variant('s', 'next'), TIMEOUT, None), True)
     raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_value, TIMEOUT, None)
-    assert b.receive_value(TIMEOUT, None).unpack() == 'next'
+    swtap.equal(b.receive_value(TIMEOUT, None).unpack(), 'next')
 
 
 @test
 def builtin_codecs_through_connection():
     for codec in (Sw.GVariantCodec.new(), Sw.JsonCodec.new()):
         a, b = value_pair(codec)
-        assert a.send_value(value(), TIMEOUT, None) is True
+        swtap.same(a.send_value(value(), TIMEOUT, None), True)
         received = b.receive_value(TIMEOUT, None)
-        assert received.unpack()['name'] == 'héllo', received
+        swtap.equal(received.unpack()['name'], 'héllo', received)
 
 
 if __name__ == '__main__':

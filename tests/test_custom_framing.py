@@ -103,19 +103,19 @@ class HugeTrailerFraming(GObject.Object, Sw.Framing):
 def vfuncs_through_public_methods():
     framing = TwoByteFraming()
     result = framing.decode(b'', 0)
-    assert result[0] == Sw.FramingResult.NEED_MORE, result
-    assert result.needed == 2, result
-    assert result.state == 1, result  # the inout state came back
+    swtap.equal(result[0], Sw.FramingResult.NEED_MORE, result)
+    swtap.equal(result.needed, 2, result)
+    swtap.equal(result.state, 1, result)  # the inout state came back
 
     result = framing.decode(b'\x00\x05hello', 7)
-    assert result[0] == Sw.FramingResult.FRAME, result
-    assert (result.state, result.header_length, result.payload_length,
-            result.trailer_length) == (7, 2, 5, 0), result
+    swtap.equal(result[0], Sw.FramingResult.FRAME, result)
+    swtap.equal((result.state, result.header_length, result.payload_length,
+            result.trailer_length), (7, 2, 5, 0), result)
 
     ok, header, trailer = framing.encode(msg(b'hello'))
-    assert ok is True
-    assert header.get_data() == b'\x00\x05'
-    assert trailer is None
+    swtap.same(ok, True)
+    swtap.equal(header.get_data(), b'\x00\x05')
+    swtap.same(trailer, None)
 
 
 @test
@@ -124,44 +124,44 @@ def messages_both_ways():
     a, b = pair(framing)
     for size in (5, 0, 1, 300, MAX_SIZE):
         data = bytes(i % 251 for i in range(size))
-        assert a.send_message(msg(data), TIMEOUT, None) is True
-        assert b.receive_message(TIMEOUT, None).get_data() == data
-        assert b.send_message(msg(data), TIMEOUT, None) is True
-        assert a.receive_message(TIMEOUT, None).get_data() == data
+        swtap.same(a.send_message(msg(data), TIMEOUT, None), True)
+        swtap.equal(b.receive_message(TIMEOUT, None).get_data(), data)
+        swtap.same(b.send_message(msg(data), TIMEOUT, None), True)
+        swtap.equal(a.receive_message(TIMEOUT, None).get_data(), data)
     # The Python framing did the work, not a built-in one.
-    assert framing.encoded == 10, framing.encoded
-    assert Sw.FramingResult.FRAME in framing.answers
+    swtap.equal(framing.encoded, 10, framing.encoded)
+    swtap.check(Sw.FramingResult.FRAME in framing.answers)
 
 
 @test
 def header_on_the_wire():
     framing = TwoByteFraming()
     a, b = pair(framing)
-    assert a.send_message(msg(b'hi'), TIMEOUT, None) is True
+    swtap.same(a.send_message(msg(b'hi'), TIMEOUT, None), True)
     raw = b.receive_bytes(4, TIMEOUT, None)
-    assert raw.get_data() == b'\x00\x02hi', raw.get_data()
+    swtap.equal(raw.get_data(), b'\x00\x02hi', raw.get_data())
 
 
 @test
 def split_frame_needs_more():
     framing = TwoByteFraming()
     a, b = pair(framing)
-    assert a.send_bytes(msg(b'\x00'), TIMEOUT, None) == 1
+    swtap.equal(a.send_bytes(msg(b'\x00'), TIMEOUT, None), 1)
     raises(Gio.IOErrorEnum.TIMED_OUT, b.receive_message, 0, None)
-    assert Sw.FramingResult.NEED_MORE in framing.answers, framing.answers
-    assert a.send_bytes(msg(b'\x05hel'), TIMEOUT, None) == 4
+    swtap.check(Sw.FramingResult.NEED_MORE in framing.answers, framing.answers)
+    swtap.equal(a.send_bytes(msg(b'\x05hel'), TIMEOUT, None), 4)
     raises(Gio.IOErrorEnum.TIMED_OUT, b.receive_message, 0, None)
-    assert a.send_bytes(msg(b'lo'), TIMEOUT, None) == 2
-    assert b.receive_message(TIMEOUT, None).get_data() == b'hello'
+    swtap.equal(a.send_bytes(msg(b'lo'), TIMEOUT, None), 2)
+    swtap.equal(b.receive_message(TIMEOUT, None).get_data(), b'hello')
 
 
 @test
 def decode_glib_error_surfaces():
     framing = TwoByteFraming()
     a, b = pair(framing)
-    assert a.send_bytes(msg(bytes([BAD_BYTE, 0, 0])), TIMEOUT, None) == 3
+    swtap.equal(a.send_bytes(msg(bytes([BAD_BYTE, 0, 0])), TIMEOUT, None), 3)
     e = raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_message, TIMEOUT, None)
-    assert 'python says: bad header' in e.message, e.message
+    swtap.check('python says: bad header' in e.message, e.message)
 
 
 @test
@@ -170,10 +170,10 @@ def encode_glib_error_surfaces():
     a, b = pair(framing)
     e = raises(Gio.IOErrorEnum.MESSAGE_TOO_LARGE, a.send_message,
                msg(bytes(MAX_SIZE + 1)), TIMEOUT, None)
-    assert 'python says: too long' in e.message, e.message
+    swtap.check('python says: too long' in e.message, e.message)
     # Nothing reached the wire: the connection is still usable.
-    assert a.send_message(msg(b'after'), TIMEOUT, None) is True
-    assert b.receive_message(TIMEOUT, None).get_data() == b'after'
+    swtap.same(a.send_message(msg(b'after'), TIMEOUT, None), True)
+    swtap.equal(b.receive_message(TIMEOUT, None).get_data(), b'after')
 
 
 @test
@@ -181,7 +181,7 @@ def python_exception_is_an_error():
     framing = CrashingFraming()
     a, b = pair(framing)
     raises(Gio.IOErrorEnum.FAILED, a.send_message, msg(b'x'), TIMEOUT, None)
-    assert a.send_bytes(msg(b'\x00\x01x'), TIMEOUT, None) == 3
+    swtap.equal(a.send_bytes(msg(b'\x00\x01x'), TIMEOUT, None), 3)
     raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_message, TIMEOUT, None)
 
 
@@ -200,12 +200,12 @@ def async_round_trip():
 
     b.receive_message_async(GLib.PRIORITY_DEFAULT, None, received)
     # Split, so the async receive waits inside a frame.
-    assert a.send_bytes(msg(b'\x00\x0basync'), TIMEOUT, None) == 7
+    swtap.equal(a.send_bytes(msg(b'\x00\x0basync'), TIMEOUT, None), 7)
     GLib.idle_add(lambda: a.send_bytes(msg(b' hello'), TIMEOUT, None) and False)
     timeout_id = GLib.timeout_add_seconds(10, loop.quit)
     loop.run()
     GLib.source_remove(timeout_id)
-    assert results.get('message') == b'async hello', results
+    swtap.equal(results.get('message'), b'async hello', results)
 
 
 @test

@@ -29,50 +29,50 @@ def adopt_python_socket(sock, framing):
 def framing_constructors():
     varint = Sw.VarIntFraming.new()
     mp = Sw.MultiprocessingFraming.new()
-    assert isinstance(varint, Sw.VarIntFraming), type(varint)
-    assert isinstance(varint, Sw.Framing)
-    assert isinstance(mp, Sw.MultiprocessingFraming), type(mp)
-    assert isinstance(mp, Sw.Framing)
+    swtap.check(isinstance(varint, Sw.VarIntFraming), type(varint))
+    swtap.check(isinstance(varint, Sw.Framing))
+    swtap.check(isinstance(mp, Sw.MultiprocessingFraming), type(mp))
+    swtap.check(isinstance(mp, Sw.Framing))
     default = Sw.Framing.get_default()
-    assert isinstance(default, Sw.VarIntFraming), type(default)
-    assert Sw.Framing.get_default() is default
+    swtap.check(isinstance(default, Sw.VarIntFraming), type(default))
+    swtap.same(Sw.Framing.get_default(), default)
 
 
 @test
 def socketpair_messages_both_ways():
     a, b = pair()
-    assert isinstance(a, Sw.Connection) and isinstance(b, Sw.Connection)
-    assert a.send_message(msg(b'Hello child!'), TIMEOUT, None) is True
-    assert b.receive_message(TIMEOUT, None).get_data() == b'Hello child!'
-    assert b.send_message(msg(b'Hello parent!'), TIMEOUT, None) is True
-    assert a.receive_message(TIMEOUT, None).get_data() == b'Hello parent!'
+    swtap.check(isinstance(a, Sw.Connection) and isinstance(b, Sw.Connection))
+    swtap.same(a.send_message(msg(b'Hello child!'), TIMEOUT, None), True)
+    swtap.equal(b.receive_message(TIMEOUT, None).get_data(), b'Hello child!')
+    swtap.same(b.send_message(msg(b'Hello parent!'), TIMEOUT, None), True)
+    swtap.equal(a.receive_message(TIMEOUT, None).get_data(), b'Hello parent!')
     # An empty message is a message too, and order is kept.
     for payload in (b'', b'x', bytes(range(256)) * 300):
         a.send_message(msg(payload), TIMEOUT, None)
     for payload in (b'', b'x', bytes(range(256)) * 300):
-        assert b.receive_message(TIMEOUT, None).get_data() == payload
+        swtap.equal(b.receive_message(TIMEOUT, None).get_data(), payload)
 
 
 @test
 def send_messages_array():
     a, b = pair()
     payloads = [b'one', b'two', b'three']
-    assert a.send_messages([msg(p) for p in payloads], TIMEOUT, None) is True
+    swtap.same(a.send_messages([msg(p) for p in payloads], TIMEOUT, None), True)
     for p in payloads:
-        assert b.receive_message(TIMEOUT, None).get_data() == p
+        swtap.equal(b.receive_message(TIMEOUT, None).get_data(), p)
 
 
 @test
 def raw_bytes_both_ways():
     ok, a, b = Sw.socketpair(Gio.SocketFamily.UNIX, Gio.SocketType.STREAM,
                              None)
-    assert ok and a.props.framing is None
-    assert a.send_bytes(msg(b'abcdef'), TIMEOUT, None) == 6
-    assert b.receive_bytes(4, TIMEOUT, None).get_data() == b'abcd'
-    assert b.receive_bytes(2, TIMEOUT, None).get_data() == b'ef'
-    assert b.send_bytes(msg(b'back'), TIMEOUT, None) == 4
+    swtap.check(ok and a.props.framing is None)
+    swtap.equal(a.send_bytes(msg(b'abcdef'), TIMEOUT, None), 6)
+    swtap.equal(b.receive_bytes(4, TIMEOUT, None).get_data(), b'abcd')
+    swtap.equal(b.receive_bytes(2, TIMEOUT, None).get_data(), b'ef')
+    swtap.equal(b.send_bytes(msg(b'back'), TIMEOUT, None), 4)
     # Blind receive (-1): the first chunk available.
-    assert a.receive_bytes(-1, TIMEOUT, None).get_data() == b'back'
+    swtap.equal(a.receive_bytes(-1, TIMEOUT, None).get_data(), b'back')
 
 
 @test
@@ -82,21 +82,20 @@ def varint_wire_format():
     # the varint header Python socketwrapper writes.
     a, b = pair(Sw.VarIntFraming.new())
     a.send_bytes(msg(b'\x05hello'), TIMEOUT, None)
-    assert b.receive_message(TIMEOUT, None).get_data() == b'hello'
+    swtap.equal(b.receive_message(TIMEOUT, None).get_data(), b'hello')
     payload = b'z' * 300   # 300 - 240 = 60: header f1 3c
     b.send_message(msg(payload), TIMEOUT, None)
-    assert a.receive_bytes(2 + 300, TIMEOUT, None).get_data() == \
-        b'\xf1\x3c' + payload
+    swtap.equal(a.receive_bytes(2 + 300, TIMEOUT, None).get_data(), b'\xf1\x3c' + payload)
 
 
 @test
 def pipe_reader_writer():
     ok, reader, writer = Sw.pipe(Sw.VarIntFraming.new())
-    assert ok is True
-    assert reader.props.readable and not reader.props.writable
-    assert writer.props.writable and not writer.props.readable
-    assert writer.send_message(msg(b'Hello world!'), TIMEOUT, None)
-    assert reader.receive_message(TIMEOUT, None).get_data() == b'Hello world!'
+    swtap.same(ok, True)
+    swtap.check(reader.props.readable and not reader.props.writable)
+    swtap.check(writer.props.writable and not writer.props.readable)
+    swtap.check(writer.send_message(msg(b'Hello world!'), TIMEOUT, None))
+    swtap.equal(reader.receive_message(TIMEOUT, None).get_data(), b'Hello world!')
     raises(Gio.IOErrorEnum.NOT_SUPPORTED, writer.receive_message, 0, None)
     raises(Gio.IOErrorEnum.NOT_SUPPORTED, reader.send_message, msg(b'x'),
            0, None)
@@ -107,10 +106,10 @@ def new_for_fd_on_os_pipe():
     r, w = os.pipe()
     reader = Sw.Connection.new_for_fd(r, Sw.MultiprocessingFraming.new())
     writer = Sw.Connection.new_for_fd(w, Sw.MultiprocessingFraming.new())
-    assert reader.get_fd() == r and writer.get_fd() == w
-    assert reader.props.readable and writer.props.writable
+    swtap.check(reader.get_fd() == r and writer.get_fd() == w)
+    swtap.check(reader.props.readable and writer.props.writable)
     writer.send_message(msg(b'over a pipe'), TIMEOUT, None)
-    assert reader.receive_message(TIMEOUT, None).get_data() == b'over a pipe'
+    swtap.equal(reader.receive_message(TIMEOUT, None).get_data(), b'over a pipe')
     writer.close(None)
     reader.close(None)
 
@@ -120,12 +119,12 @@ def connection_from_gio_socket():
     ours, theirs = socket.socketpair()
     theirs.settimeout(10)
     conn = adopt_python_socket(ours, Sw.VarIntFraming.new())
-    assert isinstance(conn.props.socket, Gio.Socket)
-    assert conn.props.readable and conn.props.writable
+    swtap.check(isinstance(conn.props.socket, Gio.Socket))
+    swtap.check(conn.props.readable and conn.props.writable)
     theirs.sendall(b'\x05hello')
-    assert conn.receive_message(TIMEOUT, None).get_data() == b'hello'
+    swtap.equal(conn.receive_message(TIMEOUT, None).get_data(), b'hello')
     conn.send_message(msg(b'world'), TIMEOUT, None)
-    assert theirs.recv(16) == b'\x05world'
+    swtap.equal(theirs.recv(16), b'\x05world')
     conn.close(None)
     theirs.close()
 
@@ -136,10 +135,10 @@ def multiprocessing_connection_peer():
     conn = adopt_python_socket(ours, Sw.MultiprocessingFraming.new())
     peer = multiprocessing.connection.Connection(theirs.detach())
     peer.send_bytes(b'Hello child!')
-    assert conn.receive_message(TIMEOUT, None).get_data() == b'Hello child!'
+    swtap.equal(conn.receive_message(TIMEOUT, None).get_data(), b'Hello child!')
     conn.send_message(msg(b'Hello parent!'), TIMEOUT, None)
-    assert peer.poll(10)
-    assert peer.recv_bytes() == b'Hello parent!'
+    swtap.check(peer.poll(10))
+    swtap.equal(peer.recv_bytes(), b'Hello parent!')
     peer.close()
     conn.close(None)
 
@@ -152,7 +151,7 @@ def receive_timeout_zero():
     raises(Gio.IOErrorEnum.TIMED_OUT, b.receive_bytes, 1, 0, None)
     # Nothing was lost: the connection still works.
     a.send_message(msg(b'late'), TIMEOUT, None)
-    assert b.receive_message(TIMEOUT, None).get_data() == b'late'
+    swtap.equal(b.receive_message(TIMEOUT, None).get_data(), b'late')
 
 
 @test
@@ -183,50 +182,50 @@ def operations_after_close():
 def properties():
     varint = Sw.VarIntFraming.new()
     a, b = pair(varint)
-    assert a.props.framing is varint and a.get_framing() is varint
+    swtap.check(a.props.framing is varint and a.get_framing() is varint)
     mp = Sw.MultiprocessingFraming.new()
     a.props.framing = mp
-    assert a.get_framing() is mp
+    swtap.same(a.get_framing(), mp)
     a.set_framing(varint)
-    assert a.props.framing is varint
+    swtap.same(a.props.framing, varint)
 
-    assert a.props.readable is True and a.props.writable is True
-    assert a.props.close_wrapped is True
-    assert isinstance(a.props.socket, Gio.Socket)
+    swtap.check(a.props.readable is True and a.props.writable is True)
+    swtap.same(a.props.close_wrapped, True)
+    swtap.check(isinstance(a.props.socket, Gio.Socket))
 
-    assert a.props.max_message_size == 128 * 1024 * 1024
+    swtap.equal(a.props.max_message_size, 128 * 1024 * 1024)
     a.props.max_message_size = 4096
-    assert a.get_max_message_size() == 4096
+    swtap.equal(a.get_max_message_size(), 4096)
     a.set_max_message_size(GLib.MAXUINT64)
-    assert a.props.max_message_size == GLib.MAXUINT64
+    swtap.equal(a.props.max_message_size, GLib.MAXUINT64)
 
-    assert a.props.read_ahead is True
+    swtap.same(a.props.read_ahead, True)
     a.props.read_ahead = False
-    assert a.get_read_ahead() is False
+    swtap.same(a.get_read_ahead(), False)
 
     # inheritable is the inverse of FD_CLOEXEC on the wrapped fd.
     fd = a.get_fd()
-    assert fd >= 0
-    assert a.props.inheritable is False
-    assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    swtap.check(fd >= 0)
+    swtap.same(a.props.inheritable, False)
+    swtap.check(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
     a.props.inheritable = True
-    assert a.get_inheritable() is True
-    assert not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    swtap.same(a.get_inheritable(), True)
+    swtap.check(not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
     a.set_inheritable(False)
-    assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    swtap.check(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
 
     # Every wrapped fd is non-blocking.
-    assert not os.get_blocking(fd)
+    swtap.check(not os.get_blocking(fd))
 
     notified = []
     a.connect('notify::closed', lambda obj, pspec: notified.append(pspec.name))
-    assert a.props.closed is False
-    assert a.close(None) is True
-    assert a.props.closed is True and a.get_closed() is True
+    swtap.same(a.props.closed, False)
+    swtap.same(a.close(None), True)
+    swtap.check(a.props.closed is True and a.get_closed() is True)
     ctx = GLib.MainContext.default()
     while ctx.iteration(False):
         pass
-    assert notified == ['closed'], notified
+    swtap.equal(notified, ['closed'], notified)
 
 
 @test
@@ -238,7 +237,7 @@ def message_too_large():
     raises(Gio.IOErrorEnum.MESSAGE_TOO_LARGE, b.receive_message, TIMEOUT,
            None)
     # The varint framing knows the length: the connection stays usable.
-    assert b.receive_message(TIMEOUT, None).get_data() == b'ok'
+    swtap.equal(b.receive_message(TIMEOUT, None).get_data(), b'ok')
 
 
 @test
@@ -268,8 +267,8 @@ def async_round_trip():
     timeout_id = GLib.timeout_add_seconds(10, loop.quit)
     loop.run()
     GLib.source_remove(timeout_id)
-    assert results.get('sent') is True, results
-    assert results.get('message') == b'async hello', results
+    swtap.same(results.get('sent'), True, results)
+    swtap.equal(results.get('message'), b'async hello', results)
 
 
 if __name__ == '__main__':

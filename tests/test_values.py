@@ -68,30 +68,30 @@ CODECS = [
 
 
 def check_received(received, types, what):
-    assert received.get_type_string() == 'a{sv}', (what, received)
+    swtap.equal(received.get_type_string(), 'a{sv}', (what, received))
     # lookup_value() keeps the members boxed, with their types.
     members = {k: received.lookup_value(k, None) for k in ('name', 'n',
                                                            'nested')}
     for key, member in members.items():
-        assert member.get_type_string() == types[key], (what, key, member)
+        swtap.equal(member.get_type_string(), types[key], (what, key, member))
     nested = members['nested']
     for key in ('list', 'ok', 'half', 'text'):
         member = nested.lookup_value(key, None)
-        assert member.get_type_string() == types[key], (what, key, member)
-    assert received.unpack() == UNPACKED, (what, received.unpack())
+        swtap.equal(member.get_type_string(), types[key], (what, key, member))
+    swtap.equal(received.unpack(), UNPACKED, (what, received.unpack()))
 
 
 def make_tests(name, codec_new, framing_new, types, invalid):
     def sync_round_trip():
         a, b = pair(framing_new(), codec_new())
         try:
-            assert a.send_value(value(), TIMEOUT, None) is True
+            swtap.same(a.send_value(value(), TIMEOUT, None), True)
             received = b.receive_value(TIMEOUT, None)
             check_received(received, types, 'a -> b')
             if name == 'GVariant':
-                assert received.equal(value()), received
+                swtap.check(received.equal(value()), received)
             # Both ends are duplex: echo it back.
-            assert b.send_value(received, TIMEOUT, None) is True
+            swtap.same(b.send_value(received, TIMEOUT, None), True)
             check_received(a.receive_value(TIMEOUT, None), types, 'b -> a')
         finally:
             a.close(None)
@@ -128,8 +128,8 @@ def make_tests(name, codec_new, framing_new, types, invalid):
     def sync_codec_error():
         a, b = pair(framing_new(), codec_new())
         try:
-            assert a.send_message(GLib.Bytes.new(invalid), TIMEOUT, None)
-            assert a.send_value(value(), TIMEOUT, None)
+            swtap.check(a.send_message(GLib.Bytes.new(invalid), TIMEOUT, None))
+            swtap.check(a.send_value(value(), TIMEOUT, None))
             e = raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_value,
                        TIMEOUT, None)
             print(f'# {e.message}')
@@ -181,17 +181,17 @@ def json_node_round_trip_sync():
     a, b = pair(Sw.DelimiterFraming.new(None))
     try:
         node = Json.from_string(JSON_TEXT)
-        assert a.send_json_node(node, TIMEOUT, None) is True
+        swtap.same(a.send_json_node(node, TIMEOUT, None), True)
         received = b.receive_json_node(TIMEOUT, None)
-        assert received.equal(node)
-        assert received.get_object().get_object_member('b') \
-            .get_int_member('c') == -1
+        swtap.check(received.equal(node))
+        swtap.equal(received.get_object().get_object_member('b') \
+            .get_int_member('c'), -1)
         # Invalid text fails that receive only.
         a.send_message(GLib.Bytes.new(b'{"a": [1,'), TIMEOUT, None)
         a.send_json_node(Json.from_string('"fine"'), TIMEOUT, None)
         raises(Gio.IOErrorEnum.INVALID_DATA, b.receive_json_node, TIMEOUT,
                None)
-        assert b.receive_json_node(TIMEOUT, None).get_string() == 'fine'
+        swtap.equal(b.receive_json_node(TIMEOUT, None).get_string(), 'fine')
     finally:
         a.close(None)
         b.close(None)
@@ -216,7 +216,7 @@ def json_node_round_trip_async():
                 done(conn.receive_json_node_finish(res))
 
             def on_sent(conn, res):
-                assert conn.send_json_node_finish(res) is True
+                swtap.same(conn.send_json_node_finish(res), True)
                 b.receive_json_node_async(PRIORITY, None,
                                           guarded(done, on_received))
 
@@ -224,8 +224,8 @@ def json_node_round_trip_async():
                                    guarded(done, on_sent))
 
         received = run_loop(start)
-        assert received.equal(node)
-        assert Json.to_string(received, False) == '{"id":7,"tags":["☃"]}'
+        swtap.check(received.equal(node))
+        swtap.equal(Json.to_string(received, False), '{"id":7,"tags":["☃"]}')
     finally:
         a.close(None)
         b.close(None)
