@@ -113,82 +113,28 @@ when_parked (GSourceFunc func,
 
 /* ---- a thread blocked in a sync receive -------------------------------- */
 
-typedef struct
-{
-  GThread      *thread;
-  SwConnection *connection;
-  GCancellable *cancellable;
-  GBytes       *received;
-  GError       *error;
-  pid_t         tid;       /* set before @started */
-  gint          started;   /* atomic */
-} Waiter;
-
-static gpointer
-waiter_thread (gpointer data)
-{
-  Waiter *w = data;
-
-  w->tid = (pid_t) syscall (SYS_gettid);
-  g_atomic_int_set (&w->started, 1);
-  w->received = sw_connection_receive_message (w->connection, -1, w->cancellable,
-                                               &w->error);
-  return NULL;
-}
-
-/* Whether thread @tid sleeps in poll(): a sync receive over a stream
- * without an fd waits there, in its private main context, and nowhere
- * else. Fails (does not skip) where /proc cannot tell: the tests that use
- * it prove nothing unless the thread is really waiting. */
-static gboolean
-thread_in_poll (pid_t tid)
-{
-  char path[64];
-  g_autofree char *contents = NULL;
-  g_autoptr(GError) error = NULL;
-  long nr;
-
-  g_snprintf (path, sizeof path, "/proc/self/task/%d/syscall", (int) tid);
-  if (!g_file_get_contents (path, &contents, NULL, &error))
-    g_error ("Cannot tell whether a thread is blocked: %s", error->message);
-  /* "running": on a CPU, not in a system call. */
-  if (g_str_has_prefix (contents, "running"))
-    return FALSE;
-  if (!g_ascii_isdigit (contents[0]) && contents[0] != '-')
-    g_error ("Cannot tell whether a thread is blocked: %s reads “%s”", path, contents);
-  nr = strtol (contents, NULL, 10);
-  return nr == SYS_poll || nr == SYS_ppoll;
-}
-
 /* Starts a thread receiving on @connection with timeout -1 and returns
- * once it is blocked waiting for data. */
-static Waiter *
+ * once it waits in poll(): a sync receive over a stream without an fd
+ * waits there, in its private main context. */
+static SwTestReceiver *
 waiter_new (SwConnection *connection,
             GCancellable *cancellable)
 {
-  Waiter *w = g_new0 (Waiter, 1);
+  SwTestReceiver *receiver = sw_test_receiver_new (connection, cancellable);
 
-  w->connection = g_object_ref (connection);
-  w->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
-  w->thread = g_thread_new ("waiter", waiter_thread, w);
-  while (!g_atomic_int_get (&w->started))
-    g_thread_yield ();
-  while (!thread_in_poll (w->tid))
-    g_thread_yield ();
-  return w;
+  sw_test_receiver_wait_polling (receiver);
+  return receiver;
 }
 
 static void
-waiter_join_free (Waiter *w,
-                  gint    error_code)
+waiter_join (SwTestReceiver *receiver,
+             gint            error_code)
 {
-  g_thread_join (w->thread);
-  g_assert_error (w->error, G_IO_ERROR, error_code);
-  g_assert_null (w->received);
-  g_clear_error (&w->error);
-  g_clear_object (&w->cancellable);
-  g_object_unref (w->connection);
-  g_free (w);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) received = sw_test_receiver_join (receiver, &error);
+
+  g_assert_error (error, G_IO_ERROR, error_code);
+  g_assert_null (received);
 }
 
 /* ---- a TLS pair -------------------------------------------------------- */
@@ -453,14 +399,14 @@ test_tls_sync_cancel (void)
   TlsPair pair = { 0 };
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GBytes) rest = NULL;
-  Waiter *w;
+  SwTestReceiver *w;
 
   if (!tls_pair_init (&pair, NULL))
     return;
   rest = send_frame_head (pair.server, "not lost", 4);
   w = waiter_new (pair.client, cancellable);
   g_cancellable_cancel (cancellable);
-  waiter_join_free (w, G_IO_ERROR_CANCELLED);
+  waiter_join (w, G_IO_ERROR_CANCELLED);
 
   send_bytes_or_fail (pair.server, rest);
   assert_receives (pair.client, -1, "not lost");
@@ -517,14 +463,14 @@ test_tls_sync_close (void)
 {
   TlsPair pair = { 0 };
   g_autoptr(GError) error = NULL;
-  Waiter *w;
+  SwTestReceiver *w;
 
   if (!tls_pair_init (&pair, NULL))
     return;
   w = waiter_new (pair.client, NULL);
   error = g_thread_join (g_thread_new ("closer", close_in_thread, pair.client));
   g_assert_no_error (error);
-  waiter_join_free (w, G_IO_ERROR_CLOSED);
+  waiter_join (w, G_IO_ERROR_CLOSED);
   g_assert_true (sw_connection_get_closed (pair.client));
   tls_pair_clear (&pair);
 }

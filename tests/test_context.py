@@ -12,15 +12,9 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import swtap  # noqa: E402
-from swtap import GLib, Gio, Sw, PRIORITY, msg, pair, raises  # noqa: E402
+from swtap import GLib, Gio, Sw, PRIORITY, check, msg, pair, raises  # noqa: E402
 
 PENDING = Gio.IOErrorEnum.PENDING
-
-
-def check(condition, message):
-    """Raises AssertionError unless @condition (survives python3 -O)."""
-    if not condition:
-        raise AssertionError(message)
 
 
 @swtap.test
