@@ -50,6 +50,10 @@
 #include "sw-cross-lock-private.h"
 #include "sw-transport-private.h"
 
+/* Asserts that @lock's mutex is held, as _unlocked functions need (a
+ * mutex held by anyone cannot be taken again: trylock fails). */
+#define LOCK_ENSURE_HELD(lock) g_assert (!g_mutex_trylock (&(lock)->mutex))
+
 void
 sw_cross_lock_init (SwCrossLock      *lock,
                     SwLockSealedFunc  sealed_func,
@@ -90,6 +94,7 @@ grant_unlocked (SwCrossLock  *lock,
                 SwLockWaiter *waiter,
                 gboolean      runs_now)
 {
+  LOCK_ENSURE_HELD (lock);
   lock->owned = TRUE;
   waiter->state = SW_LOCK_WAITER_GRANTED;
   lock->owner = waiter->context != NULL ? waiter : NULL;
@@ -108,6 +113,7 @@ static void
 enqueue_unlocked (SwCrossLock  *lock,
                   SwLockWaiter *waiter)
 {
+  LOCK_ENSURE_HELD (lock);
   if (lock->closed)
     waiter->state = SW_LOCK_WAITER_CLOSED;
   else if (!lock->owned)
@@ -168,6 +174,7 @@ check_wait_can_end_unlocked (SwCrossLock  *lock,
 {
   const SwLockWaiter *blocker = NULL;
 
+  LOCK_ENSURE_HELD (lock);
   if (lock->running == g_thread_self ())
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING,
@@ -211,6 +218,7 @@ wait_queued_unlocked (SwCrossLock  *lock,
                       gint64        deadline,
                       GCancellable *cancellable)
 {
+  LOCK_ENSURE_HELD (lock);
   while (waiter->state == SW_LOCK_WAITER_QUEUED)
     {
       if (g_cancellable_is_cancelled (cancellable))
@@ -300,6 +308,7 @@ sw_cross_lock_acquire (SwCrossLock   *lock,
 static void
 seal_unlocked (SwCrossLock *lock)
 {
+  LOCK_ENSURE_HELD (lock);
   lock->owner = NULL;
   lock->running = NULL;
   lock->sealed = TRUE;
