@@ -83,6 +83,7 @@ SwCrossLock *sw_connection_lock_for        (SwConnection  *self,
 gboolean     sw_connection_shutdown_output (SwConnection  *self,
                                             GError       **error);
 void         sw_connection_notify_writable (SwConnection  *self);
+void         sw_connection_notify_codec    (SwConnection  *self);
 
 /* The _finish of an async call tagged @tag (sw-connection-async.c). */
 gboolean     sw_connection_finish_boolean  (SwConnection  *self,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Values and JSON nodes over a connection: a codec (or json-glib) turns
- * them into messages and back. Every call here is built on the message
+/* Values and JSON nodes over a connection, and its codec property: a codec
+ * (or json-glib) turns values into messages and back. Every call here is built on the message
  * calls of sw-connection.c; the async ones chain on them and encode before
  * or decode in their callback, as g_input_stream_read_bytes_async() does,
  * so the core async machinery knows nothing of values. A codec error on
@@ -74,6 +74,105 @@ send_encoded_async (SwConnection        *self,
   task = chained_task_new (self, cancellable, callback, user_data, name, tag);
   sw_connection_send_message_async (self, message, io_priority, cancellable,
                                     on_encoded_sent, task);
+}
+
+/* ---- the codec --------------------------------------------------------- */
+
+/**
+ * sw_connection_get_codec:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:codec].
+ *
+ * The codec returned is only safe to use while no other thread can set a
+ * new one; otherwise use [method@Sw.Connection.dup_codec].
+ *
+ * Returns: (transfer none) (nullable): the codec, or %NULL
+ *
+ * Since: 0.1
+ */
+SwCodec *
+sw_connection_get_codec (SwConnection *self)
+{
+  SwCodec *codec;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  g_mutex_lock (&self->codec_mutex);
+  codec = self->codec;
+  g_mutex_unlock (&self->codec_mutex);
+  return codec;
+}
+
+/**
+ * sw_connection_set_codec:
+ * @self: a connection
+ * @codec: (nullable): the codec, or %NULL
+ *
+ * Sets [property@Sw.Connection:codec]. Calls already running keep the
+ * codec they started with.
+ *
+ * Since: 0.1
+ */
+void
+sw_connection_set_codec (SwConnection *self,
+                         SwCodec      *codec)
+{
+  SwCodec *old;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (codec == NULL || SW_IS_CODEC (codec));
+
+  if (codec != NULL)
+    g_object_ref (codec);
+  g_mutex_lock (&self->codec_mutex);
+  old = self->codec;
+  self->codec = codec;
+  g_mutex_unlock (&self->codec_mutex);
+
+  /* Released outside the mutex: a codec's finalizer is user code. */
+  if (old != NULL)
+    g_object_unref (old);
+  if (old != codec)
+    sw_connection_notify_codec (self);
+}
+
+/**
+ * sw_connection_dup_codec:
+ * @self: a connection
+ *
+ * Gets the codec values are encoded and decoded with, like
+ * [method@Sw.Connection.get_codec], but with a reference of its own, so
+ * the result stays valid when another thread sets a new codec.
+ *
+ * Returns: (transfer full) (nullable): the codec, or %NULL
+ *
+ * Since: 0.2
+ */
+SwCodec *
+sw_connection_dup_codec (SwConnection *self)
+{
+  SwCodec *codec;
+
+  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
+
+  g_mutex_lock (&self->codec_mutex);
+  codec = self->codec ? g_object_ref (self->codec) : NULL;
+  g_mutex_unlock (&self->codec_mutex);
+  return codec;
+}
+
+
+SwCodec *
+sw_connection_require_codec (SwConnection  *self,
+                             GError       **error)
+{
+  SwCodec *codec = sw_connection_dup_codec (self);
+
+  if (codec == NULL)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                         _("Values need a codec; this connection has none"));
+  return codec;
 }
 
 /* ---- values ----------------------------------------------------------- */

@@ -42,7 +42,13 @@
 #include "sw-connection-private.h"
 #include "sw-init-private.h"
 
-/* The rules every function of SwConnection keeps (docs/threads.md says
+/* This file owns the object: its fields' set-up, properties, constructors
+ * and the blocking message calls. The async call object and the async
+ * pairs are in sw-connection-async.c, closing in sw-connection-close.c,
+ * values and the codec in sw-connection-value.c; the struct and its
+ * locking notes in sw-connection-private.h.
+ *
+ * The rules every function of SwConnection keeps (docs/threads.md says
  * the same to users):
  *
  * - Settings never wait for the direction locks. Setters write the
@@ -109,29 +115,6 @@ wrap_io_stream (SwConnection *self)
 }
 
 /* ---- locking helpers -------------------------------------------------- */
-
-static SwCodec *
-get_codec_ref (SwConnection *self)
-{
-  SwCodec *codec;
-
-  g_mutex_lock (&self->codec_mutex);
-  codec = self->codec ? g_object_ref (self->codec) : NULL;
-  g_mutex_unlock (&self->codec_mutex);
-  return codec;
-}
-
-SwCodec *
-sw_connection_require_codec (SwConnection  *self,
-                             GError       **error)
-{
-  SwCodec *codec = get_codec_ref (self);
-
-  if (codec == NULL)
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                         _("Values need a codec; this connection has none"));
-  return codec;
-}
 
 gboolean
 sw_connection_check_open (SwConnection  *self,
@@ -368,7 +351,7 @@ sw_connection_get_property (GObject    *object,
       g_value_take_object (value, sw_connection_dup_framing (self));
       break;
     case PROP_CODEC:
-      g_value_take_object (value, get_codec_ref (self));
+      g_value_take_object (value, sw_connection_dup_codec (self));
       break;
     case PROP_SOCKET:
       g_value_set_object (value, self->socket);
@@ -668,6 +651,12 @@ void
 sw_connection_notify_writable (SwConnection *self)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WRITABLE]);
+}
+
+void
+sw_connection_notify_codec (SwConnection *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODEC]);
 }
 
 SwChannel *
@@ -1487,85 +1476,3 @@ sw_connection_set_read_ahead (SwConnection *self,
   if (sw_channel_set_read_ahead (&self->channel, !!read_ahead))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
 }
-
-/* ---- values ----------------------------------------------------------- */
-
-/**
- * sw_connection_get_codec:
- * @self: a connection
- *
- * Gets [property@Sw.Connection:codec].
- *
- * The codec returned is only safe to use while no other thread can set a
- * new one; otherwise use [method@Sw.Connection.dup_codec].
- *
- * Returns: (transfer none) (nullable): the codec, or %NULL
- *
- * Since: 0.1
- */
-SwCodec *
-sw_connection_get_codec (SwConnection *self)
-{
-  SwCodec *codec;
-
-  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
-
-  g_mutex_lock (&self->codec_mutex);
-  codec = self->codec;
-  g_mutex_unlock (&self->codec_mutex);
-  return codec;
-}
-
-/**
- * sw_connection_set_codec:
- * @self: a connection
- * @codec: (nullable): the codec, or %NULL
- *
- * Sets [property@Sw.Connection:codec]. Calls already running keep the
- * codec they started with.
- *
- * Since: 0.1
- */
-void
-sw_connection_set_codec (SwConnection *self,
-                         SwCodec      *codec)
-{
-  SwCodec *old;
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (codec == NULL || SW_IS_CODEC (codec));
-
-  if (codec != NULL)
-    g_object_ref (codec);
-  g_mutex_lock (&self->codec_mutex);
-  old = self->codec;
-  self->codec = codec;
-  g_mutex_unlock (&self->codec_mutex);
-
-  /* Released outside the mutex: a codec's finalizer is user code. */
-  if (old != NULL)
-    g_object_unref (old);
-  if (old != codec)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODEC]);
-}
-
-/**
- * sw_connection_dup_codec:
- * @self: a connection
- *
- * Gets the codec values are encoded and decoded with, like
- * [method@Sw.Connection.get_codec], but with a reference of its own, so
- * the result stays valid when another thread sets a new codec.
- *
- * Returns: (transfer full) (nullable): the codec, or %NULL
- *
- * Since: 0.2
- */
-SwCodec *
-sw_connection_dup_codec (SwConnection *self)
-{
-  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
-
-  return get_codec_ref (self);
-}
-
