@@ -28,6 +28,7 @@ struct _SwAsyncDriver
                                         * NULL for a closer's flush */
   SwLockWaiter    *owner;
   GSource         *source;             /* attached while waiting */
+  gulong           cancel_handler;     /* on @cancellable while waiting */
   GError          *evicted_error;      /* outcome decided by close() */
 };
 

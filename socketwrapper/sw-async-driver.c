@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The async driver: runs an operation's steps in a task's main context,
- * attaching a readiness source (with the caller's cancellable as a child)
- * whenever a step would block, and parking the direction lock meanwhile so
+ * attaching a readiness source whenever a step would block (the caller's
+ * cancellable and close() wake it through its ready time), and parking the direction lock meanwhile so
  * close() can take it over. The same state machines as the sync driver;
  * never a thread hop. */
 #include "config.h"
@@ -12,23 +12,15 @@
 
 /* ---- the async driver ------------------------------------------------- */
 
-/* Which of a wait's sources fired; the child sources share the callback. */
-typedef enum
-{
-  WAKE_READY,
-  WAKE_CANCELLED,
-} WakeReason;
-
-static void async_driver_wake (SwAsyncDriver *driver,
-                               WakeReason     reason);
+static void async_driver_wake (SwAsyncDriver *driver);
 
 /* Each source type calls its callback with its own arguments (a stream,
- * an fd, a cancellable) before @user_data: one callback per type. */
+ * an fd) before @user_data: one callback per type. */
 static gboolean
 on_stream_ready (GObject  *stream,
                  gpointer  user_data)
 {
-  async_driver_wake (user_data, WAKE_READY);
+  async_driver_wake (user_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -37,16 +29,20 @@ on_fd_ready (int          fd,
              GIOCondition condition,
              gpointer     user_data)
 {
-  async_driver_wake (user_data, WAKE_READY);
+  async_driver_wake (user_data);
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
+/* May run in any thread, until the wake-up disconnects it. A handler, not
+ * a child GCancellableSource: GLib 2.74 leaks one cancelled in one thread
+ * while another destroys it. */
+static void
 on_cancelled (GCancellable *cancellable,
               gpointer      user_data)
 {
-  async_driver_wake (user_data, WAKE_CANCELLED);
-  return G_SOURCE_REMOVE;
+  SwAsyncDriver *driver = user_data;
+
+  g_source_set_ready_time (driver->source, 0);
 }
 
 static GSource *
@@ -76,30 +72,14 @@ readiness_source_new (SwAsyncDriver *driver)
   return source;
 }
 
-static void
-add_cancellable_child (GSource                *parent,
-                       GCancellable           *cancellable,
-                       GCancellableSourceFunc  callback,
-                       gpointer                user_data)
-{
-  GSource *child = g_cancellable_source_new (cancellable);
-
-  g_source_set_callback (child, G_SOURCE_FUNC (callback), user_data, NULL);
-  g_source_add_child_source (parent, child);
-  g_source_unref (child);
-}
-
-/* The source a wait attaches: readiness, with the caller's cancellable as
- * a child. close() wakes it through its ready time (see
- * sw_async_driver_evict()). Built while the operation still owns the lock,
- * so it reads the transport before close() can clear it. */
+/* The source a wait attaches: readiness. The caller's cancellable and
+ * close() (see sw_async_driver_evict()) wake it through its ready time.
+ * Built while the operation still owns the lock, so it reads the transport
+ * before close() can clear it. */
 static GSource *
 async_driver_source_new (SwAsyncDriver *driver)
 {
   GSource *source = readiness_source_new (driver);
-
-  if (driver->cancellable != NULL)
-    add_cancellable_child (source, driver->cancellable, on_cancelled, driver);
 
   g_source_set_priority (source, driver->priority);
   g_source_set_static_name (source, "[socketwrapper] wait for I/O");
@@ -153,16 +133,24 @@ sw_async_driver_run (SwAsyncDriver *driver)
       async_driver_interrupted (driver, error);
       return;
     }
+  /* Runs the handler at once if cancelled meanwhile: the source then
+   * dispatches as soon as it is attached. */
+  if (driver->cancellable != NULL)
+    driver->cancel_handler = g_cancellable_connect (driver->cancellable,
+                                                    G_CALLBACK (on_cancelled), driver, NULL);
   g_source_attach (source, driver->context);
 }
 
 static void
-async_driver_wake (SwAsyncDriver *driver,
-                   WakeReason     reason)
+async_driver_wake (SwAsyncDriver *driver)
 {
   GError *error = NULL;
   gboolean still_owner;
 
+  /* Waits for a handler running in another thread, which reads
+   * @driver->source; none runs after it. */
+  g_cancellable_disconnect (driver->cancellable, driver->cancel_handler);
+  driver->cancel_handler = 0;
   /* Unpark first: it orders this wake-up with close(), which reads
    * @driver->source while the operation is parked. */
   still_owner = driver->lock == NULL || sw_cross_lock_unpark (driver->lock, driver->owner);
@@ -175,17 +163,12 @@ async_driver_wake (SwAsyncDriver *driver,
       return;
     }
 
-  switch (reason)
-    {
-    case WAKE_CANCELLED:
-      g_cancellable_set_error_if_cancelled (driver->cancellable, &error);
-      async_driver_interrupted (driver, error);
-      break;
-    case WAKE_READY:
-    default:
-      sw_async_driver_run (driver);
-      break;
-    }
+  /* Woken by its cancellable, or ready: run() checks the cancellable
+   * after a step that would block, so nothing ready is left unread. */
+  if (g_cancellable_set_error_if_cancelled (driver->cancellable, &error))
+    async_driver_interrupted (driver, error);
+  else
+    sw_async_driver_run (driver);
 }
 
 void
