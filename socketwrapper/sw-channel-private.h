@@ -156,6 +156,10 @@ SwIOStatus     sw_input_fill        (SwChannel     *channel,
 void           sw_out_frame_clear   (SwOutFrame  *frame);
 /* Drops every queued frame. */
 void           sw_output_reset      (SwOutput    *out);
+/* Moves every queued frame of @out into the empty @into, releasing
+ * nothing. */
+void           sw_output_take       (SwOutput    *out,
+                                     SwOutput    *into);
 
 static inline gsize
 sw_input_available (const SwInput *in)

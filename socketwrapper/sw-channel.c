@@ -62,6 +62,20 @@ sw_output_reset (SwOutput *out)
 }
 
 void
+sw_output_take (SwOutput *out,
+                SwOutput *into)
+{
+  g_assert (into->n_frames == 0);
+  into->single = out->single;
+  into->frames = out->frames == &out->single ? &into->single : out->frames;
+  into->n_frames = out->n_frames;
+  /* Emptied without a release: the frames are @into's now. */
+  out->frames = NULL;
+  out->n_frames = 0;
+  sw_output_reset (out);
+}
+
+void
 sw_channel_clear (SwChannel *channel)
 {
   sw_input_reset_frame (&channel->input);

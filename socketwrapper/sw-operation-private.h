@@ -31,6 +31,10 @@ typedef struct
   gboolean        committed;    /* send message: first byte written; a
                                  * batch commits as a whole */
   GIOCondition    wait_for;     /* after SW_STEP_WOULD_BLOCK */
+  /* Frames an interruption dropped, released by sw_operation_clear():
+   * close() may interrupt an operation with a lock's mutex held, where no
+   * GBytes free function may run. */
+  SwOutput        discarded;
 } SwOperation;
 
 typedef enum
@@ -75,7 +79,9 @@ SwStep   sw_operation_step         (SwOperation   *op,
                                     GError       **error);
 /* The op was interrupted (timeout, cancel, close) with @error. Applies the
  * committed-send rule: returns TRUE (and frees @error) when the op has
- * nevertheless succeeded, else undoes what it had not committed. */
+ * nevertheless succeeded, else undoes what it had not committed (frames
+ * it drops are kept in @op until sw_operation_clear()). Frees nothing of
+ * the caller's, so it may run with a lock's mutex held. */
 gboolean sw_operation_interrupted  (SwOperation   *op,
                                     SwChannel     *channel,
                                     GError       **error);

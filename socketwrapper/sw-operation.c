@@ -808,6 +808,7 @@ sw_operation_append_messages (SwOperation    *op,
 void
 sw_operation_clear (SwOperation *op)
 {
+  sw_output_reset (&op->discarded);
   if (op->owned != NULL)
     {
       for (guint i = 0; i < op->n_messages; i++)
@@ -942,7 +943,7 @@ sw_operation_interrupted (SwOperation  *op,
           return TRUE;
         }
       if (op->started)
-        sw_output_reset (&channel->output);
+        sw_output_take (&channel->output, &op->discarded);
       return FALSE;
     case SW_OPERATION_SEND_BYTES:
       if (op->written > 0)
@@ -952,7 +953,7 @@ sw_operation_interrupted (SwOperation  *op,
         }
       /* A raw datagram queued as a frame was not sent: drop it. */
       if (op->started && !op->committed && sw_transport_is_datagram (&channel->transport))
-        sw_output_reset (&channel->output);
+        sw_output_take (&channel->output, &op->discarded);
       return FALSE;
     case SW_OPERATION_RECEIVE_MESSAGE:
     case SW_OPERATION_RECEIVE_BYTES:

@@ -655,6 +655,126 @@ test_close_from_framing (void)
   g_assert_cmpint (sw_connection_get_fd (b), ==, -1);
 }
 
+/* A framing whose headers are GBytes with a free function of their own:
+ * the user code that must never run with a lock's mutex held. */
+#define TEST_TYPE_WATCHED_FRAMING (test_watched_framing_get_type ())
+G_DECLARE_FINAL_TYPE (TestWatchedFraming, test_watched_framing, TEST, WATCHED_FRAMING, GObject)
+
+struct _TestWatchedFraming
+{
+  GObject  parent_instance;
+  gboolean closing;           /* set by the test around close() */
+  gboolean freed_in_close;
+  guint    n_freed;
+};
+
+static void
+watched_header_free (gpointer data)
+{
+  TestWatchedFraming *self = data;
+
+  self->n_freed++;
+  if (self->closing)
+    self->freed_in_close = TRUE;
+}
+
+static SwFramingResult
+watched_framing_decode (SwFraming     *framing,
+                        const guint8  *data,
+                        gsize          length,
+                        guint64       *scratch,
+                        gsize         *header_length,
+                        guint64       *payload_length,
+                        gsize         *trailer_length,
+                        gsize         *needed,
+                        GError       **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "send only");
+  return SW_FRAMING_RESULT_ERROR;
+}
+
+static gboolean
+watched_framing_encode (SwFraming  *framing,
+                        GBytes     *payload,
+                        GBytes    **header,
+                        GBytes    **trailer,
+                        GError    **error)
+{
+  static const guint8 mark[4] = { 'H', 'D', 'R', ':' };
+
+  *header = g_bytes_new_with_free_func (mark, sizeof mark, watched_header_free, framing);
+  return TRUE;
+}
+
+static void
+test_watched_framing_iface_init (SwFramingInterface *iface)
+{
+  iface->decode = watched_framing_decode;
+  iface->encode = watched_framing_encode;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestWatchedFraming, test_watched_framing, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
+                                                      test_watched_framing_iface_init))
+
+static void
+test_watched_framing_class_init (TestWatchedFramingClass *klass)
+{
+}
+
+static void
+test_watched_framing_init (TestWatchedFraming *self)
+{
+}
+
+static void
+on_send_closed (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GError **error = user_data;
+
+  g_assert_false (sw_connection_send_message_finish (SW_CONNECTION (source), result, error));
+}
+
+/* close() takes the lock from an async send parked before its first byte
+ * and drops its frames; the framing's header GBytes is released later, in
+ * the call's context, not inside close() where a lock's mutex is held. */
+static void
+test_close_releases_dropped_frames_outside_locks (void)
+{
+  g_autoptr(TestWatchedFraming) framing = g_object_new (TEST_TYPE_WATCHED_FRAMING, NULL);
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) big = sw_test_pattern_bytes (8 * 1024 * 1024, 13);
+  g_autoptr(GBytes) small = g_bytes_new_static ("queued", 6);
+  g_autoptr(GError) small_error = NULL;
+  g_autoptr(GError) error = NULL;
+
+  make_pair (SW_FRAMING (framing), &a, &b);
+  /* Raw bytes fill the socket while the peer reads nothing; the async send
+   * then frames its message and parks before writing a byte of it. */
+  while (sw_connection_send_bytes (a, big, 0, NULL, &error) > 0)
+    ;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  sw_connection_send_message_async (a, small, G_PRIORITY_DEFAULT, NULL, on_send_closed,
+                                    &small_error);
+  g_assert_cmpuint (framing->n_freed, ==, 0);
+
+  framing->closing = TRUE;
+  sw_connection_close_async (a, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  framing->closing = FALSE;
+  while (small_error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (small_error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_false (framing->freed_in_close);
+  g_assert_cmpuint (framing->n_freed, ==, 1);
+  g_object_unref (g_steal_pointer (&b));
+  while (!sw_connection_get_closed (a))
+    g_main_context_iteration (NULL, TRUE);
+}
+
 typedef struct
 {
   SwConnection *connection;
@@ -901,6 +1021,8 @@ main (int    argc,
   g_test_add_func ("/sw/context/dispose/committed-frame", test_dispose_finishes_committed_frame);
   g_test_add_func ("/sw/context/close/from-framing", test_close_from_framing);
   g_test_add_func ("/sw/context/close/second-cancellable", test_second_close_cancellable);
+  g_test_add_func ("/sw/context/close/releases-outside-locks",
+                   test_close_releases_dropped_frames_outside_locks);
   g_test_add_func ("/sw/context/close/second-reports-failure", test_second_close_reports_failure);
   g_test_add_func ("/sw/context/fd/flags-restored", test_fd_flags_restored);
   g_test_add_func ("/sw/context/getters/dup-race", test_dup_getters_race_setters);
