@@ -66,14 +66,21 @@ close_transport (SwConnection  *self,
   GError *local_error = flush_error;
   GSList *waiters;
 
+  /* From here on set_inheritable() leaves the fds alone, so it never
+   * touches a reused fd number; the objects are closed outside the mutex,
+   * as a stream's close may run user code. */
   g_mutex_lock (&self->closed_mutex);
+  self->fds_released = TRUE;
   sw_transport_restore_fd_flags (transport);
   transport->in_fd = transport->out_fd = -1;
   transport->in_stream = NULL;
   transport->out_stream = NULL;
-  /* Under the mutex, so set_inheritable() never touches a reused fd. */
+  g_mutex_unlock (&self->closed_mutex);
+
   if (!close_wrapped_objects (self, cancellable, flushed ? &local_error : NULL))
     flushed = FALSE;
+
+  g_mutex_lock (&self->closed_mutex);
   g_atomic_int_set (&self->readable, FALSE);
   g_atomic_int_set (&self->writable, FALSE);
   self->close_error = local_error ? g_error_copy (local_error) : NULL;

@@ -59,6 +59,8 @@ struct _SwConnection
   int            n_unsealed;         /* atomic: direction locks a close
                                       * still waits for */
   SwCloseMode    close_mode;         /* protected by @closed_mutex */
+  gboolean       fds_released;       /* protected by @closed_mutex: the
+                                      * wrapped fds are being closed */
   GTask         *close_task;         /* protected by @closed_mutex */
   GError        *close_error;        /* protected by @closed_mutex */
   GSList        *close_waiters;      /* protected by @closed_mutex: tasks of

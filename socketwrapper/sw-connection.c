@@ -1321,7 +1321,7 @@ sw_connection_get_inheritable (SwConnection *self)
   /* Under @closed_mutex: close() cannot close the fd meanwhile, so the
    * number is never another file's. */
   g_mutex_lock (&self->closed_mutex);
-  if (!g_atomic_int_get (&self->closed) && self->fd >= 0)
+  if (!self->fds_released && self->fd >= 0)
     flags = fcntl (self->fd, F_GETFD);
   g_mutex_unlock (&self->closed_mutex);
   return flags >= 0 && (flags & FD_CLOEXEC) == 0;
@@ -1367,7 +1367,7 @@ sw_connection_set_inheritable (SwConnection *self,
    * out_fd, not the fd), read under @closed_mutex so close() cannot close
    * them meanwhile. */
   g_mutex_lock (&self->closed_mutex);
-  changed = !g_atomic_int_get (&self->closed) && self->fd >= 0;
+  changed = !self->fds_released && self->fd >= 0;
   if (changed)
     {
       set_cloexec (self->fd, !inheritable);
