@@ -180,7 +180,12 @@ async_call_start (SwAsyncCall *call)
     {
       cork_queued_sends (call);
       if (call->threaded)
-        g_task_run_in_thread (call->task, async_call_thread);
+        {
+          /* Not this thread's any more: close() from here must wait for
+           * the worker rather than leave the close to it. */
+          sw_cross_lock_set_running (call->driver.lock, NULL);
+          g_task_run_in_thread (call->task, async_call_thread);
+        }
       else
         sw_async_driver_run (&call->driver);
     }
@@ -276,7 +281,7 @@ async_call_thread (GTask        *task,
   SwAsyncCall *call = task_data;
   GError *error = NULL;
 
-  sw_cross_lock_set_running (call->driver.lock);
+  sw_cross_lock_set_running (call->driver.lock, g_thread_self ());
   if (sw_operation_run_sync (&call->op, &self->channel, -1, cancellable,
                              &self->close_watch, &error)
       && call->after != NULL)
@@ -333,6 +338,7 @@ async_call_new (SwConnection        *self,
   call->threaded = (condition == G_IO_IN ? sw_transport_can_read (&self->channel.transport)
                                          : sw_transport_can_write (&self->channel.transport))
                    && !sw_transport_can_poll (&self->channel.transport, condition);
+  call->waiter.threaded = call->threaded;
 
   if (cancellable != NULL)
     call->queue_handler = g_cancellable_connect (cancellable,

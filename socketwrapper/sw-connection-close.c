@@ -259,6 +259,8 @@ begin_close (SwConnection *self,
   g_mutex_lock (&self->closed_mutex);
   self->close_mode = mode;
   self->close_task = task ? g_object_ref (task) : NULL;
+  if (task != NULL)
+    self->close_context = g_main_context_ref (g_task_get_context (task));
   g_mutex_unlock (&self->closed_mutex);
 
   g_atomic_int_set (&self->n_unsealed, G_N_ELEMENTS (locks));
@@ -305,8 +307,22 @@ on_close_wait_cancelled (GCancellable *cancellable,
   g_mutex_unlock (&self->closed_mutex);
 }
 
+/* Whether the close under way can only finish once this thread goes on:
+ * it was left to an owner running in this thread, or it is a
+ * close_async() of a context this thread owns. */
+static gboolean
+close_finishes_here_unlocked (SwConnection *self)
+{
+  if (self->close_mode == SW_CLOSE_DEFERRED)
+    return sw_cross_lock_runs_here (&self->receive_lock)
+           || sw_cross_lock_runs_here (&self->send_lock);
+  return self->close_mode == SW_CLOSE_ASYNC
+         && g_main_context_is_owner (self->close_context);
+}
+
 /* Another close is under way: waits until it has finished (or
- * @cancellable fires) and returns its outcome. */
+ * @cancellable fires) and returns its outcome; returns TRUE at once when
+ * that close can only finish once this thread goes on. */
 static gboolean
 wait_for_other_close (SwConnection  *self,
                       GCancellable  *cancellable,
@@ -319,9 +335,12 @@ wait_for_other_close (SwConnection  *self,
     handler = g_cancellable_connect (cancellable, G_CALLBACK (on_close_wait_cancelled),
                                      self, NULL);
   g_mutex_lock (&self->closed_mutex);
-  while (!g_atomic_int_get (&self->closed) && !g_cancellable_is_cancelled (cancellable))
+  while (!g_atomic_int_get (&self->closed) && !g_cancellable_is_cancelled (cancellable)
+         && !close_finishes_here_unlocked (self))
     g_cond_wait (&self->closed_cond, &self->closed_mutex);
-  if (g_atomic_int_get (&self->closed))
+  if (!g_atomic_int_get (&self->closed) && close_finishes_here_unlocked (self))
+    ok = TRUE;
+  else if (g_atomic_int_get (&self->closed))
     {
       ok = self->close_error == NULL;
       if (!ok)
@@ -334,6 +353,45 @@ wait_for_other_close (SwConnection  *self,
   return ok;
 }
 
+typedef enum
+{
+  SEALS_DONE,
+  SEALS_LEFT_DEFERRED,   /* an owner in this thread finishes the close */
+  SEALS_LEFT_CANCELLED,  /* the owner finishes it: the closer gave up */
+} SealsWait;
+
+/* A blocking close waits for owners in other threads, woken by the close
+ * watch, to seal their locks as they leave their system calls; or, if
+ * @cancellable fires first, leaves the close to them. */
+static SealsWait
+wait_for_seals (SwConnection *self,
+                GCancellable *cancellable)
+{
+  SealsWait result = SEALS_DONE;
+  gulong handler = 0;
+
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (on_close_wait_cancelled),
+                                     self, NULL);
+  g_mutex_lock (&self->closed_mutex);
+  while (result == SEALS_DONE && g_atomic_int_get (&self->n_unsealed) > 0)
+    {
+      if (self->close_mode == SW_CLOSE_DEFERRED)
+        result = SEALS_LEFT_DEFERRED;
+      else if (g_cancellable_is_cancelled (cancellable))
+        {
+          /* Under the mutex: the last seal then sees the mode. */
+          self->close_mode = SW_CLOSE_DEFERRED;
+          result = SEALS_LEFT_CANCELLED;
+        }
+      else
+        g_cond_wait (&self->closed_cond, &self->closed_mutex);
+    }
+  g_mutex_unlock (&self->closed_mutex);
+  g_cancellable_disconnect (cancellable, handler);
+  return result;
+}
+
 gboolean
 sw_connection_close_internal (SwConnection  *self,
                               GCancellable  *cancellable,
@@ -343,19 +401,18 @@ sw_connection_close_internal (SwConnection  *self,
     return wait_for_other_close (self, cancellable, error);
 
   if (!begin_close (self, SW_CLOSE_SYNC, NULL))
-    {
-      gboolean deferred;
-
-      /* Owners in other threads were woken by the close watch and seal
-       * their locks as they leave their system calls. */
-      g_mutex_lock (&self->closed_mutex);
-      deferred = self->close_mode == SW_CLOSE_DEFERRED;
-      while (!deferred && g_atomic_int_get (&self->n_unsealed) > 0)
-        g_cond_wait (&self->closed_cond, &self->closed_mutex);
-      g_mutex_unlock (&self->closed_mutex);
-      if (deferred)
+    switch (wait_for_seals (self, cancellable))
+      {
+      case SEALS_LEFT_DEFERRED:
         return TRUE;
-    }
+      case SEALS_LEFT_CANCELLED:
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             _("Closing goes on once the call in progress returns"));
+        return FALSE;
+      case SEALS_DONE:
+      default:
+        break;
+      }
   return finish_close_sync (self, cancellable, error);
 }
 

@@ -62,6 +62,8 @@ struct _SwConnection
   gboolean       fds_released;       /* protected by @closed_mutex: the
                                       * wrapped fds are being closed */
   GTask         *close_task;         /* protected by @closed_mutex */
+  GMainContext  *close_context;      /* protected by @closed_mutex:
+                                      * close_async()'s context */
   GError        *close_error;        /* protected by @closed_mutex */
   GSList        *close_waiters;      /* protected by @closed_mutex: tasks of
                                       * close_async() calls after the first */

@@ -332,6 +332,7 @@ sw_connection_finalize (GObject *object)
   g_clear_object (&self->output_stream);
   g_clear_error (&self->init_error);
   g_clear_error (&self->close_error);
+  g_clear_pointer (&self->close_context, g_main_context_unref);
   g_assert (self->close_task == NULL && self->close_waiters == NULL);
 
   G_OBJECT_CLASS (sw_connection_parent_class)->finalize (object);

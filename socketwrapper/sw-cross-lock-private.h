@@ -44,7 +44,9 @@ struct _SwLockWaiter
    * from this owner while it is parked (waiting on a source in its main
    * context, not inside a system call). */
   SwLockWakeFunc    evict;
-  GMainContext     *context;  /* async waiters: where they run */
+  GMainContext     *context;  /* async waiters: where they resume */
+  gboolean          threaded; /* async waiters that run in a worker thread
+                               * once resumed (streams that cannot poll) */
   const char       *name;     /* async waiters: the call, for errors */
   GThread          *thread;   /* blocking waiters: the waiting thread */
   GCond             cond;     /* blocking waiters only */
@@ -115,9 +117,12 @@ gboolean sw_cross_lock_unpark  (SwCrossLock   *lock,
 SwLockWaiter *sw_cross_lock_take_head (SwCrossLock   *lock,
                                        gboolean     (*match) (SwLockWaiter *waiter));
 
-/* A granted async call runs now, in this thread (a worker's thread for
- * streams that cannot poll). */
-void     sw_cross_lock_set_running (SwCrossLock *lock);
+/* The owner now runs in @thread (a threaded call: NULL while it moves to
+ * its worker, then the worker). */
+void     sw_cross_lock_set_running (SwCrossLock *lock,
+                                    GThread     *thread);
+/* Whether the owner runs in this thread, below the caller. */
+gboolean sw_cross_lock_runs_here   (SwCrossLock *lock);
 
 /* Closes the lock: every queued waiter fails with CLOSED and later
  * acquires fail at once. The caller takes the lock from a parked async

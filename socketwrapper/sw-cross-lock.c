@@ -101,7 +101,7 @@ grant_unlocked (SwCrossLock  *lock,
   if (waiter->context == NULL)
     lock->running = waiter->thread;
   else if (runs_now)
-    lock->running = g_thread_self ();
+    lock->running = waiter->threaded ? NULL : g_thread_self ();
   else
     {
       lock->running = NULL;
@@ -158,12 +158,16 @@ sw_cross_lock_dequeue (SwCrossLock  *lock,
 }
 
 /* Whether @waiter is an async call that only this thread can run: one of
- * a main context this thread owns. */
+ * a main context this thread owns, and not one running in its worker. */
 static gboolean
-runs_in_own_context (const SwLockWaiter *waiter)
+runs_in_own_context_unlocked (SwCrossLock        *lock,
+                              const SwLockWaiter *waiter)
 {
-  return waiter != NULL && waiter->context != NULL
-         && g_main_context_is_owner (waiter->context);
+  if (waiter == NULL || waiter->context == NULL)
+    return FALSE;
+  if (waiter->threaded && waiter->state == SW_LOCK_WAITER_GRANTED && lock->parked != waiter)
+    return FALSE;
+  return g_main_context_is_owner (waiter->context);
 }
 
 /* Fails with PENDING when waiting for the lock could only end by this
@@ -182,10 +186,10 @@ check_wait_can_end_unlocked (SwCrossLock  *lock,
                              "thread, which would wait for itself"));
       return FALSE;
     }
-  if (runs_in_own_context (lock->owner))
+  if (runs_in_own_context_unlocked (lock, lock->owner))
     blocker = lock->owner;
   for (GList *l = lock->waiters.head; blocker == NULL && l != NULL; l = l->next)
-    if (runs_in_own_context (l->data))
+    if (runs_in_own_context_unlocked (lock, l->data))
       blocker = l->data;
   if (blocker == NULL)
     return TRUE;
@@ -408,11 +412,23 @@ sw_cross_lock_unpark (SwCrossLock  *lock,
 }
 
 void
-sw_cross_lock_set_running (SwCrossLock *lock)
+sw_cross_lock_set_running (SwCrossLock *lock,
+                           GThread     *thread)
 {
   g_mutex_lock (&lock->mutex);
-  lock->running = g_thread_self ();
+  lock->running = thread;
   g_mutex_unlock (&lock->mutex);
+}
+
+gboolean
+sw_cross_lock_runs_here (SwCrossLock *lock)
+{
+  gboolean here;
+
+  g_mutex_lock (&lock->mutex);
+  here = lock->running == g_thread_self ();
+  g_mutex_unlock (&lock->mutex);
+  return here;
 }
 
 SwLockSeal

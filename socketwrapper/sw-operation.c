@@ -964,6 +964,86 @@ sw_operation_interrupted (SwOperation  *op,
     }
 }
 
+static void
+on_blocking_interrupted (GCancellable *cancellable,
+                         gpointer      user_data)
+{
+  g_cancellable_cancel (user_data);
+}
+
+/* Runs @handler's connection on @source with a reference on @target, so
+ * it may be disconnected without waiting for a handler running in another
+ * thread (g_cancellable_disconnect() would: a close() called from a
+ * "cancelled" handler then deadlocks with the thread it waits for). */
+static gulong
+forward_cancel (GCancellable *source,
+                GCancellable *target)
+{
+  if (source == NULL)
+    return 0;
+  if (g_cancellable_is_cancelled (source))
+    {
+      g_cancellable_cancel (target);
+      return 0;
+    }
+  return g_signal_connect_data (source, "cancelled", G_CALLBACK (on_blocking_interrupted),
+                                g_object_ref (target), (GClosureNotify) (void (*) (void)) g_object_unref,
+                                0);
+}
+
+/* A stream that cannot poll is only interrupted through the cancellable
+ * of its blocking call: give that call one that the caller's cancellable
+ * and close() both fire. NULL when the transport can poll. */
+static GCancellable *
+blocking_cancellable_new (const SwOperation  *op,
+                          SwChannel          *channel,
+                          GCancellable       *cancellable,
+                          SwCloseWatch       *close_watch,
+                          gulong              handlers[2])
+{
+  GIOCondition condition = sw_operation_is_receive (op) ? G_IO_IN : G_IO_OUT;
+  GCancellable *blocking;
+
+  if (close_watch == NULL || sw_transport_can_poll (&channel->transport, condition))
+    return NULL;
+  blocking = g_cancellable_new ();
+  handlers[0] = forward_cancel (cancellable, blocking);
+  handlers[1] = forward_cancel (close_watch->cancellable, blocking);
+  return blocking;
+}
+
+static void
+blocking_cancellable_free (GCancellable  *blocking,
+                           GCancellable  *cancellable,
+                           SwCloseWatch  *close_watch,
+                           gulong         handlers[2])
+{
+  if (blocking == NULL)
+    return;
+  if (handlers[0] != 0)
+    g_signal_handler_disconnect (cancellable, handlers[0]);
+  if (handlers[1] != 0)
+    g_signal_handler_disconnect (close_watch->cancellable, handlers[1]);
+  g_object_unref (blocking);
+}
+
+/* A blocking stream call cancelled by close() failed as CANCELLED: say
+ * CLOSED, as a wait would. */
+static void
+blocking_error_fixup (GError        *error,
+                      GCancellable  *cancellable,
+                      SwCloseWatch  *close_watch)
+{
+  if (close_watch != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      && !g_cancellable_is_cancelled (cancellable)
+      && g_cancellable_is_cancelled (close_watch->cancellable))
+    {
+      error->code = G_IO_ERROR_CLOSED;
+      g_free (error->message);
+      error->message = g_strdup (_("The connection is closed"));
+    }
+}
+
 gboolean
 sw_operation_run_sync (SwOperation   *op,
                        SwChannel     *channel,
@@ -972,30 +1052,35 @@ sw_operation_run_sync (SwOperation   *op,
                        SwCloseWatch  *close_watch,
                        GError       **error)
 {
+  gulong handlers[2] = { 0, 0 };
+  GCancellable *blocking = blocking_cancellable_new (op, channel, cancellable, close_watch,
+                                                     handlers);
   GError *local_error = NULL;
+  gboolean ok;
 
   for (;;)
     {
-      switch (sw_operation_step (op, channel, cancellable, &local_error))
+      SwStep step = sw_operation_step (op, channel, blocking ? blocking : cancellable,
+                                       &local_error);
+
+      if (step == SW_STEP_DONE || step == SW_STEP_ERROR)
         {
-        case SW_STEP_DONE:
-          return TRUE;
-        case SW_STEP_ERROR:
-          g_propagate_error (error, local_error);
-          return FALSE;
-        case SW_STEP_WOULD_BLOCK:
-        default:
+          ok = step == SW_STEP_DONE;
           break;
         }
-
       if (!sw_sync_wait (&channel->transport, op->wait_for, deadline, cancellable,
                          close_watch, &local_error))
         {
-          if (sw_operation_interrupted (op, channel, &local_error))
-            return TRUE;
-          g_propagate_error (error, local_error);
-          return FALSE;
+          ok = sw_operation_interrupted (op, channel, &local_error);
+          break;
         }
     }
+  if (!ok)
+    {
+      blocking_error_fixup (local_error, cancellable, close_watch);
+      g_propagate_error (error, local_error);
+    }
+  blocking_cancellable_free (blocking, cancellable, close_watch, handlers);
+  return ok;
 }
 

@@ -86,11 +86,35 @@ sync_wait_signal (SwSyncWait *wait)
   while (result < 0 && errno == EINTR);
 }
 
+/* What a cancellable's handler wakes: the wait, until it ends. The
+ * handler owns this; the wait detaches itself under @cancel_mutex, so it
+ * need not wait for a handler running in another thread (as
+ * g_cancellable_disconnect() would: a close() called from a "cancelled"
+ * handler would then deadlock with the very wait it waits for). */
+typedef struct
+{
+  SwSyncWait *wait;   /* protected by cancel_mutex; NULL once it ended */
+} CancelTarget;
+
+static GMutex cancel_mutex;
+
 static void
 on_wait_cancelled (GCancellable *cancellable,
                    gpointer      user_data)
 {
-  sync_wait_signal (user_data);
+  CancelTarget *target = user_data;
+
+  g_mutex_lock (&cancel_mutex);
+  if (target->wait != NULL)
+    sync_wait_signal (target->wait);
+  g_mutex_unlock (&cancel_mutex);
+}
+
+static void
+cancel_target_free (gpointer  data,
+                    GClosure *closure)
+{
+  g_free (data);
 }
 
 /* Runs in the thread calling close(). */
@@ -127,10 +151,11 @@ sw_close_watch_clear (SwCloseWatch *watch)
 }
 
 static void
-sync_wait_begin (SwSyncWait    *wait,
-                 SwCloseWatch  *close_watch,
-                 GCancellable  *cancellable,
-                 gulong        *handler)
+sync_wait_begin (SwSyncWait     *wait,
+                 SwCloseWatch   *close_watch,
+                 GCancellable   *cancellable,
+                 CancelTarget  **target,
+                 gulong         *handler)
 {
   if (close_watch != NULL)
     {
@@ -139,9 +164,16 @@ sync_wait_begin (SwSyncWait    *wait,
       g_queue_push_tail_link (&close_watch->waiters, &wait->link);
       g_mutex_unlock (&close_watch->mutex);
     }
-  /* Signals at once if already cancelled. */
-  if (cancellable != NULL)
-    *handler = g_cancellable_connect (cancellable, G_CALLBACK (on_wait_cancelled), wait, NULL);
+  if (cancellable == NULL)
+    return;
+  *target = g_new0 (CancelTarget, 1);
+  (*target)->wait = wait;
+  *handler = g_signal_connect_data (cancellable, "cancelled", G_CALLBACK (on_wait_cancelled),
+                                    *target, cancel_target_free, 0);
+  /* Checked after connecting, so a cancellation is never missed; one
+   * seen twice only wakes the wait twice. */
+  if (g_cancellable_is_cancelled (cancellable))
+    sync_wait_signal (wait);
 }
 
 /* After it, nothing writes to the wake fd for this wait; a wake-up that
@@ -150,13 +182,19 @@ static void
 sync_wait_end (SwSyncWait    *wait,
                SwCloseWatch  *close_watch,
                GCancellable  *cancellable,
+               CancelTarget  *target,
                gulong         handler)
 {
   guint64 count;
   ssize_t result;
 
-  /* Waits for a handler running in another thread. */
-  g_cancellable_disconnect (cancellable, handler);
+  if (target != NULL)
+    {
+      g_mutex_lock (&cancel_mutex);
+      target->wait = NULL;
+      g_mutex_unlock (&cancel_mutex);
+      g_signal_handler_disconnect (cancellable, handler);
+    }
   if (close_watch != NULL)
     {
       g_mutex_lock (&close_watch->mutex);
@@ -178,6 +216,7 @@ sw_sync_wait (SwTransport   *transport,
               GError       **error)
 {
   SwSyncWait wait = { .fd = -1 };
+  CancelTarget *target = NULL;
   gulong handler = 0;
   gboolean ok = TRUE;
 
@@ -189,13 +228,13 @@ sw_sync_wait (SwTransport   *transport,
   if (wait.fd < 0)
     return FALSE;
 
-  sync_wait_begin (&wait, close_watch, cancellable, &handler);
+  sync_wait_begin (&wait, close_watch, cancellable, &target, &handler);
   /* Registered first: a close() after this check wakes the poll. */
   if (!g_atomic_int_get (&wait.signalled)
       && !(close_watch != NULL && g_cancellable_is_cancelled (close_watch->cancellable)))
     ok = sw_transport_wait (transport, condition, deadline, cancellable,
                             wait.fd, error);
-  sync_wait_end (&wait, close_watch, cancellable, handler);
+  sync_wait_end (&wait, close_watch, cancellable, target, handler);
 
   if (!ok)
     return FALSE;
