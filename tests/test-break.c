@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -668,6 +669,211 @@ test_new_for_closed_fd (void)
   g_assert_nonnull (error);
 }
 
+/* ---- close(cancellable) while another thread is stuck in a write ----- */
+
+/* An output stream whose write blocks until released, as a stream over a
+ * slow device or a custom transport does; it ignores cancellables. */
+#define TEST_TYPE_STUCK_STREAM (test_stuck_stream_get_type ())
+G_DECLARE_FINAL_TYPE (TestStuckStream, test_stuck_stream, TEST, STUCK_STREAM, GOutputStream)
+
+struct _TestStuckStream
+{
+  GOutputStream parent_instance;
+  GMutex        mutex;
+  GCond         cond;
+  gboolean      entered;
+  gboolean      released;
+};
+
+G_DEFINE_FINAL_TYPE (TestStuckStream, test_stuck_stream, G_TYPE_OUTPUT_STREAM)
+
+static gssize
+stuck_stream_write (GOutputStream  *stream,
+                    const void     *buffer,
+                    gsize           count,
+                    GCancellable   *cancellable,
+                    GError        **error)
+{
+  TestStuckStream *self = TEST_STUCK_STREAM (stream);
+
+  g_mutex_lock (&self->mutex);
+  self->entered = TRUE;
+  g_cond_broadcast (&self->cond);
+  while (!self->released)
+    g_cond_wait (&self->cond, &self->mutex);
+  g_mutex_unlock (&self->mutex);
+  return (gssize) count;
+}
+
+static void
+test_stuck_stream_finalize (GObject *object)
+{
+  TestStuckStream *self = TEST_STUCK_STREAM (object);
+
+  g_mutex_clear (&self->mutex);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (test_stuck_stream_parent_class)->finalize (object);
+}
+
+static void
+test_stuck_stream_class_init (TestStuckStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_stuck_stream_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = stuck_stream_write;
+}
+
+static void
+test_stuck_stream_init (TestStuckStream *self)
+{
+  g_mutex_init (&self->mutex);
+  g_cond_init (&self->cond);
+}
+
+typedef struct
+{
+  SwConnection *connection;
+  GCancellable *cancellable;
+  pid_t         tid;
+  gint          started;
+  gboolean      ok;
+  GError       *error;
+} CloseCall;
+
+static gpointer
+close_thread (gpointer data)
+{
+  CloseCall *c = data;
+
+  c->tid = (pid_t) syscall (SYS_gettid);
+  g_atomic_int_set (&c->started, 1);
+  c->ok = sw_connection_close (c->connection, c->cancellable, &c->error);
+  return NULL;
+}
+
+static gpointer
+send_thread (gpointer data)
+{
+  g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
+  GError *error = NULL;
+
+  sw_connection_send_message (data, message, -1, NULL, &error);
+  return error;
+}
+
+/* "Pass a cancellable where that matters": the first close() waits for
+ * the thread running a send to let go; its cancellable must end that
+ * wait. */
+static void
+test_close_cancellable_stuck_sender (void)
+{
+  g_autoptr(TestStuckStream) stream = g_object_new (TEST_TYPE_STUCK_STREAM, NULL);
+  g_autoptr(SwConnection) c = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  CloseCall cc = { 0 };
+  GThread *sender, *closer;
+
+  if (!in_bounded_subprocess ())
+    return;
+  c = sw_connection_new_for_streams (NULL, G_OUTPUT_STREAM (stream), sw_framing_get_default ());
+  sender = g_thread_new ("sender", send_thread, c);
+  g_mutex_lock (&stream->mutex);
+  while (!stream->entered)
+    g_cond_wait (&stream->cond, &stream->mutex);
+  g_mutex_unlock (&stream->mutex);
+
+  cc.connection = c;
+  cc.cancellable = cancellable;
+  closer = g_thread_new ("closer", close_thread, &cc);
+  while (!g_atomic_int_get (&cc.started))
+    g_thread_yield ();
+  while (!thread_in_syscall (cc.tid, SYS_futex))
+    g_thread_yield ();
+  g_cancellable_cancel (cancellable);
+  g_thread_join (closer);
+  g_assert_false (cc.ok);
+  g_assert_error (cc.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&cc.error);
+
+  g_mutex_lock (&stream->mutex);
+  stream->released = TRUE;
+  g_cond_broadcast (&stream->cond);
+  g_mutex_unlock (&stream->mutex);
+  g_clear_error ((GError **) &(GError *) { g_thread_join (sender) });
+}
+
+/* ---- close() while shutdown_write_async() waits for the peer --------- */
+
+typedef struct
+{
+  gboolean  done;
+  gboolean  ok;
+  GError   *error;
+} ShutDone;
+
+static void
+on_shutdown_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  ShutDone *d = user_data;
+
+  d->ok = sw_connection_shutdown_write_finish (SW_CONNECTION (source), result, &d->error);
+  d->done = TRUE;
+}
+
+static gpointer
+drain_all (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  char buffer[65536];
+
+  for (;;)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      /* The library made the fd non-blocking. */
+      poll (&pfd, 1, -1);
+      n = read (fd, buffer, sizeof buffer);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return NULL;
+    }
+}
+
+/* A committed 8 MiB frame, shutdown_write_async() waiting to flush it,
+ * then close(): the shutdown completes (the frame is committed, so it is
+ * finished by close), notify::closed is emitted once, in this thread. */
+static void
+test_close_during_shutdown_write_async (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) big = sw_test_pattern_bytes (8 * 1024 * 1024, 5);
+  g_autoptr(GError) error = NULL;
+  ShutDone d = { 0 };
+  NotifyCount n = { 0 };
+  GThread *drainer;
+  int fd;
+
+  if (!in_bounded_subprocess ())
+    return;
+  make_pair (sw_framing_get_default (), &a, &b);
+  g_assert_true (sw_connection_send_message (a, big, 0, NULL, &error));
+  g_signal_connect (a, "notify::closed", G_CALLBACK (on_notify_count), &n);
+  sw_connection_shutdown_write_async (a, G_PRIORITY_DEFAULT, NULL, on_shutdown_done, &d);
+  /* The peer reads with plain read(): b's fd, kept open by b. */
+  fd = sw_connection_get_fd (b);
+  drainer = g_thread_new ("drain", drain_all, GINT_TO_POINTER (fd));
+  g_assert_true (sw_connection_close (a, NULL, &error));
+  g_assert_no_error (error);
+  while (!d.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (drainer);
+  g_assert_cmpuint (n.n_notified, ==, 1);
+  g_assert_true (n.notified_in == g_thread_self ());
+  g_clear_error (&d.error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -686,6 +892,10 @@ main (int   argc,
   g_test_add_func ("/sw/break/notify/closed-once", test_notify_closed_once);
   g_test_add_func ("/sw/break/settings/race-under-traffic", test_settings_race_under_traffic);
   g_test_add_func ("/sw/break/dispose/closed-fd", test_new_for_closed_fd);
+  g_test_add_func ("/sw/break/close/cancellable-stuck-sender",
+                   test_close_cancellable_stuck_sender);
+  g_test_add_func ("/sw/break/close/during-shutdown-write-async",
+                   test_close_during_shutdown_write_async);
 
   return g_test_run ();
 }
