@@ -878,16 +878,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  /* Every reproducer reports, not only the first failing one. */
-  char **args = g_new0 (char *, argc + 2);
-  int n_args = argc + 1;
-
-  args[0] = argv[0];
-  args[1] = (char *) "--keep-going";
-  for (int i = 1; i < argc; i++)
-    args[i + 1] = argv[i];
-  argv = args;
-  argc = n_args;
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/rules/close/async-then-close", test_close_async_then_close);
