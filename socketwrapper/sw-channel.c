@@ -126,30 +126,55 @@ sw_channel_dup_framing (SwChannel *channel)
   return framing;
 }
 
+/* Stores @size bytes of @value in @field of the settings; returns whether
+ * that changed it. */
+static gboolean
+settings_store (SwSettings    *settings,
+                gpointer       field,
+                gconstpointer  value,
+                gsize          size)
+{
+  gboolean changed;
+
+  g_mutex_lock (&settings->mutex);
+  changed = memcmp (field, value, size) != 0;
+  if (changed)
+    {
+      memcpy (field, value, size);
+      g_atomic_int_inc (&settings->serial);
+    }
+  g_mutex_unlock (&settings->mutex);
+  return changed;
+}
+
+static void
+settings_load (SwSettings    *settings,
+               gpointer       value,
+               gconstpointer  field,
+               gsize          size)
+{
+  g_mutex_lock (&settings->mutex);
+  memcpy (value, field, size);
+  g_mutex_unlock (&settings->mutex);
+}
+
 gboolean
 sw_channel_set_max_message_size (SwChannel *channel,
                                  guint64    max_message_size)
 {
   SwSettings *settings = &channel->settings;
-  gboolean changed;
 
-  g_mutex_lock (&settings->mutex);
-  changed = settings->max_message_size != max_message_size;
-  settings->max_message_size = max_message_size;
-  if (changed)
-    g_atomic_int_inc (&settings->serial);
-  g_mutex_unlock (&settings->mutex);
-  return changed;
+  return settings_store (settings, &settings->max_message_size, &max_message_size,
+                         sizeof max_message_size);
 }
 
 guint64
 sw_channel_get_max_message_size (SwChannel *channel)
 {
+  SwSettings *settings = &channel->settings;
   guint64 value;
 
-  g_mutex_lock (&channel->settings.mutex);
-  value = channel->settings.max_message_size;
-  g_mutex_unlock (&channel->settings.mutex);
+  settings_load (settings, &value, &settings->max_message_size, sizeof value);
   return value;
 }
 
@@ -158,25 +183,17 @@ sw_channel_set_read_ahead (SwChannel *channel,
                            gboolean   read_ahead)
 {
   SwSettings *settings = &channel->settings;
-  gboolean changed;
 
-  g_mutex_lock (&settings->mutex);
-  changed = settings->read_ahead != read_ahead;
-  settings->read_ahead = read_ahead;
-  if (changed)
-    g_atomic_int_inc (&settings->serial);
-  g_mutex_unlock (&settings->mutex);
-  return changed;
+  return settings_store (settings, &settings->read_ahead, &read_ahead, sizeof read_ahead);
 }
 
 gboolean
 sw_channel_get_read_ahead (SwChannel *channel)
 {
+  SwSettings *settings = &channel->settings;
   gboolean value;
 
-  g_mutex_lock (&channel->settings.mutex);
-  value = channel->settings.read_ahead;
-  g_mutex_unlock (&channel->settings.mutex);
+  settings_load (settings, &value, &settings->read_ahead, sizeof value);
   return value;
 }
 
