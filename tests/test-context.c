@@ -655,6 +655,84 @@ test_close_from_framing (void)
   g_assert_cmpint (sw_connection_get_fd (b), ==, -1);
 }
 
+/* An output stream (that cannot poll) whose write closes the connection
+ * writing to it, as user code under a direction lock may. */
+#define TEST_TYPE_CLOSING_STREAM (test_closing_stream_get_type ())
+G_DECLARE_FINAL_TYPE (TestClosingStream, test_closing_stream, TEST, CLOSING_STREAM,
+                      GOutputStream)
+
+struct _TestClosingStream
+{
+  GOutputStream  parent_instance;
+  SwConnection  *connection;    /* not owned */
+  GByteArray    *written;
+  gboolean       close_returned;
+};
+
+G_DEFINE_FINAL_TYPE (TestClosingStream, test_closing_stream, G_TYPE_OUTPUT_STREAM)
+
+static gssize
+closing_stream_write (GOutputStream  *stream,
+                      const void     *buffer,
+                      gsize           count,
+                      GCancellable   *cancellable,
+                      GError        **error)
+{
+  TestClosingStream *self = TEST_CLOSING_STREAM (stream);
+
+  g_byte_array_append (self->written, buffer, count);
+  if (self->connection != NULL && !self->close_returned)
+    self->close_returned = sw_connection_close (self->connection, NULL, NULL);
+  return (gssize) count;
+}
+
+static void
+test_closing_stream_finalize (GObject *object)
+{
+  g_byte_array_unref (TEST_CLOSING_STREAM (object)->written);
+  G_OBJECT_CLASS (test_closing_stream_parent_class)->finalize (object);
+}
+
+static void
+test_closing_stream_class_init (TestClosingStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_closing_stream_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = closing_stream_write;
+}
+
+static void
+test_closing_stream_init (TestClosingStream *self)
+{
+  self->written = g_byte_array_new ();
+}
+
+/* close() from a stream's write, during a blocking send on that very
+ * connection: it returns, the send finishes its frame, and the send's
+ * return finishes the close (notified in this thread). */
+static void
+test_close_from_stream (void)
+{
+  g_autoptr(TestClosingStream) stream = g_object_new (TEST_TYPE_CLOSING_STREAM, NULL);
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("whole", 5);
+  g_autoptr(GError) error = NULL;
+  NotifyWatch w = { 0 };
+  static const guint8 frame[] = { 5, 'w', 'h', 'o', 'l', 'e' };
+
+  connection = sw_connection_new_for_streams (NULL, G_OUTPUT_STREAM (stream),
+                                              sw_framing_get_default ());
+  stream->connection = connection;
+  g_signal_connect (connection, "notify::closed", G_CALLBACK (on_notify), &w);
+
+  g_assert_true (sw_connection_send_message (connection, message, -1, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (stream->close_returned);
+  g_assert_true (sw_connection_get_closed (connection));
+  g_assert_true (w.notified_in == g_thread_self ());
+  g_assert_cmpmem (stream->written->data, stream->written->len, frame, sizeof frame);
+  g_assert_true (g_output_stream_is_closed (G_OUTPUT_STREAM (stream)));
+}
+
 /* A framing whose headers are GBytes with a free function of their own:
  * the user code that must never run with a lock's mutex held. */
 #define TEST_TYPE_WATCHED_FRAMING (test_watched_framing_get_type ())
@@ -1020,6 +1098,7 @@ main (int    argc,
   g_test_add_func ("/sw/context/notify/close-sync", test_notify_close_sync);
   g_test_add_func ("/sw/context/dispose/committed-frame", test_dispose_finishes_committed_frame);
   g_test_add_func ("/sw/context/close/from-framing", test_close_from_framing);
+  g_test_add_func ("/sw/context/close/from-stream", test_close_from_stream);
   g_test_add_func ("/sw/context/close/second-cancellable", test_second_close_cancellable);
   g_test_add_func ("/sw/context/close/releases-outside-locks",
                    test_close_releases_dropped_frames_outside_locks);
