@@ -449,7 +449,15 @@ sw_connection_lock_closed_state (SwConnection  *self,
  *
  * Later calls fail with %G_IO_ERROR_CLOSED. A second close waits for the
  * first to finish (or for its own @cancellable) and returns the first
- * close's outcome.
+ * close's outcome; it returns %TRUE at once when that close can only
+ * finish once this thread goes on (it was called by code the connection
+ * runs in this thread, or it is a [method@Sw.Connection.close_async] whose
+ * main context this thread owns).
+ *
+ * If @cancellable fires while a call in another thread still holds the
+ * connection (a blocking write to a stream that cannot poll), close()
+ * fails with %G_IO_ERROR_CANCELLED and that call finishes the close when
+ * it returns.
  *
  * Returns: %TRUE on success; the connection is closed either way
  *
