@@ -113,6 +113,16 @@ eventfd_counts (void)
   return counts;
 }
 
+/* Makes @cancellable the one the other thread cancels next. */
+static void
+publish (GCancellable **slot,
+         GCancellable  *cancellable)
+{
+  GCancellable *old = g_atomic_pointer_exchange (slot, g_object_ref (cancellable));
+
+  g_clear_object (&old);
+}
+
 /* ---- sync wait: cancel racing the data, from another thread ---------- */
 
 #define N_RACES 3000
@@ -149,7 +159,7 @@ sync_race_receiver (gpointer data)
 
       if (s->reuse)
         g_cancellable_reset (cancellable);
-      g_atomic_pointer_set (&s->published, g_object_ref (cancellable));
+      publish (&s->published, cancellable);
       message = sw_connection_receive_message (s->connection, -1, cancellable, &error);
       if (message != NULL)
         {
@@ -282,7 +292,7 @@ receive_next_async (AsyncRace *s)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
 
   s->in_flight = TRUE;
-  g_atomic_pointer_set (&s->published, g_object_ref (cancellable));
+  publish (&s->published, cancellable);
   sw_connection_receive_message_async (s->connection, G_PRIORITY_DEFAULT, cancellable,
                                        on_race_received, s);
 }
@@ -840,7 +850,7 @@ main (int   argc,
       char *argv[])
 {
   /* Every reproducer reports, not only the first failing one. */
-  char **args = g_new0 (char *, argc + 2);
+  g_autofree char **args = g_new0 (char *, argc + 2);
 
   args[0] = argv[0];
   args[1] = (char *) "--keep-going";
