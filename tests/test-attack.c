@@ -589,6 +589,107 @@ test_cancelled_close_behind_threaded_owner (void)
   g_assert_true (stream->closed_in == g_thread_self ());
 }
 
+/* The same behind a blocking receive in an application thread: close()
+ * with a cancellable gives up (CANCELLED, mode deferred), a close_async()
+ * and a second close() from another thread queue behind it; once the read
+ * ends, all of them complete, notify::closed is emitted once and the
+ * stream is closed. */
+typedef struct
+{
+  SwConnection *connection;
+  gboolean      ok;
+  GError       *error;
+} SecondClose;
+
+static gpointer
+second_close_thread (gpointer data)
+{
+  SecondClose *s = data;
+
+  s->ok = sw_connection_close (s->connection, NULL, &s->error);
+  return NULL;
+}
+
+static void
+on_close_async_done (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  guint *n_done = user_data;
+
+  g_assert_true (sw_connection_close_finish (SW_CONNECTION (source), result, NULL));
+  (*n_done)++;
+}
+
+typedef struct
+{
+  SwConnection *connection;
+  GBytes       *message;
+  GError       *error;
+} StuckReceive;
+
+static gpointer
+stuck_receive (gpointer data)
+{
+  StuckReceive *r = data;
+
+  r->message = sw_connection_receive_message (r->connection, -1, NULL, &r->error);
+  return NULL;
+}
+
+static void
+test_cancelled_close_behind_blocking_owner (void)
+{
+  g_autoptr(TestStuckStream) stream = g_object_new (TEST_TYPE_STUCK_STREAM, NULL);
+  g_autoptr(SwConnection) c = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  static const guint8 frame[] = { 1, 'x' };
+  NotifyCount n = { 0 };
+  StuckReceive r = { 0 };
+  SecondClose s = { 0 };
+  GThread *receiver, *closer;
+  guint n_async_done = 0;
+  int fds[2];
+
+  if (!in_bounded_subprocess ())
+    return;
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  stream->fd = fds[0];
+  c = sw_connection_new_for_streams (G_INPUT_STREAM (stream), NULL, sw_framing_get_default ());
+  g_signal_connect (c, "notify::closed", G_CALLBACK (on_notify_count), &n);
+  r.connection = c;
+  receiver = g_thread_new ("receiver", stuck_receive, &r);
+  while (g_atomic_int_get (&stream->reader_tid) == 0
+         || !thread_in_syscall (g_atomic_int_get (&stream->reader_tid), SYS_read))
+    g_thread_yield ();
+
+  g_cancellable_cancel (cancellable);
+  g_assert_false (sw_connection_close (c, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (sw_connection_get_closed (c));
+  sw_connection_close_async (c, G_PRIORITY_DEFAULT, NULL, on_close_async_done, &n_async_done);
+  s.connection = c;
+  closer = g_thread_new ("second close", second_close_thread, &s);
+
+  g_assert_cmpint (write (fds[1], frame, sizeof frame), ==, sizeof frame);
+  g_thread_join (receiver);
+  g_thread_join (closer);
+  while (n_async_done == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (s.ok);
+  g_assert_no_error (s.error);
+  g_assert_true (sw_connection_get_closed (c));
+  g_assert_cmpuint (n.n_notified, ==, 1);
+  g_assert_cmpint (stream->fd, ==, -1);
+  g_assert_false (sw_test_fd_is_open (fds[0]));
+  /* The receive had everything it needed: its message. */
+  g_assert_no_error (r.error);
+  g_assert_nonnull (r.message);
+  g_bytes_unref (r.message);
+  close (fds[1]);
+}
+
 /* ---- close() and cancel during a blocking read on a non-pollable stream */
 
 static SwConnection *
@@ -868,6 +969,8 @@ main (int   argc,
                    test_close_async_then_close_top_level);
   g_test_add_func ("/sw/attack/close/cancelled-behind-threaded-owner",
                    test_cancelled_close_behind_threaded_owner);
+  g_test_add_func ("/sw/attack/close/cancelled-behind-blocking-owner",
+                   test_cancelled_close_behind_blocking_owner);
   g_test_add_func ("/sw/attack/non-pollable/close-during-read",
                    test_close_during_data_stream_read);
   g_test_add_func ("/sw/attack/non-pollable/cancel-mid-frame",
