@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gunixinputstream.h>
@@ -802,6 +803,72 @@ test_cancel_mid_frame_data_stream (void)
   close (write_fd);
 }
 
+/* ---- fork: the child's waits are woken by its own cancels ------------ */
+
+static gboolean
+cancel_blocked_receive (SwConnection *connection)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Blocked b = { 0 };
+  GThread *thread;
+  gboolean ok;
+
+  b.connection = connection;
+  b.cancellable = cancellable;
+  thread = start_blocked (&b);
+  g_cancellable_cancel (cancellable);
+  g_thread_join (thread);
+  ok = b.message == NULL && g_error_matches (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&b.error);
+  g_clear_pointer (&b.message, g_bytes_unref);
+  return ok;
+}
+
+static gboolean
+cancel_own_receive (SwConnection *connection)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = NULL;
+
+  /* This thread's wake fd, cancelled before the wait. */
+  g_cancellable_cancel (cancellable);
+  message = sw_connection_receive_message (connection, -1, cancellable, &error);
+  return message == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_fork_wake_fd (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = NULL;
+  int status;
+  pid_t pid;
+
+  if (!in_bounded_subprocess ())
+    return;
+  make_pair (&a, &b);
+  /* Gives this thread its wake fd. */
+  g_assert_true (cancel_own_receive (b));
+  message = sw_connection_receive_message (b, 1000, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (cancel_own_receive (b) && cancel_blocked_receive (b) && cancel_own_receive (b)
+           ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  /* The parent's waits are unaffected. */
+  g_assert_true (cancel_own_receive (b));
+  g_assert_true (cancel_blocked_receive (b));
+}
+
 /* ---- batches interrupted by close and cancel ------------------------- */
 
 #define BIG (256 * 1024)
@@ -975,6 +1042,7 @@ main (int   argc,
                    test_close_during_data_stream_read);
   g_test_add_func ("/sw/attack/non-pollable/cancel-mid-frame",
                    test_cancel_mid_frame_data_stream);
+  g_test_add_func ("/sw/attack/fork/wake-fd", test_fork_wake_fd);
   g_test_add_func ("/sw/attack/batch/close", test_batch_close);
   g_test_add_func ("/sw/attack/batch/cancel", test_batch_cancel);
   g_test_add_func ("/sw/attack/corked/close", test_corked_close);
