@@ -268,6 +268,10 @@ on_async_queue_cancelled (GCancellable *cancellable,
   g_source_unref (idle);
 }
 
+/* The context of the threaded call this worker thread runs, while it
+ * releases its lock. */
+static GPrivate worker_context;
+
 /* Non-pollable streams have only blocking calls: the call, already
  * holding the lock, runs the sync driver in a worker thread, then hands the
  * lock on. */
@@ -286,8 +290,17 @@ async_call_thread (GTask        *task,
                              &self->close_watch, &error)
       && call->after != NULL)
     call->after (self, &error);
+  /* A close left to this call finishes in its context, not here. */
+  g_private_set (&worker_context, g_task_get_context (task));
   sw_cross_lock_release (call->driver.lock);
+  g_private_set (&worker_context, NULL);
   async_call_return (call, error);
+}
+
+GMainContext *
+sw_connection_get_worker_context (void)
+{
+  return g_private_get (&worker_context);
 }
 
 static void async_call_enqueue (SwAsyncCall *call);

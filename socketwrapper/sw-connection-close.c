@@ -210,6 +210,34 @@ schedule_close_async_continue (GTask *task)
 
 /* ---- sealing ---------------------------------------------------------- */
 
+static gboolean
+finish_close_in_context (gpointer user_data)
+{
+  finish_close_sync (user_data, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* A close left to the call that held a lock: it finishes in that call's
+ * thread, or, for a call running in a library worker, in the call's
+ * context (a close never runs in a thread the library made). */
+static void
+finish_deferred_close (SwConnection *self)
+{
+  GMainContext *context = sw_connection_get_worker_context ();
+  GSource *idle;
+
+  if (context == NULL)
+    {
+      finish_close_sync (self, NULL, NULL);
+      return;
+    }
+  idle = g_idle_source_new ();
+  g_source_set_static_name (idle, "[socketwrapper] close");
+  g_source_set_callback (idle, finish_close_in_context, g_object_ref (self), g_object_unref);
+  g_source_attach (idle, context);
+  g_source_unref (idle);
+}
+
 /* Both locks are sealed: whoever waits for that goes on. */
 static void
 close_locks_sealed (SwConnection *self)
@@ -226,7 +254,7 @@ close_locks_sealed (SwConnection *self)
   g_mutex_unlock (&self->closed_mutex);
 
   if (mode == SW_CLOSE_DEFERRED)
-    finish_close_sync (self, NULL, NULL);
+    finish_deferred_close (self);
   else if (task != NULL)
     {
       schedule_close_async_continue (task);
@@ -309,15 +337,21 @@ on_close_wait_cancelled (GCancellable *cancellable,
 
 /* Whether the close under way can only finish once this thread goes on:
  * it was left to an owner running in this thread, or it is a
- * close_async() of a context this thread owns. */
+ * close_async() of a context that no other thread runs. */
 static gboolean
 close_finishes_here_unlocked (SwConnection *self)
 {
   if (self->close_mode == SW_CLOSE_DEFERRED)
     return sw_cross_lock_runs_here (&self->receive_lock)
            || sw_cross_lock_runs_here (&self->send_lock);
-  return self->close_mode == SW_CLOSE_ASYNC
-         && g_main_context_is_owner (self->close_context);
+  if (self->close_mode != SW_CLOSE_ASYNC)
+    return FALSE;
+  /* Free or this thread's: no other thread runs the context, so waiting
+   * here (before the main loop runs, say) would never end. */
+  if (!g_main_context_acquire (self->close_context))
+    return FALSE;
+  g_main_context_release (self->close_context);
+  return TRUE;
 }
 
 /* Another close is under way: waits until it has finished (or
@@ -452,7 +486,7 @@ sw_connection_lock_closed_state (SwConnection  *self,
  * close's outcome; it returns %TRUE at once when that close can only
  * finish once this thread goes on (it was called by code the connection
  * runs in this thread, or it is a [method@Sw.Connection.close_async] whose
- * main context this thread owns).
+ * main context no other thread is running).
  *
  * If @cancellable fires while a call in another thread still holds the
  * connection (a blocking write to a stream that cannot poll), close()

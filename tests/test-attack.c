@@ -1017,15 +1017,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  /* Every reproducer reports, not only the first failing one. */
-  g_autofree char **args = g_new0 (char *, argc + 2);
-
-  args[0] = argv[0];
-  args[1] = (char *) "--keep-going";
-  for (int i = 1; i < argc; i++)
-    args[i + 1] = argv[i];
-  argv = args;
-  argc++;
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/attack/sync-wait/cancel-vs-data", test_sync_cancel_vs_data);
