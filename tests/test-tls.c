@@ -819,6 +819,131 @@ test_simple_io_stream (void)
   result_clear (&r);
 }
 
+/* ---- close() from accept-certificate ---------------------------------- */
+
+typedef struct
+{
+  SwConnection *client;
+  gint          handler_runs;   /* atomic */
+  gint          server_done;    /* atomic */
+  gboolean      received;
+  GError       *receive_error;
+} RefusingClient;
+
+/* An application refusing the server's certificate closes its connection
+ * from the handler. glib-networking runs it in its handshake thread or in
+ * the main context, while the connection's first receive waits for the
+ * implicit handshake. */
+static gboolean
+on_accept_certificate_close (GTlsConnection       *connection,
+                             GTlsCertificate      *peer_cert,
+                             GTlsCertificateFlags  errors,
+                             gpointer              user_data)
+{
+  RefusingClient *r = user_data;
+
+  g_atomic_int_inc (&r->handler_runs);
+  /* The TLS stream, in its handshake, may refuse to close: the
+   * connection is closed all the same. */
+  sw_connection_close (r->client, NULL, NULL);
+  return FALSE;
+}
+
+static void
+on_refused_server_handshake (GObject      *source,
+                             GAsyncResult *res,
+                             gpointer      user_data)
+{
+  RefusingClient *r = user_data;
+
+  g_assert_false (g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), res, NULL));
+  g_atomic_int_set (&r->server_done, TRUE);
+}
+
+static void
+on_refusing_client_received (GObject      *source,
+                             GAsyncResult *res,
+                             gpointer      user_data)
+{
+  RefusingClient *r = user_data;
+  g_autoptr(GBytes) message = sw_connection_receive_message_finish (SW_CONNECTION (source),
+                                                                    res, &r->receive_error);
+
+  g_assert_null (message);
+  r->received = TRUE;
+}
+
+static void
+close_from_accept_certificate (gboolean blocking)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tls-test.pem", NULL);
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GIOStream) server_base = NULL;
+  g_autoptr(GIOStream) client_base = NULL;
+  g_autoptr(GIOStream) server_tls = NULL;
+  g_autoptr(GIOStream) client_tls = NULL;
+  g_autoptr(SwConnection) client = NULL;
+  g_autoptr(GError) error = NULL;
+  RefusingClient r = { 0 };
+  int fds[2];
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_test_fail_printf ("No TLS backend: install glib-networking (GnuTLS)");
+      return;
+    }
+  certificate = g_tls_certificate_new_from_file (path, &error);
+  g_assert_no_error (error);
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  server_base = socket_connection_for_fd (fds[0]);
+  client_base = socket_connection_for_fd (fds[1]);
+  server_tls = G_IO_STREAM (g_tls_server_connection_new (server_base, certificate, &error));
+  g_assert_no_error (error);
+  client_tls = G_IO_STREAM (g_tls_client_connection_new (client_base, NULL, &error));
+  g_assert_no_error (error);
+
+  client = sw_connection_new_for_stream (client_tls, sw_framing_get_default ());
+  r.client = client;
+  g_signal_connect (client_tls, "accept-certificate",
+                    G_CALLBACK (on_accept_certificate_close), &r);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (server_tls), PRIO, NULL,
+                                    on_refused_server_handshake, &r);
+  if (blocking)
+    {
+      g_autoptr(GBytes) message = sw_connection_receive_message (client, -1, NULL,
+                                                                 &r.receive_error);
+
+      g_assert_null (message);
+    }
+  else
+    {
+      sw_connection_receive_message_async (client, PRIO, NULL, on_refusing_client_received, &r);
+      WAIT_UNTIL (r.received);
+    }
+
+  g_assert_error (r.receive_error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&r.receive_error);
+  g_assert_cmpint (g_atomic_int_get (&r.handler_runs), ==, 1);
+  WAIT_UNTIL (sw_connection_get_closed (client));
+
+  /* The server still waits for the client's answer: end its handshake. */
+  shutdown (g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (server_base))),
+            SHUT_RDWR);
+  WAIT_UNTIL (g_atomic_int_get (&r.server_done));
+}
+
+static void
+test_tls_sync_close_from_accept_certificate (void)
+{
+  close_from_accept_certificate (TRUE);
+}
+
+static void
+test_tls_async_close_from_accept_certificate (void)
+{
+  close_from_accept_certificate (FALSE);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -833,6 +958,10 @@ main (int    argc,
   g_test_add_func ("/sw/tls/async/close", test_tls_async_close);
   g_test_add_func ("/sw/tls/large", test_tls_large);
   g_test_add_func ("/sw/tls/msgpack", test_tls_msgpack);
+  g_test_add_func ("/sw/tls/sync/close-from-accept-certificate",
+                   test_tls_sync_close_from_accept_certificate);
+  g_test_add_func ("/sw/tls/async/close-from-accept-certificate",
+                   test_tls_async_close_from_accept_certificate);
   g_test_add_func ("/sw/converter/input", test_converter_input);
   g_test_add_func ("/sw/converter/simple-io-stream", test_simple_io_stream);
 
