@@ -30,6 +30,27 @@
 #include "sw-init-private.h"
 #include "sw-transport-private.h"
 
+/* Closes @stream; a TLS connection that refuses (in the middle of a
+ * handshake, say) still gets its transport closed, so no socket outlives
+ * the close. */
+static gboolean
+close_io_stream (GIOStream     *stream,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_autoptr(GIOStream) base = NULL;
+
+  if (g_io_stream_close (stream, cancellable, error))
+    return TRUE;
+  if (G_IS_TLS_CONNECTION (stream))
+    {
+      g_object_get (stream, "base-io-stream", &base, NULL);
+      if (base != NULL)
+        g_io_stream_close (base, NULL, NULL);
+    }
+  return FALSE;
+}
+
 static gboolean
 close_wrapped_objects (SwConnection  *self,
                        GCancellable  *cancellable,
@@ -43,7 +64,7 @@ close_wrapped_objects (SwConnection  *self,
     return TRUE;
 
   if (self->stream != NULL)
-    return g_io_stream_close (self->stream, cancellable, error);
+    return close_io_stream (self->stream, cancellable, error);
   if (self->socket != NULL)
     ok = g_socket_close (self->socket, error);
   if (self->input_stream != NULL)
