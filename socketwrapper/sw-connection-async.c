@@ -38,6 +38,11 @@ typedef struct
   /* The stream cannot poll: once granted the lock, the call runs the sync
    * driver in a worker thread (GIO does the same for such streams). */
   gboolean            threaded;
+
+  /* The receive loop: one call that receives message after message. */
+  gboolean            loop;
+  guint               n_batch;       /* messages since it got the lock */
+  GCancellable       *loop_cancellable;  /* owned; stop_receiving() fires it */
 } SwAsyncCall;
 
 static void
@@ -48,6 +53,7 @@ async_call_free (gpointer data)
   g_assert (call->queue_handler == 0 && call->driver.source == NULL);
   g_clear_error (&call->driver.evicted_error);
   sw_operation_clear (&call->op);
+  g_clear_object (&call->loop_cancellable);
   g_free (call);
 }
 
@@ -63,13 +69,27 @@ async_call_from_driver (SwAsyncDriver *driver)
   return (SwAsyncCall *) ((guint8 *) driver - G_STRUCT_OFFSET (SwAsyncCall, driver));
 }
 
+static void loop_end (SwAsyncCall *call,
+                      GError      *error);
+static void loop_step_done (SwAsyncCall *call,
+                            GError      *error);
+
 static void
 async_call_return (SwAsyncCall *call,
                    GError      *error)
 {
-  GTask *task = g_steal_pointer (&call->task);
-  GSList *absorbed = g_steal_pointer (&call->absorbed);
-  GError *error_copy = (error != NULL && absorbed != NULL) ? g_error_copy (error) : NULL;
+  GTask *task;
+  GSList *absorbed;
+  GError *error_copy;
+
+  if (call->loop)
+    {
+      loop_end (call, error);
+      return;
+    }
+  task = g_steal_pointer (&call->task);
+  absorbed = g_steal_pointer (&call->absorbed);
+  error_copy = (error != NULL && absorbed != NULL) ? g_error_copy (error) : NULL;
 
   /* Not g_cancellable_disconnect(): it would wait for a "cancelled"
    * emission running in another thread, whose other handlers may wait for
@@ -108,6 +128,11 @@ on_async_done (SwAsyncDriver *driver,
 {
   SwAsyncCall *call = async_call_from_driver (driver);
 
+  if (call->loop)
+    {
+      loop_step_done (call, error);
+      return;
+    }
   if (call->waiter.state != SW_LOCK_WAITER_EVICTED)
     {
       if (error == NULL && call->after != NULL)
@@ -871,3 +896,278 @@ sw_connection_send_messages_finish (SwConnection  *self,
   return sw_connection_finish_boolean (self, result, SW_TAG (sw_connection_send_messages_async), error);
 }
 
+
+/* ---- the receive loop ------------------------------------------------- */
+
+/* Most messages the loop emits per turn on the lock before it queues
+ * again behind other receivers. */
+#define SW_LOOP_BATCH 64
+
+/* Whether the loop goes on: still wanted, and the connection open. */
+static gboolean
+loop_wanted (SwConnection *self)
+{
+  return g_atomic_int_get (&self->receiving) && !g_atomic_int_get (&self->closing);
+}
+
+static gboolean
+on_loop_turn_idle (gpointer user_data)
+{
+  async_call_enqueue (g_task_get_task_data (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Queues @call for its next turn from an idle in its context: messages are
+ * always emitted from the main loop, never from the call that started it,
+ * and a busy stream never recurses. */
+static void
+loop_schedule_turn (SwAsyncCall *call)
+{
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_priority (idle, g_task_get_priority (call->task));
+  g_source_set_static_name (idle, "[socketwrapper] receive loop");
+  g_source_set_callback (idle, on_loop_turn_idle, g_object_ref (call->task), g_object_unref);
+  g_source_attach (idle, g_task_get_context (call->task));
+  g_source_unref (idle);
+}
+
+static SwAsyncCall *
+loop_new (SwConnection *self)
+{
+  GCancellable *cancellable = g_cancellable_new ();
+  SwOperation op;
+  SwAsyncCall *call;
+
+  sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  call = async_call_new (self, &op, G_PRIORITY_DEFAULT, cancellable, NULL, NULL,
+                         "sw_connection_start_receiving",
+                         SW_TAG (sw_connection_start_receiving));
+  call->loop = TRUE;
+  call->loop_cancellable = cancellable;
+  return call;
+}
+
+/* Drops a loop call that will run no more. */
+static void
+loop_free (SwAsyncCall *call)
+{
+  GTask *task = g_steal_pointer (&call->task);
+
+  if (call->queue_handler != 0)
+    {
+      g_signal_handler_disconnect (call->loop_cancellable, call->queue_handler);
+      call->queue_handler = 0;
+    }
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+/* The loop has stopped, for @error or because it was asked to (@error
+ * NULL or CANCELLED); no lock is held. Says why through ::closed or
+ * ::error, and starts a loop that was asked for meanwhile. */
+static void
+loop_end (SwAsyncCall *call,
+          GError      *error)
+{
+  SwConnection *self = g_task_get_source_object (call->task);
+  g_autoptr(SwConnection) keep = g_object_ref (self);
+  gboolean stopped_itself;
+  gboolean was_receiving;
+  SwAsyncCall *pending;
+
+  /* Stopped by close() (from a handler, say) rather than asked to stop. */
+  if (error == NULL && g_atomic_int_get (&self->closing) && g_atomic_int_get (&self->receiving))
+    sw_transport_set_closed (&error);
+  stopped_itself = error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_mutex_lock (&self->loop_mutex);
+  g_assert (self->loop == call);
+  self->loop = NULL;
+  was_receiving = self->receiving;
+  if (stopped_itself)
+    g_atomic_int_set (&self->receiving, FALSE);
+  pending = g_steal_pointer (&self->pending_loop);
+  if (pending != NULL && !stopped_itself && self->receiving)
+    self->loop = pending;
+  else if (pending != NULL)
+    {
+      g_mutex_unlock (&self->loop_mutex);
+      loop_free (pending);
+      g_mutex_lock (&self->loop_mutex);
+      pending = NULL;
+    }
+  g_mutex_unlock (&self->loop_mutex);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    sw_connection_emit_closed (self, TRUE, NULL);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+    sw_connection_emit_closed (self, TRUE, error);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+    sw_connection_emit_closed (self, FALSE, NULL);
+  else if (stopped_itself)
+    sw_connection_emit_error (self, error);
+  if (stopped_itself && was_receiving)
+    sw_connection_notify_receiving (self);
+
+  g_clear_error (&error);
+  loop_free (call);
+  if (pending != NULL)
+    loop_schedule_turn (pending);
+}
+
+/* A receive of the loop finished, in its context, its lock held unless
+ * close() took it. */
+static void
+loop_step_done (SwAsyncCall *call,
+                GError      *error)
+{
+  SwConnection *self = g_task_get_source_object (call->task);
+  gboolean owner = call->waiter.state != SW_LOCK_WAITER_EVICTED;
+
+  if (error == NULL)
+    {
+      g_autoptr(GBytes) message = g_steal_pointer (&call->op.result);
+
+      /* Under the receive lock: a handler's receive on this connection
+       * gets PENDING, its close() is left to the loop. */
+      sw_operation_clear (&call->op);
+      sw_operation_init (&call->op, SW_OPERATION_RECEIVE_MESSAGE);
+      sw_connection_emit_message (self, message);
+      if (loop_wanted (self) && ++call->n_batch < SW_LOOP_BATCH)
+        {
+          sw_async_driver_run (&call->driver);
+          return;
+        }
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)
+           && call->op.skipped)
+    {
+      /* The frame was dropped and the stream goes on. */
+      sw_connection_emit_error (self, error);
+      g_clear_error (&error);
+      sw_operation_clear (&call->op);
+      sw_operation_init (&call->op, SW_OPERATION_RECEIVE_MESSAGE);
+    }
+
+  call->n_batch = 0;
+  if (owner)
+    sw_cross_lock_release (call->driver.lock);
+  if (error == NULL && loop_wanted (self))
+    loop_schedule_turn (call);
+  else
+    loop_end (call, error);
+}
+
+/**
+ * sw_connection_start_receiving:
+ * @self: a connection
+ *
+ * Starts the receive loop: from now on the connection receives by itself,
+ * in the thread-default main context of the calling thread, and emits
+ * [signal@Sw.Connection::message] for each message, in order (and, with a
+ * codec, [signal@Sw.Connection::value]). When the peer ends the stream, or
+ * the connection is closed, the loop stops and emits
+ * [signal@Sw.Connection::closed]; an error that ends it is reported
+ * through [signal@Sw.Connection::error].
+ *
+ * The loop takes its turn on the connection like an async receive: other
+ * receivers, in any thread or context, are served in between, after at
+ * most 64 messages. Inside a signal handler, a blocking receive on this
+ * connection fails with %G_IO_ERROR_PENDING, and
+ * [method@Sw.Connection.stop_receiving] stops the loop after the message
+ * being emitted (back-pressure). Signals are always emitted from the main
+ * loop, never from this call.
+ *
+ * The loop needs a connection whose input can poll (sockets, pipes, TLS
+ * and pollable streams); on a stream that cannot poll it does not start
+ * and [signal@Sw.Connection::error] reports %G_IO_ERROR_NOT_SUPPORTED.
+ * Calling it while the loop runs does nothing.
+ *
+ * Since: 0.2
+ */
+void
+sw_connection_start_receiving (SwConnection *self)
+{
+  g_autoptr(GError) error = NULL;
+  SwAsyncCall *call = NULL;
+  gboolean started = FALSE;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  if (sw_transport_can_read (&self->channel.transport)
+      && !sw_transport_can_poll (&self->channel.transport, G_IO_IN))
+    {
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The receive loop needs an input that can poll"));
+      sw_connection_emit_error (self, error);
+      return;
+    }
+
+  g_mutex_lock (&self->loop_mutex);
+  if (!self->receiving)
+    {
+      g_atomic_int_set (&self->receiving, TRUE);
+      started = TRUE;
+      call = loop_new (self);
+      /* A loop still ending hands over to this one when it has. */
+      if (self->loop == NULL)
+        self->loop = call;
+      else
+        {
+          g_assert (self->pending_loop == NULL);
+          self->pending_loop = call;
+          call = NULL;
+        }
+    }
+  g_mutex_unlock (&self->loop_mutex);
+
+  if (call != NULL)
+    loop_schedule_turn (call);
+  if (started)
+    sw_connection_notify_receiving (self);
+}
+
+/**
+ * sw_connection_stop_receiving:
+ * @self: a connection
+ *
+ * Stops the receive loop after the message being emitted, if any. Frames
+ * already read stay buffered for later receives: nothing is lost. Called
+ * from a [signal@Sw.Connection::message] handler, no further message is
+ * emitted. It may be called from any thread; the loop ends in its own
+ * context.
+ *
+ * Since: 0.2
+ */
+void
+sw_connection_stop_receiving (SwConnection *self)
+{
+  GCancellable *cancellable = NULL;
+  SwAsyncCall *pending;
+  gboolean stopped = FALSE;
+
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  g_mutex_lock (&self->loop_mutex);
+  if (self->receiving)
+    {
+      g_atomic_int_set (&self->receiving, FALSE);
+      stopped = TRUE;
+      if (self->loop != NULL)
+        cancellable = g_object_ref (((SwAsyncCall *) self->loop)->loop_cancellable);
+    }
+  pending = g_steal_pointer (&self->pending_loop);
+  g_mutex_unlock (&self->loop_mutex);
+
+  /* A loop waiting for data wakes up and ends; bytes it read stay. */
+  if (cancellable != NULL)
+    {
+      g_cancellable_cancel (cancellable);
+      g_object_unref (cancellable);
+    }
+  if (pending != NULL)
+    loop_free (pending);
+  if (stopped)
+    sw_connection_notify_receiving (self);
+}

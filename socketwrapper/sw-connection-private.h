@@ -48,6 +48,13 @@ struct _SwConnection
   int            readable;           /* atomic */
   int            writable;           /* atomic */
 
+  /* The receive loop (sw-connection-async.c). */
+  GMutex         loop_mutex;
+  int            receiving;          /* atomic; set under @loop_mutex */
+  gpointer       loop;               /* protected by @loop_mutex: its call */
+  gpointer       pending_loop;       /* protected by @loop_mutex: a loop
+                                      * started while the last one ends */
+
   GMutex         codec_mutex;
   SwCodec       *codec;              /* protected by @codec_mutex */
 
@@ -88,6 +95,16 @@ gboolean     sw_connection_shutdown_output (SwConnection  *self,
                                             GError       **error);
 void         sw_connection_notify_writable (SwConnection  *self);
 void         sw_connection_notify_codec    (SwConnection  *self);
+void         sw_connection_notify_receiving (SwConnection *self);
+/* The receive loop's signals, emitted in its context (sw-connection.c).
+ * emit_message also emits ::value, or ::error, with a codec set. */
+void         sw_connection_emit_message    (SwConnection  *self,
+                                            GBytes        *message);
+void         sw_connection_emit_closed     (SwConnection  *self,
+                                            gboolean       remote,
+                                            const GError  *error);
+void         sw_connection_emit_error      (SwConnection  *self,
+                                            const GError  *error);
 
 /* The _finish of an async call tagged @tag (sw-connection-async.c). */
 gboolean     sw_connection_finish_boolean  (SwConnection  *self,

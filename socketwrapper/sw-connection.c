@@ -89,8 +89,20 @@ enum {
   PROP_CLOSE_WRAPPED,
   PROP_MAX_MESSAGE_SIZE,
   PROP_READ_AHEAD,
+  PROP_RECEIVING,
   N_PROPS
 };
+
+/* The receive loop's signals. */
+enum {
+  SIGNAL_MESSAGE,
+  SIGNAL_VALUE,
+  SIGNAL_CLOSED,
+  SIGNAL_ERROR,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static GParamSpec *properties[N_PROPS];
 
@@ -322,6 +334,7 @@ sw_connection_finalize (GObject *object)
   g_mutex_clear (&self->closed_mutex);
   g_cond_clear (&self->closed_cond);
   g_mutex_clear (&self->codec_mutex);
+  g_mutex_clear (&self->loop_mutex);
   g_clear_object (&self->codec);
   sw_channel_clear (&self->channel);
   sw_cross_lock_clear (&self->receive_lock);
@@ -389,6 +402,9 @@ sw_connection_get_property (GObject    *object,
       break;
     case PROP_READ_AHEAD:
       g_value_set_boolean (value, sw_connection_get_read_ahead (self));
+      break;
+    case PROP_RECEIVING:
+      g_value_set_boolean (value, sw_connection_get_receiving (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -622,7 +638,85 @@ sw_connection_class_init (SwConnectionClass *klass)
   properties[PROP_READ_AHEAD] =
     g_param_spec_boolean ("read-ahead", NULL, NULL, TRUE, rw);
 
+  /**
+   * SwConnection:receiving: (getter get_receiving)
+   *
+   * Whether the receive loop runs (see
+   * [method@Sw.Connection.start_receiving]). Notified by start and stop in
+   * the calling thread, and in the loop's context when the loop ends by
+   * itself (end of stream, close, an error).
+   *
+   * Since: 0.2
+   */
+  properties[PROP_RECEIVING] =
+    g_param_spec_boolean ("receiving", NULL, NULL, FALSE, ro);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * SwConnection::message:
+   * @self: the connection
+   * @message: the message
+   *
+   * Emitted by the receive loop for each message, in order, in the
+   * thread-default main context of the thread that called
+   * [method@Sw.Connection.start_receiving].
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_MESSAGE] =
+    g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+
+  /**
+   * SwConnection::value:
+   * @self: the connection
+   * @value: the message, decoded
+   *
+   * Emitted by the receive loop right after [signal@Sw.Connection::message]
+   * when [property@Sw.Connection:codec] is set, with the message decoded
+   * once. A message the codec cannot decode is reported through
+   * [signal@Sw.Connection::error] instead, and the next one still arrives.
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_VALUE] =
+    g_signal_new ("value", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
+
+  /**
+   * SwConnection::closed:
+   * @self: the connection
+   * @remote: %TRUE when the peer ended the stream
+   * @error: (nullable): %G_IO_ERROR_PARTIAL_INPUT when the peer ended it in
+   *   the middle of a message, else %NULL
+   *
+   * Emitted once by the receive loop, in its context, when it stops because
+   * the peer ended the stream (@remote %TRUE) or the connection was closed
+   * (@remote %FALSE). After a remote end the connection stays open for
+   * sending; close it when done.
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_ERROR);
+
+  /**
+   * SwConnection::error:
+   * @self: the connection
+   * @error: what went wrong
+   *
+   * Emitted by the receive loop, in its context, for an error: a message
+   * over [property@Sw.Connection:max-message-size] that was skipped or a
+   * message the codec cannot decode (the loop goes on), or an error that
+   * stops it, such as a malformed frame.
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_ERROR] =
+    g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -636,6 +730,7 @@ sw_connection_init (SwConnection *self)
   g_mutex_init (&self->closed_mutex);
   g_cond_init (&self->closed_cond);
   g_mutex_init (&self->codec_mutex);
+  g_mutex_init (&self->loop_mutex);
   sw_cross_lock_init (&self->receive_lock, sw_connection_on_lock_sealed, self);
   sw_cross_lock_init (&self->send_lock, sw_connection_on_lock_sealed, self);
   sw_channel_init (&self->channel);
@@ -658,6 +753,64 @@ void
 sw_connection_notify_codec (SwConnection *self)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODEC]);
+}
+
+void
+sw_connection_notify_receiving (SwConnection *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECEIVING]);
+}
+
+void
+sw_connection_emit_message (SwConnection *self,
+                            GBytes       *message)
+{
+  g_autoptr(SwCodec) codec = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
+  codec = sw_connection_dup_codec (self);
+  if (codec == NULL)
+    return;
+  value = sw_codec_decode (codec, message, &error);
+  if (value != NULL)
+    g_signal_emit (self, signals[SIGNAL_VALUE], 0, value);
+  else
+    g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
+}
+
+void
+sw_connection_emit_closed (SwConnection *self,
+                           gboolean      remote,
+                           const GError *error)
+{
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, remote, error);
+}
+
+void
+sw_connection_emit_error (SwConnection *self,
+                          const GError *error)
+{
+  g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
+}
+
+/**
+ * sw_connection_get_receiving:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:receiving].
+ *
+ * Returns: whether the receive loop runs
+ *
+ * Since: 0.2
+ */
+gboolean
+sw_connection_get_receiving (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
+
+  return g_atomic_int_get (&self->receiving);
 }
 
 SwChannel *

@@ -181,6 +181,12 @@ gboolean      sw_connection_close_finish           (SwConnection        *self,
 SW_AVAILABLE_IN_ALL
 SwCodec      *sw_connection_get_codec       (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
+void          sw_connection_start_receiving (SwConnection  *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_stop_receiving  (SwConnection  *self);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_get_receiving   (SwConnection  *self);
+SW_AVAILABLE_IN_ALL
 SwCodec      *sw_connection_dup_codec       (SwConnection   *self) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_codec       (SwConnection   *self,

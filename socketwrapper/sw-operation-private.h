@@ -31,6 +31,8 @@ typedef struct
   gboolean        committed;    /* send message: first byte written; a
                                  * batch commits as a whole */
   GIOCondition    wait_for;     /* after SW_STEP_WOULD_BLOCK */
+  gboolean        skipped;      /* receive: a frame over the limit was
+                                 * dropped; the stream goes on */
   /* Frames an interruption dropped, released by sw_operation_clear():
    * close() may interrupt an operation with a lock's mutex held, where no
    * GBytes free function may run. */

@@ -287,6 +287,7 @@ parse_buffered_frame (SwOperation  *op,
         {
           /* Refused from the header alone; the frame is skipped as it
            * arrives so the connection stays usable. */
+          op->skipped = TRUE;
           in->skip = frame_length;
           sw_input_reset_frame (in);
           skip_buffered (in);
@@ -440,6 +441,7 @@ receive_datagram_step (SwOperation   *op,
 
           if (sw_transport_recv_datagram (transport, &byte, 1, &n_read, error) == SW_IO_ERROR)
             return SW_STEP_ERROR;
+          op->skipped = TRUE;
         }
       return fail_too_large (size, limit, error);
     }
