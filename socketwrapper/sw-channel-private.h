@@ -84,7 +84,7 @@ typedef struct
   GMutex     mutex;
   guint      serial;            /* atomic; bumped by every change */
   SwFraming *framing;           /* protected by @mutex */
-  guint64    max_message_size;  /* protected by @mutex */
+  guint64    max_message_size;  /* protected by @mutex; as set (0: none) */
   gboolean   read_ahead;        /* protected by @mutex */
 } SwSettings;
 
@@ -98,7 +98,7 @@ typedef struct
   /* The receive lock owner's copy of the settings. */
   SwFraming                *framing;           /* receive lock */
   const SwFramingFastPath  *fast_path;         /* receive lock */
-  guint64                   max_message_size;  /* receive lock */
+  guint64                   max_message_size;  /* receive lock; G_MAXUINT64: none */
   gboolean                  read_ahead;        /* receive lock */
   guint                     input_serial;      /* receive lock */
 

@@ -228,7 +228,10 @@ sw_channel_sync_input (SwChannel *channel)
   if (channel->framing != settings->framing)
     channel->input.scratch = 0;  /* a scan restarts with the new framing */
   old = copy_framing_unlocked (settings, &channel->framing, &channel->fast_path);
-  channel->max_message_size = settings->max_message_size;
+  /* 0 spells "no limit" where G_MAXUINT64 cannot be written (a JS Number
+   * holds integers up to 2^53 only). */
+  channel->max_message_size = settings->max_message_size != 0 ? settings->max_message_size
+                                                               : G_MAXUINT64;
   channel->read_ahead = settings->read_ahead;
   channel->input_serial = settings->serial;
   g_mutex_unlock (&settings->mutex);

@@ -191,6 +191,34 @@ cork_queued_sends (SwAsyncCall *call)
     }
 }
 
+/* A threaded call runs the framing in its worker: refuse, before any
+ * byte moves, a framing that cannot run there (one written in JS). */
+static gboolean
+check_worker_framing (SwAsyncCall  *call,
+                      GError      **error)
+{
+  SwChannel *channel = call->driver.channel;
+  SwFraming *framing;
+
+  if (!call->threaded)
+    return TRUE;
+  if (call->op.kind == SW_OPERATION_RECEIVE_MESSAGE)
+    framing = channel->framing;
+  else if (call->op.kind == SW_OPERATION_SEND_MESSAGE)
+    framing = channel->out_framing;
+  else
+    return TRUE;  /* raw bytes and flushes call no framing */
+  if (framing == NULL || !sw_framing_is_thread_bound (framing))
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               _("Framing %s is written in JavaScript, but an asynchronous call "
+                 "on a stream that cannot poll would call it from a worker "
+                 "thread; use the synchronous call or a pollable stream"),
+               G_OBJECT_TYPE_NAME (framing));
+  return FALSE;
+}
+
 static void
 async_call_start (SwAsyncCall *call)
 {
@@ -199,7 +227,8 @@ async_call_start (SwAsyncCall *call)
 
   if (g_cancellable_set_error_if_cancelled (call->driver.cancellable, &error)
       || !sw_connection_check_open (self, &error)
-      || !sw_operation_validate (&call->op, &self->channel, &error))
+      || !sw_operation_validate (&call->op, &self->channel, &error)
+      || !check_worker_framing (call, &error))
     on_async_done (&call->driver, error);
   else
     {

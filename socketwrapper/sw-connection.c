@@ -615,9 +615,15 @@ sw_connection_class_init (SwConnectionClass *klass)
   /**
    * SwConnection:max-message-size: (getter get_max_message_size) (setter set_max_message_size)
    *
-   * The largest message a receive accepts, in bytes; %G_MAXUINT64 for no
-   * limit. A larger frame fails with %G_IO_ERROR_MESSAGE_TOO_LARGE as soon
-   * as its header is read, before anything is allocated, and is skipped.
+   * The largest message a receive accepts, in bytes; 0 or %G_MAXUINT64 for
+   * no limit. A larger frame fails with %G_IO_ERROR_MESSAGE_TOO_LARGE as
+   * soon as its header is read, before anything is allocated, and is
+   * skipped.
+   *
+   * 0 is the spelling for bindings whose numbers cannot hold %G_MAXUINT64
+   * (a JavaScript Number is exact up to 2^53 only): in GJS,
+   * `connection.max_message_size = 0` lifts the limit. The property reads
+   * back the value that was set, 0 included.
    *
    * Since: 0.1
    */
@@ -855,6 +861,13 @@ sw_connection_new (GSocket   *socket,
  * honoured, [method@Sw.Connection.close] waits for a call in progress, and
  * async calls run in a worker thread once it is their turn.
  *
+ * That worker calls the framing, so an async message call on such a
+ * stream with a framing written in JavaScript (GJS runs JS code in one
+ * thread only) fails at once with %G_IO_ERROR_NOT_SUPPORTED, before any
+ * byte moves; the sync calls work. Framings written in C or Python may be
+ * called from any thread and are used by the worker. Set the framing before
+ * starting such a call: see [JavaScript](javascript.html).
+ *
  * Returns: (transfer full): a new connection
  *
  * Since: 0.1
@@ -876,7 +889,8 @@ sw_connection_new_for_stream (GIOStream *stream,
  * @framing: (nullable): where messages end on the streams, or %NULL
  *
  * Wraps a pair of streams, either of which may be missing: a connection
- * over a pipe's read end only receives.
+ * over a pipe's read end only receives. Streams that cannot poll are
+ * driven as [ctor@Sw.Connection.new_for_stream] says.
  *
  * Returns: (transfer full): a new connection
  *
@@ -1573,10 +1587,11 @@ sw_connection_get_max_message_size (SwConnection *self)
  * sw_connection_set_max_message_size:
  * @self: a connection
  * @max_message_size: the largest message a receive accepts, in bytes;
- *   %G_MAXUINT64 for no limit
+ *   0 or %G_MAXUINT64 for no limit
  *
- * Sets [property@Sw.Connection:max-message-size]. It waits for a receive
- * in progress.
+ * Sets [property@Sw.Connection:max-message-size]. 0 and %G_MAXUINT64 both
+ * mean no limit (0 is the one JavaScript can write); the getter returns the
+ * value set. It applies from the next frame a receive starts.
  *
  * Since: 0.1
  */

@@ -34,6 +34,12 @@ void                     sw_framing_set_fast_path (GType                    type
 /* The fast path of @framing's exact type, or NULL for other framings. */
 const SwFramingFastPath *sw_framing_get_fast_path (SwFraming               *framing);
 
+/* Whether @framing's functions may run only in one thread: its class was
+ * defined in JavaScript, and GJS runs JS code in its own thread only (a
+ * call from another thread is refused with a critical). Framings written
+ * in C or Python may be called from any thread. */
+gboolean                 sw_framing_is_thread_bound (SwFraming             *framing);
+
 /* SQLite4 varint helpers shared by the varint framing and its tests. */
 gsize sw_varint_encode (guint64       value,
                         guint8        out[9]);

@@ -471,3 +471,17 @@ sw_framing_get_fast_path (SwFraming *framing)
       return fast_paths[i].fast_path;
   return NULL;
 }
+
+gboolean
+sw_framing_is_thread_bound (SwFraming *framing)
+{
+  /* GJS marks every GType it registers for a JS class with this type
+   * data, and exists only if GJS is loaded. A JS subclass of a JS class
+   * is marked too; a C type derived from a JS one cannot exist. */
+  GQuark gjs_custom_type = g_quark_try_string ("gjs::custom-type");
+
+  g_return_val_if_fail (SW_IS_FRAMING (framing), FALSE);
+
+  return gjs_custom_type != 0
+         && g_type_get_qdata (G_OBJECT_TYPE (framing), gjs_custom_type) != NULL;
+}

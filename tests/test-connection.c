@@ -1032,6 +1032,26 @@ test_receive_too_large (gconstpointer data)
   assert_stolen_empty (b);
 }
 
+/* 0 means no limit, as G_MAXUINT64 does: it is the spelling JavaScript can
+ * write. The getter returns what was set. */
+static void
+test_receive_limit_zero (void)
+{
+  g_autoptr(SwFraming) framing = varint_framing ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+
+  make_socketpair (framing, &a, &b);
+  sw_connection_set_max_message_size (b, 1000);
+  sw_connection_set_max_message_size (b, 0);
+  g_assert_cmpuint (sw_connection_get_max_message_size (b), ==, 0);
+  send_pattern (a, 5000, 31);
+  send_pattern (a, 0, 32);
+  assert_receive_pattern (b, 5000, 31);
+  assert_receive_pattern (b, 0, 32);
+  assert_stolen_empty (b);
+}
+
 /* The oversized payload arrives after the error: it is skipped as it
  * comes. With @data TRUE the peer closes part-way through the skipped
  * payload: the frame ends inside its payload, which is PARTIAL_INPUT, not a
@@ -1802,6 +1822,141 @@ test_close_during_send (void)
   g_ptr_array_unref (reader.messages);
 }
 
+/* ---- a framing bound to one thread on a stream that cannot poll -------- */
+
+/* A framing written in C without a fast path: the default framing's
+ * public functions. */
+#define TEST_TYPE_PLAIN_FRAMING (test_plain_framing_get_type ())
+G_DECLARE_FINAL_TYPE (TestPlainFraming, test_plain_framing, TEST, PLAIN_FRAMING, GObject)
+
+struct _TestPlainFraming
+{
+  GObject parent_instance;
+};
+
+static SwFramingResult
+plain_framing_decode (SwFraming     *framing,
+                      const guint8  *data,
+                      gsize          length,
+                      guint64       *state,
+                      gsize         *header_length,
+                      guint64       *payload_length,
+                      gsize         *trailer_length,
+                      gsize         *needed,
+                      GError       **error)
+{
+  return sw_framing_decode (sw_framing_get_default (), data, length, state, header_length,
+                            payload_length, trailer_length, needed, error);
+}
+
+static gboolean
+plain_framing_encode (SwFraming  *framing,
+                      GBytes     *payload,
+                      GBytes    **header,
+                      GBytes    **trailer,
+                      GError    **error)
+{
+  return sw_framing_encode (sw_framing_get_default (), payload, header, trailer, error);
+}
+
+static void
+test_plain_framing_iface_init (SwFramingInterface *iface)
+{
+  iface->decode = plain_framing_decode;
+  iface->encode = plain_framing_encode;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestPlainFraming, test_plain_framing, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
+                                                      test_plain_framing_iface_init))
+
+static void
+test_plain_framing_class_init (TestPlainFramingClass *klass)
+{
+}
+
+static void
+test_plain_framing_init (TestPlainFraming *self)
+{
+}
+
+static void
+on_async_ready (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_async (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *result;
+}
+
+/* Async calls on a stream that cannot poll run the framing in a worker
+ * thread: a C framing is called there; one GJS defined (its type marked
+ * the way GJS marks the types it registers) is refused before any byte
+ * moves, and the sync call still gets the frame. */
+static void
+test_async_thread_bound_framing (void)
+{
+  g_autoptr(SwFraming) framing = g_object_new (TEST_TYPE_PLAIN_FRAMING, NULL);
+  g_autoptr(GInputStream) base_in = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) base_out = NULL;
+  g_autoptr(GOutputStream) out = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GAsyncResult) received = NULL;
+  g_autoptr(GAsyncResult) refused = NULL;
+  g_autoptr(GAsyncResult) sent = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GBytes) payload = g_bytes_new_static ("abc", 3);
+  g_autoptr(GError) error = NULL;
+  int in_fds[2], out_fds[2];
+
+  g_assert_cmpint (pipe2 (in_fds, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (pipe2 (out_fds, O_CLOEXEC), ==, 0);
+  base_in = g_unix_input_stream_new (in_fds[0], TRUE);
+  in = g_buffered_input_stream_new (base_in);
+  base_out = g_unix_output_stream_new (out_fds[1], TRUE);
+  out = g_buffered_output_stream_new (base_out);
+  g_assert_false (G_IS_POLLABLE_INPUT_STREAM (in));
+  g_assert_false (G_IS_POLLABLE_OUTPUT_STREAM (out));
+  connection = sw_connection_new_for_streams (in, out, framing);
+
+  sw_test_write_all (in_fds[1], "\003abc\003abc", 8);
+  sw_connection_receive_message_async (connection, G_PRIORITY_DEFAULT, NULL,
+                                       on_async_ready, &received);
+  message = sw_connection_receive_message_finish (connection, wait_async (&received), &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (message, NULL), g_bytes_get_size (message), "abc", 3);
+  g_clear_pointer (&message, g_bytes_unref);
+
+  g_type_set_qdata (TEST_TYPE_PLAIN_FRAMING, g_quark_from_static_string ("gjs::custom-type"),
+                    GINT_TO_POINTER (TRUE));
+  sw_connection_receive_message_async (connection, G_PRIORITY_DEFAULT, NULL,
+                                       on_async_ready, &refused);
+  g_assert_null (sw_connection_receive_message_finish (connection, wait_async (&refused),
+                                                       &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "TestPlainFraming"));
+  g_clear_error (&error);
+  sw_connection_send_message_async (connection, payload, G_PRIORITY_DEFAULT, NULL,
+                                    on_async_ready, &sent);
+  g_assert_false (sw_connection_send_message_finish (connection, wait_async (&sent), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+
+  message = sw_connection_receive_message (connection, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (message, NULL), g_bytes_get_size (message), "abc", 3);
+  g_assert_cmpint (close (in_fds[1]), ==, 0);
+  g_assert_cmpint (close (out_fds[0]), ==, 0);
+}
+
 static void
 test_shutdown_write (void)
 {
@@ -1891,6 +2046,9 @@ main (int   argc,
   g_test_add_func ("/sw/connection/close/during-send", test_close_during_send);
   g_test_add_func ("/sw/connection/threads/duplex", test_threads_duplex);
   g_test_add_func ("/sw/connection/shutdown-write", test_shutdown_write);
+  g_test_add_func ("/sw/connection/receive/limit-zero", test_receive_limit_zero);
+  g_test_add_func ("/sw/connection/async/thread-bound-framing",
+                   test_async_thread_bound_framing);
 
   return g_test_run ();
 }
