@@ -71,4 +71,25 @@ test('shutdown_write_async notifies writable before resolving', async () => {
         () => b.receive_message(TIMEOUT, null));
 });
 
+test('the receive loop emits messages, then closed', async () => {
+    const [a, b] = pair();
+    const got = [];
+    let closed = null;
+    b.connect('message', (conn, message) => got.push(text(message)));
+    a.send_message(bytes('one'), -1, null);
+    a.send_message(bytes('two'), -1, null);
+    a.close(null);
+    await new Promise(resolve => {
+        b.connect('closed', (conn, remote, error) => {
+            closed = {remote, error};
+            resolve();
+        });
+        b.start_receiving();
+    });
+    assertEqual(got.join(','), 'one,two', 'messages');
+    assertEqual(closed.remote, true, 'remote');
+    assertEqual(closed.error, null, 'error');
+    assertEqual(b.receiving, false, 'receiving');
+});
+
 run();

@@ -104,5 +104,47 @@ def shutdown_write_async_notifies_before_its_callback():
     raises(Gio.IOErrorEnum.CONNECTION_CLOSED, b.receive_message, swtap.TIMEOUT, None)
 
 
+@swtap.test
+def receive_loop_emits_messages_then_closed():
+    a, b = pair()
+    got = []
+    closed = []
+    b.connect('message', lambda conn, message: got.append(message.get_data()))
+    b.connect('closed', lambda conn, remote, error: closed.append((remote, error)))
+    a.send_messages([msg(b'one'), msg(b'two'), msg(b'three')], -1, None)
+    a.close(None)
+
+    def start(done):
+        b.connect('notify::receiving',
+                  lambda conn, pspec: conn.props.receiving or done(None))
+        b.start_receiving()
+
+    swtap.run_loop(start)
+    check(got == [b'one', b'two', b'three'], got)
+    check(closed == [(True, None)], closed)
+
+
+@swtap.test
+def receive_loop_stops_from_a_handler():
+    a, b = pair()
+    got = []
+
+    def on_message(conn, message):
+        got.append(message.get_data())
+        conn.stop_receiving()
+
+    b.connect('message', on_message)
+    a.send_messages([msg(b'first'), msg(b'second')], -1, None)
+
+    def start(done):
+        b.connect('notify::receiving',
+                  lambda conn, pspec: conn.props.receiving or done(None))
+        b.start_receiving()
+
+    swtap.run_loop(start)
+    check(got == [b'first'], got)
+    check(b.receive_message(swtap.TIMEOUT, None).get_data() == b'second', 'second')
+
+
 if __name__ == '__main__':
     swtap.run()
