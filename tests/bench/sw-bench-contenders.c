@@ -476,6 +476,42 @@ sw_async_receiver (const Job *job)
 }
 
 static void
+signal_message_cb (SwConnection *connection,
+                   GBytes       *message,
+                   gpointer      user_data)
+{
+  AsyncState *s = user_data;
+
+  if (g_bytes_get_size (message) != s->job->size)
+    die ("::message: wrong size");
+  if (++s->done == s->job->count)
+    {
+      sw_connection_stop_receiving (connection);
+      g_main_loop_quit (s->loop);
+    }
+}
+
+/* The receive loop: ::message for each message, no call per message. */
+void
+sw_signal_receiver (const Job *job)
+{
+  AsyncState *s = async_state_new (job, 0);
+  long rss = memory_begin (job);
+  double t1;
+
+  g_signal_connect (s->c, "message", G_CALLBACK (signal_message_cb), s);
+  ready_and_wait (job);
+  if (job->count > 0)
+    {
+      sw_connection_start_receiving (s->c);
+      g_main_loop_run (s->loop);
+    }
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  async_state_free (s);
+}
+
+static void
 async_echo_sent_cb (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)

@@ -180,6 +180,8 @@ static const Contender contenders[] = {
   { "sw-sync-exact", TRUE, sw_sync_sender, sw_exact_receiver, sw_exact_client, sw_exact_server,
     "both ends read-ahead off" },
   { "sw-async", TRUE, sw_async_sender, sw_async_receiver, sw_async_client, sw_async_server, NULL },
+  { "sw-signal", TRUE, sw_sync_sender, sw_signal_receiver, NULL, NULL,
+    "receive loop (::message); a ping-pong is sw-async" },
   { "sw-batch", TRUE, sw_batch_sender, sw_sync_receiver, NULL, NULL,
     "batching needs a queue; a ping-pong is sw-sync" },
   { "raw-exact", FALSE, raw_sender, raw_exact_receiver, raw_exact_client, raw_exact_server, NULL },
