@@ -494,6 +494,39 @@ test_close_in_handler (void)
   recorder_clear (&progress);
 }
 
+/* A send that ran out of time after its first byte is committed; the
+ * close() that finishes its frame reports nothing more. */
+static void
+test_close_finishes_silently (void)
+{
+  g_autoptr(SwConnection) sender = NULL;
+  g_autoptr(SwConnection) receiver_end = NULL;
+  g_autoptr(GBytes) message = sw_test_pattern_bytes (BIG, 14);
+  g_autoptr(GBytes) received = NULL;
+  GError *error = NULL;
+  Recorder progress;
+  SwTestReceiver *receiver;
+  guint before;
+
+  pair (sw_framing_get_default (), &sender, &receiver_end);
+  recorder_init (&progress);
+  sw_connection_set_progress_threshold (sender, BIG);
+  g_signal_connect (sender, "send-progress", G_CALLBACK (on_progress), &progress);
+
+  /* Timeout 0: what fits in the socket buffer, far less than 8 MiB. */
+  g_assert_true (sw_connection_send_message (sender, message, 0, NULL, &error));
+  g_assert_no_error (error);
+  before = progress.reports->len;
+  receiver = sw_test_receiver_new (receiver_end, NULL);
+  g_assert_true (sw_connection_close (sender, NULL, &error));
+  g_assert_no_error (error);
+  received = sw_test_receiver_join (receiver, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (received, message));
+  g_assert_cmpuint (progress.reports->len, ==, before);
+  recorder_clear (&progress);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -509,6 +542,7 @@ main (int   argc,
   g_test_add_func ("/sw/progress/msgpack-array", test_msgpack_array);
   g_test_add_func ("/sw/progress/delimiter", test_delimiter);
   g_test_add_func ("/sw/progress/close-in-handler", test_close_in_handler);
+  g_test_add_func ("/sw/progress/close-finishes-silently", test_close_finishes_silently);
 
   return g_test_run ();
 }
