@@ -694,12 +694,14 @@ sw_connection_class_init (SwConnectionClass *klass)
    * A framing that knows the length from a header
    * ([class@Sw.VarIntFraming], [class@Sw.MultiprocessingFraming]) gives
    * @total from the first report on. A scanning framing
-   * ([class@Sw.MsgPackFraming], [class@Sw.DelimiterFraming]) knows it
-   * only once the message's last byte has arrived: until then @total is
-   * 0, @done counts the bytes of the frame received so far, and reports
-   * come each time it has grown by about 1 %; they start once the frame
-   * is known to reach the threshold. The report at 100 % is the first
-   * with a @total.
+   * ([class@Sw.DelimiterFraming], [class@Sw.MsgPackFraming]) knows it
+   * once it has found the message's end: when the delimiter arrives, or
+   * when the header of the MessagePack object's last item is read — at
+   * once for an object that is a single str, bin or ext, whose @done and
+   * @total then count the whole object. Until then @total is 0, @done
+   * counts the bytes of the frame received so far, and a report comes
+   * each time it has grown by about 1 %, from when the frame is known to
+   * reach the threshold.
    *
    * Since: 0.2
    */
