@@ -45,6 +45,9 @@ typedef struct
   /* Progress of a large frame: the done count that triggers the next
    * report, 0 when the frame reports nothing (sw-operation.c). */
   guint64  progress_next;
+  /* It reported while its framing scanned for its end: the report at
+   * 100 % counts the whole frame, as those did (a delimiter included). */
+  gboolean progress_scanned;
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept

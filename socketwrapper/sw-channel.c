@@ -40,6 +40,7 @@ sw_input_reset_frame (SwInput *in)
   in->payload_filled = 0;
   in->payload_capacity = 0;
   in->progress_next = 0;
+  in->progress_scanned = FALSE;
 }
 
 void

@@ -701,7 +701,8 @@ sw_connection_class_init (SwConnectionClass *klass)
    * @total then count the whole object. Until then @total is 0, @done
    * counts the bytes of the frame received so far, and a report comes
    * each time it has grown by about 1 %, from when the frame is known to
-   * reach the threshold.
+   * reach the threshold. A message that reported so counts its whole
+   * frame up to the end: its report at 100 % includes the delimiter.
    *
    * Since: 0.2
    */

@@ -153,6 +153,7 @@ progress_scan (SwChannel *channel,
       if (available == 0 || available + needed < channel->progress_from)
         return;
       in->progress_next = available;
+      in->progress_scanned = TRUE;
     }
   progress_step (channel, FALSE, &in->progress_next, available, 0, channel->progress_from);
 }
@@ -249,7 +250,7 @@ finish_frame (SwOperation *op,
               SwChannel   *channel)
 {
   SwInput *in = &channel->input;
-  guint64 total = in->payload_length;
+  guint64 total = in->progress_scanned ? input_frame_length (in) : in->payload_length;
   guint64 next = in->progress_next;
 
   if (in->payload != NULL)
