@@ -42,6 +42,12 @@ typedef struct
   guint8  *saved_header;
 
   guint64  skip;            /* bytes of a refused frame still to discard */
+  /* Progress of a large frame: the done count that triggers the next
+   * report, 0 when the frame reports nothing (sw-operation.c). */
+  guint64  progress_next;
+  /* It reported while its framing scanned for its end: the report at
+   * 100 % counts the whole frame, as those did (a delimiter included). */
+  gboolean progress_scanned;
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept
@@ -53,6 +59,8 @@ typedef struct
   GBytes  *header_bytes;    /* set instead of @header by custom framings */
   GBytes  *payload;
   GBytes  *trailer;
+  guint64  progress_next;   /* as in SwInput; 0: the frame reports nothing */
+  guint64  progress_total;  /* the payload's size, kept once it is released */
 } SwOutFrame;
 
 /* The committed frames being written, in order. Owned by whoever holds the
@@ -86,7 +94,18 @@ typedef struct
   SwFraming *framing;           /* protected by @mutex */
   guint64    max_message_size;  /* protected by @mutex; as set (0: none) */
   gboolean   read_ahead;        /* protected by @mutex */
+  guint64    progress_threshold;  /* protected by @mutex; 0 = off */
 } SwSettings;
+
+/* Reports the progress of a frame whose payload reaches the progress
+ * threshold: @done payload bytes of @total (0 while a scanning framing
+ * cannot know it yet). Called by the direction's lock owner from an
+ * operation's step, with no mutex held; it may run user code, which may
+ * call close() but gets PENDING for calls in the same direction. */
+typedef void (*SwProgressFunc) (gpointer  data,
+                                gboolean  sending,
+                                guint64   done,
+                                guint64   total);
 
 /* The I/O engine of a connection: what it wraps and the state kept across
  * calls, so an operation interrupted by a timeout loses nothing. */
@@ -101,11 +120,19 @@ typedef struct
   guint64                   max_message_size;  /* receive lock; G_MAXUINT64: none */
   gboolean                  read_ahead;        /* receive lock */
   guint                     input_serial;      /* receive lock */
+  /* The smallest payload that reports progress: the threshold, or
+   * G_MAXUINT64 when it is off, so a frame costs one comparison. */
+  guint64                   progress_from;     /* receive lock */
 
   /* The send lock owner's copy of the framing. */
   SwFraming                *out_framing;       /* send lock */
   const SwFramingFastPath  *out_fast_path;     /* send lock */
   guint                     output_serial;     /* send lock */
+  guint64                   out_progress_from; /* send lock */
+
+  /* Read-only after construction; NULL reports nothing. */
+  SwProgressFunc            progress_func;
+  gpointer                  progress_data;
 
   SwInput                   input;      /* receive lock */
   SwOutput                  output;     /* send lock */
@@ -126,6 +153,9 @@ guint64    sw_channel_get_max_message_size (SwChannel  *channel);
 gboolean   sw_channel_set_read_ahead       (SwChannel  *channel,
                                             gboolean    read_ahead);
 gboolean   sw_channel_get_read_ahead       (SwChannel  *channel);
+gboolean   sw_channel_set_progress_threshold (SwChannel *channel,
+                                              guint64    threshold);
+guint64    sw_channel_get_progress_threshold (SwChannel *channel);
 /* The lock owners pick up changed settings (receive lock, send lock). */
 void       sw_channel_sync_input           (SwChannel  *channel);
 void       sw_channel_sync_output          (SwChannel  *channel);

@@ -21,6 +21,8 @@ sw_channel_init (SwChannel *channel)
   g_mutex_init (&channel->settings.mutex);
   channel->settings.read_ahead = TRUE;
   channel->settings.max_message_size = G_MAXUINT64;
+  channel->progress_from = G_MAXUINT64;
+  channel->out_progress_from = G_MAXUINT64;
   /* Differs from the owners' serials: the first call copies them. */
   channel->settings.serial = 1;
 }
@@ -37,6 +39,8 @@ sw_input_reset_frame (SwInput *in)
   g_clear_pointer (&in->saved_header, g_free);
   in->payload_filled = 0;
   in->payload_capacity = 0;
+  in->progress_next = 0;
+  in->progress_scanned = FALSE;
 }
 
 void
@@ -197,6 +201,32 @@ sw_channel_get_read_ahead (SwChannel *channel)
   return value;
 }
 
+gboolean
+sw_channel_set_progress_threshold (SwChannel *channel,
+                                   guint64    threshold)
+{
+  SwSettings *settings = &channel->settings;
+
+  return settings_store (settings, &settings->progress_threshold, &threshold,
+                         sizeof threshold);
+}
+
+guint64
+sw_channel_get_progress_threshold (SwChannel *channel)
+{
+  SwSettings *settings = &channel->settings;
+  guint64 value;
+
+  settings_load (settings, &value, &settings->progress_threshold, sizeof value);
+  return value;
+}
+
+static guint64
+progress_from (const SwSettings *settings)
+{
+  return settings->progress_threshold != 0 ? settings->progress_threshold : G_MAXUINT64;
+}
+
 /* Makes *@copy the settings' framing; returns the framing it replaced
  * (transfer full) for the caller to release outside the mutex, or NULL
  * when it stays. */
@@ -233,6 +263,7 @@ sw_channel_sync_input (SwChannel *channel)
   channel->max_message_size = settings->max_message_size != 0 ? settings->max_message_size
                                                                : G_MAXUINT64;
   channel->read_ahead = settings->read_ahead;
+  channel->progress_from = progress_from (settings);
   channel->input_serial = settings->serial;
   g_mutex_unlock (&settings->mutex);
   g_clear_object (&old);
@@ -249,6 +280,7 @@ sw_channel_sync_output (SwChannel *channel)
 
   g_mutex_lock (&settings->mutex);
   old = copy_framing_unlocked (settings, &channel->out_framing, &channel->out_fast_path);
+  channel->out_progress_from = progress_from (settings);
   channel->output_serial = settings->serial;
   g_mutex_unlock (&settings->mutex);
   g_clear_object (&old);

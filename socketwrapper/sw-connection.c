@@ -90,15 +90,19 @@ enum {
   PROP_MAX_MESSAGE_SIZE,
   PROP_READ_AHEAD,
   PROP_RECEIVING,
+  PROP_PROGRESS_THRESHOLD,
   N_PROPS
 };
 
-/* The receive loop's signals. */
 enum {
+  /* The receive loop's. */
   SIGNAL_MESSAGE,
   SIGNAL_VALUE,
   SIGNAL_CLOSED,
   SIGNAL_ERROR,
+  /* Progress of large messages. */
+  SIGNAL_SEND_PROGRESS,
+  SIGNAL_RECEIVE_PROGRESS,
   N_SIGNALS
 };
 
@@ -406,6 +410,9 @@ sw_connection_get_property (GObject    *object,
     case PROP_RECEIVING:
       g_value_set_boolean (value, sw_connection_get_receiving (self));
       break;
+    case PROP_PROGRESS_THRESHOLD:
+      g_value_set_uint64 (value, sw_connection_get_progress_threshold (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -453,6 +460,9 @@ sw_connection_set_property (GObject      *object,
       break;
     case PROP_READ_AHEAD:
       sw_connection_set_read_ahead (self, g_value_get_boolean (value));
+      break;
+    case PROP_PROGRESS_THRESHOLD:
+      sw_connection_set_progress_threshold (self, g_value_get_uint64 (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -657,6 +667,20 @@ sw_connection_class_init (SwConnectionClass *klass)
   properties[PROP_RECEIVING] =
     g_param_spec_boolean ("receiving", NULL, NULL, FALSE, ro);
 
+  /**
+   * SwConnection:progress-threshold: (getter get_progress_threshold) (setter set_progress_threshold)
+   *
+   * The smallest message, in bytes, whose transfer is reported by
+   * [signal@Sw.Connection::send-progress] and
+   * [signal@Sw.Connection::receive-progress]; 0 (the default) reports
+   * nothing. Like the other settings it never waits, and a call in
+   * progress applies it from its next frame.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_PROGRESS_THRESHOLD] =
+    g_param_spec_uint64 ("progress-threshold", NULL, NULL, 0, G_MAXUINT64, 0, rw);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -723,6 +747,147 @@ sw_connection_class_init (SwConnectionClass *klass)
   signals[SIGNAL_ERROR] =
     g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+
+  /**
+   * SwConnection::send-progress:
+   * @self: the connection
+   * @done: how many bytes of the message are written
+   * @total: the size of the message
+   *
+   * Reports the progress of sending a message at least
+   * [property@Sw.Connection:progress-threshold] bytes long: about every
+   * 1 % while it is written, and always once with @done equal to @total
+   * when its last byte is written. Raw bytes
+   * ([method@Sw.Connection.send_bytes]) report nothing.
+   *
+   * It is emitted by the thread making a blocking call, and in the
+   * context of an async call (the thread-default main context of its
+   * caller), never in a thread the library made: for a stream that
+   * cannot poll, whose async calls run in a worker thread, the reports
+   * are dispatched in the call's context, before its callback. A frame
+   * a call committed and a later call finishes reports in that later
+   * call; one finished by [method@Sw.Connection.close] reports nothing
+   * more.
+   *
+   * The connection is busy sending while the signal is emitted: a
+   * handler's blocking send on it fails with %G_IO_ERROR_PENDING (an async
+   * one queues). A handler may call [method@Sw.Connection.close].
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_SEND_PROGRESS] =
+    g_signal_new ("send-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+
+  /**
+   * SwConnection::receive-progress:
+   * @self: the connection
+   * @done: how many bytes of the message are received
+   * @total: the size of the message, or 0 while it is unknown
+   *
+   * Reports the progress of receiving a message at least
+   * [property@Sw.Connection:progress-threshold] bytes long, as
+   * [signal@Sw.Connection::send-progress] does for sends, and in the same
+   * places: about every 1 % while it is read, and always once with @done
+   * equal to @total as it is complete, before the receive returns it.
+   *
+   * A framing that knows the length from a header
+   * ([class@Sw.VarIntFraming], [class@Sw.MultiprocessingFraming]) gives
+   * @total from the first report on. A scanning framing
+   * ([class@Sw.DelimiterFraming], [class@Sw.MsgPackFraming]) knows it
+   * once it has found the message's end: when the delimiter arrives, or
+   * when the header of the MessagePack object's last item is read — at
+   * once for an object that is a single str, bin or ext, whose @done and
+   * @total then count the whole object. Until then @total is 0, @done
+   * counts the bytes of the frame received so far, and a report comes
+   * each time it has grown by about 1 %, from when the frame is known to
+   * reach the threshold. A message that reported so counts its whole
+   * frame up to the end: its report at 100 % includes the delimiter.
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_RECEIVE_PROGRESS] =
+    g_signal_new ("receive-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+}
+
+/* ---- progress --------------------------------------------------------- */
+
+typedef struct
+{
+  SwConnection *self;
+  guint         signal_id;
+  guint64       done;
+  guint64       total;
+} SwProgressReport;
+
+static gboolean
+emit_progress_report (gpointer user_data)
+{
+  SwProgressReport *report = user_data;
+
+  if (!g_atomic_int_get (&report->self->closing))
+    g_signal_emit (report->self, report->signal_id, 0, report->done, report->total);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+progress_report_free (gpointer data)
+{
+  SwProgressReport *report = data;
+
+  g_object_unref (report->self);
+  g_free (report);
+}
+
+/* The context of the threaded async call (a stream that cannot poll)
+ * that owns @lock and runs its blocking steps in this worker thread, or
+ * NULL when the owner runs where its signals belong. */
+static GMainContext *
+worker_call_context (SwCrossLock *lock)
+{
+  GMainContext *context = NULL;
+
+  g_mutex_lock (&lock->mutex);
+  if (lock->owner != NULL && lock->owner->threaded && lock->running == g_thread_self ())
+    context = lock->owner->context;
+  g_mutex_unlock (&lock->mutex);
+  return context;
+}
+
+/* The channel's progress hook, called by the owner of a direction's lock
+ * with no mutex held. */
+static void
+on_channel_progress (gpointer data,
+                     gboolean sending,
+                     guint64  done,
+                     guint64  total)
+{
+  SwConnection *self = data;
+  guint signal_id = signals[sending ? SIGNAL_SEND_PROGRESS : SIGNAL_RECEIVE_PROGRESS];
+  GMainContext *context;
+  SwProgressReport *report;
+  GSource *idle;
+
+  /* A close finishes a committed frame silently. */
+  if (g_atomic_int_get (&self->closing))
+    return;
+  context = worker_call_context (sending ? &self->send_lock : &self->receive_lock);
+  if (context == NULL)
+    {
+      g_signal_emit (self, signal_id, 0, done, total);
+      return;
+    }
+  /* Never in a library thread: in the call's context, ahead of any other
+   * source, so before the call's own callback. */
+  report = g_new (SwProgressReport, 1);
+  *report = (SwProgressReport) { g_object_ref (self), signal_id, done, total };
+  idle = g_idle_source_new ();
+  g_source_set_priority (idle, G_MININT);
+  g_source_set_static_name (idle, "[socketwrapper] progress");
+  g_source_set_callback (idle, emit_progress_report, report, progress_report_free);
+  g_source_attach (idle, context);
+  g_source_unref (idle);
 }
 
 static void
@@ -741,6 +906,8 @@ sw_connection_init (SwConnection *self)
   sw_cross_lock_init (&self->send_lock, sw_connection_on_lock_sealed, self);
   sw_channel_init (&self->channel);
   sw_channel_set_max_message_size (&self->channel, SW_DEFAULT_MAX_MESSAGE_SIZE);
+  self->channel.progress_func = on_channel_progress;
+  self->channel.progress_data = self;
 }
 
 void
@@ -1644,4 +1811,44 @@ sw_connection_set_read_ahead (SwConnection *self,
 
   if (sw_channel_set_read_ahead (&self->channel, !!read_ahead))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
+}
+
+/**
+ * sw_connection_get_progress_threshold:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:progress-threshold].
+ *
+ * Returns: the smallest message that reports progress, in bytes; 0 when
+ *   none does
+ *
+ * Since: 0.2
+ */
+guint64
+sw_connection_get_progress_threshold (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), 0);
+
+  return sw_channel_get_progress_threshold (&self->channel);
+}
+
+/**
+ * sw_connection_set_progress_threshold:
+ * @self: a connection
+ * @threshold: the smallest message that reports progress, in bytes; 0 for
+ *   none
+ *
+ * Sets [property@Sw.Connection:progress-threshold]. It never waits: a call
+ * in progress applies it from its next frame.
+ *
+ * Since: 0.2
+ */
+void
+sw_connection_set_progress_threshold (SwConnection *self,
+                                      guint64       threshold)
+{
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  if (sw_channel_set_progress_threshold (&self->channel, threshold))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS_THRESHOLD]);
 }

@@ -292,5 +292,10 @@ gboolean      sw_connection_get_read_ahead  (SwConnection   *self);
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_read_ahead  (SwConnection   *self,
                                              gboolean        read_ahead);
+SW_AVAILABLE_IN_ALL
+guint64       sw_connection_get_progress_threshold (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_progress_threshold (SwConnection *self,
+                                                    guint64       threshold);
 
 G_END_DECLS

@@ -72,6 +72,92 @@ after_read (SwOperation  *op,
     }
 }
 
+/* ---- progress --------------------------------------------------------- */
+
+/* A frame whose payload reaches the progress threshold reports its
+ * progress through the channel's hook: about every 1 % of its payload, and
+ * once at 100 % as it completes. Frames below the threshold cost one
+ * comparison (their progress_next stays 0). */
+
+/* The done count of the report after one at @done: the next 1 % step of
+ * @total; while the total is unknown (a scanning framing), 1 % more than
+ * has arrived, and at least 1 % of @threshold. */
+static guint64
+progress_next (guint64 done,
+               guint64 total,
+               guint64 threshold)
+{
+  guint64 step;
+
+  if (total != 0)
+    {
+      step = MAX (total / 100, 1);
+      return (done / step + 1) * step;
+    }
+  step = MAX (MAX (done, threshold) / 100, 1);
+  return done + step;
+}
+
+static void
+progress_report (SwChannel *channel,
+                 gboolean   sending,
+                 guint64    done,
+                 guint64    total)
+{
+  if (channel->progress_func != NULL)
+    channel->progress_func (channel->progress_data, sending, done, total);
+}
+
+/* Reports @done once it reaches *@next, short of 100 %. */
+static inline void
+progress_step (SwChannel *channel,
+               gboolean   sending,
+               guint64   *next,
+               guint64    done,
+               guint64    total,
+               guint64    threshold)
+{
+  if (*next == 0 || done < *next || (total != 0 && done >= total))
+    return;
+  *next = progress_next (done, total, threshold);
+  progress_report (channel, sending, done, total);
+}
+
+/* The frame is complete: its report at 100 %, if it reports at all. */
+static void
+progress_finish (SwChannel *channel,
+                 gboolean   sending,
+                 guint64   *next,
+                 guint64    total)
+{
+  if (*next == 0)
+    return;
+  *next = 0;
+  progress_report (channel, sending, total, total);
+}
+
+/* A scanning framing still looks for the frame's end: its length is
+ * unknown (total 0), but once what is buffered and the least it still
+ * needs reach the threshold, the frame does too. Every buffered byte
+ * belongs to the frame: a complete one would have been recognised. */
+static void
+progress_scan (SwChannel *channel,
+               gsize      needed)
+{
+  SwInput *in = &channel->input;
+  guint64 available = sw_input_available (in);
+
+  if (in->progress_next == 0)
+    {
+      /* check_unframed_size() made sure the sum does not overflow. */
+      if (available == 0 || available + needed < channel->progress_from)
+        return;
+      in->progress_next = available;
+      in->progress_scanned = TRUE;
+    }
+  progress_step (channel, FALSE, &in->progress_next, available, 0, channel->progress_from);
+}
+
 /* ---- receive a frame -------------------------------------------------- */
 
 static SwFramingResult
@@ -143,6 +229,8 @@ read_direct_payload (SwOperation   *op,
                                   in->payload_capacity - in->payload_filled,
                                   &n_read, cancellable, error);
       in->payload_filled += n_read;
+      progress_step (channel, FALSE, &in->progress_next, in->payload_filled,
+                     in->payload_length, channel->progress_from);
       if (status != SW_IO_DONE)
         return after_read (op, status, TRUE,
                            in->header_length + in->payload_filled, error);
@@ -159,8 +247,12 @@ input_frame_length (const SwInput *in)
 
 static void
 finish_frame (SwOperation *op,
-              SwInput     *in)
+              SwChannel   *channel)
 {
+  SwInput *in = &channel->input;
+  guint64 total = in->progress_scanned ? input_frame_length (in) : in->payload_length;
+  guint64 next = in->progress_next;
+
   if (in->payload != NULL)
     {
       op->result = g_bytes_new_take (g_steal_pointer (&in->payload),
@@ -174,6 +266,7 @@ finish_frame (SwOperation *op,
       sw_input_consume (in, input_frame_length (in));
     }
   sw_input_reset_frame (in);
+  progress_finish (channel, FALSE, &next, total);
 }
 
 /* The most a frame may take: max-message-size plus SW_FRAMING_SLACK bytes
@@ -275,7 +368,10 @@ parse_buffered_frame (SwOperation  *op,
       switch (decode_frame (channel, wanted, error))
         {
         case SW_FRAMING_RESULT_NEED_MORE:
-          return check_unframed_size (channel, *wanted, error);
+          if (check_unframed_size (channel, *wanted, error) == SW_STEP_ERROR)
+            return SW_STEP_ERROR;
+          progress_scan (channel, *wanted);
+          return SW_STEP_WOULD_BLOCK;
         case SW_FRAMING_RESULT_FRAME:
           break;
         case SW_FRAMING_RESULT_ERROR:
@@ -294,6 +390,8 @@ parse_buffered_frame (SwOperation  *op,
           return SW_STEP_ERROR;
         }
       in->in_frame = TRUE;
+      if (in->progress_next == 0 && in->payload_length >= channel->progress_from)
+        in->progress_next = progress_next (0, in->payload_length, 0);
     }
 
   available = sw_input_available (in);
@@ -303,11 +401,14 @@ parse_buffered_frame (SwOperation  *op,
 
       if (available >= total)
         {
-          finish_frame (op, in);
+          finish_frame (op, channel);
           return SW_STEP_DONE;
         }
       if (in->payload_length < SW_DIRECT_PAYLOAD)
         {
+          progress_step (channel, FALSE, &in->progress_next,
+                         MIN (available - in->header_length, (gsize) in->payload_length),
+                         in->payload_length, channel->progress_from);
           *wanted = total - available;
           return SW_STEP_WOULD_BLOCK;
         }
@@ -325,7 +426,7 @@ parse_buffered_frame (SwOperation  *op,
       *wanted = in->trailer_length - available;
       return SW_STEP_WOULD_BLOCK;
     }
-  finish_frame (op, in);
+  finish_frame (op, channel);
   return SW_STEP_DONE;
 }
 
@@ -454,6 +555,8 @@ receive_datagram_step (SwOperation   *op,
       return after_read (op, status, FALSE, 0, error);
     }
   op->result = g_bytes_new_take (buffer, n_read);
+  if (op->kind == SW_OPERATION_RECEIVE_MESSAGE && n_read >= channel->progress_from)
+    progress_report (channel, FALSE, n_read, n_read);
   return SW_STEP_DONE;
 }
 
@@ -551,6 +654,28 @@ output_writev (SwChannel     *channel,
   return status;
 }
 
+/* Reports the progress of the frames from @first on, after a write. */
+static void
+output_progress (SwChannel *channel,
+                 guint      first)
+{
+  SwOutput *out = &channel->output;
+
+  for (guint i = first; i <= out->first && i < out->n_frames; i++)
+    {
+      SwOutFrame *frame = &out->frames[i];
+
+      if (frame->progress_next == 0)
+        continue;
+      if (i < out->first)
+        progress_finish (channel, TRUE, &frame->progress_next, frame->progress_total);
+      else if (out->offset > frame->header_length)
+        progress_step (channel, TRUE, &frame->progress_next,
+                       MIN (out->offset - frame->header_length, frame->progress_total),
+                       frame->progress_total, 0);
+    }
+}
+
 /* Datagram sockets: one datagram per frame, each sent whole or not at all. */
 static SwIOStatus
 output_send_datagram (SwChannel  *channel,
@@ -623,6 +748,7 @@ output_write (SwOperation   *op,
         }
       if (out->first != first || out->offset != offset)
         op->committed = op->started;
+      output_progress (channel, first);
     }
 
   op->committed = op->started;
@@ -651,6 +777,9 @@ out_frame_encode (SwChannel   *channel,
       frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
   frame->payload = g_bytes_ref (payload);
+  frame->progress_total = g_bytes_get_size (payload);
+  if (frame->progress_total >= channel->out_progress_from)
+    frame->progress_next = progress_next (0, frame->progress_total, 0);
   return TRUE;
 }
 
