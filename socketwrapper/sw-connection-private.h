@@ -96,7 +96,14 @@ gboolean     sw_connection_shutdown_output (SwConnection  *self,
 void         sw_connection_notify_writable (SwConnection  *self);
 void         sw_connection_notify_codec    (SwConnection  *self);
 void         sw_connection_notify_receiving (SwConnection *self);
-/* The receive loop's signals, emitted in its context (sw-connection.c).
+/* Signals (sw-connection-signals.c): installed by class_init; the
+ * channel's progress hook emits the progress ones. */
+void         sw_connection_install_signals (GObjectClass  *object_class);
+void         sw_connection_on_channel_progress (gpointer data,
+                                                gboolean sending,
+                                                guint64  done,
+                                                guint64  total);
+/* The receive loop's signals, emitted in its context.
  * emit_message also emits ::value, or ::error, with a codec set. */
 void         sw_connection_emit_message    (SwConnection  *self,
                                             GBytes        *message);

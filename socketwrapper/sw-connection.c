@@ -43,10 +43,12 @@
 #include "sw-init-private.h"
 
 /* This file owns the object: its fields' set-up, properties, constructors
- * and the blocking message calls. The async call object and the async
- * pairs are in sw-connection-async.c, closing in sw-connection-close.c,
- * values and the codec in sw-connection-value.c; the struct and its
- * locking notes in sw-connection-private.h.
+ * and the blocking message calls. The async call object, the async pairs
+ * and the receive loop are in sw-connection-async.c, closing in
+ * sw-connection-close.c, values and the codec in sw-connection-value.c,
+ * the settings' accessors in sw-connection-settings.c, the signals in
+ * sw-connection-signals.c; the struct and its locking notes in
+ * sw-connection-private.h.
  *
  * The rules every function of SwConnection keeps (docs/threads.md says
  * the same to users):
@@ -94,19 +96,6 @@ enum {
   N_PROPS
 };
 
-enum {
-  /* The receive loop's. */
-  SIGNAL_MESSAGE,
-  SIGNAL_VALUE,
-  SIGNAL_CLOSED,
-  SIGNAL_ERROR,
-  /* Progress of large messages. */
-  SIGNAL_SEND_PROGRESS,
-  SIGNAL_RECEIVE_PROGRESS,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
 
 static GParamSpec *properties[N_PROPS];
 
@@ -683,211 +672,7 @@ sw_connection_class_init (SwConnectionClass *klass)
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  /**
-   * SwConnection::message:
-   * @self: the connection
-   * @message: the message
-   *
-   * Emitted by the receive loop for each message, in order, in the
-   * thread-default main context of the thread that called
-   * [method@Sw.Connection.start_receiving].
-   *
-   * Since: 0.2
-   */
-  signals[SIGNAL_MESSAGE] =
-    g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
-
-  /**
-   * SwConnection::value:
-   * @self: the connection
-   * @value: the message, decoded
-   *
-   * Emitted by the receive loop right after [signal@Sw.Connection::message]
-   * when [property@Sw.Connection:codec] is set, with the message decoded
-   * once. A message the codec cannot decode is reported through
-   * [signal@Sw.Connection::error] instead, and the next one still arrives.
-   *
-   * Since: 0.2
-   */
-  signals[SIGNAL_VALUE] =
-    g_signal_new ("value", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
-
-  /**
-   * SwConnection::closed:
-   * @self: the connection
-   * @remote: %TRUE when the peer ended the stream
-   * @error: (nullable): %G_IO_ERROR_PARTIAL_INPUT when the peer ended it in
-   *   the middle of a message, else %NULL
-   *
-   * Emitted once by the receive loop, in its context, when it stops because
-   * the peer ended the stream (@remote %TRUE) or the connection was closed
-   * (@remote %FALSE). After a remote end the connection stays open for
-   * sending; close it when done.
-   *
-   * Since: 0.2
-   */
-  signals[SIGNAL_CLOSED] =
-    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_ERROR);
-
-  /**
-   * SwConnection::error:
-   * @self: the connection
-   * @error: what went wrong
-   *
-   * Emitted by the receive loop, in its context, for an error: a message
-   * over [property@Sw.Connection:max-message-size] that was skipped or a
-   * message the codec cannot decode (the loop goes on), or an error that
-   * stops it, such as a malformed frame.
-   *
-   * Since: 0.2
-   */
-  signals[SIGNAL_ERROR] =
-    g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
-
-  /**
-   * SwConnection::send-progress:
-   * @self: the connection
-   * @done: how many bytes of the message are written
-   * @total: the size of the message
-   *
-   * Reports the progress of sending a message at least
-   * [property@Sw.Connection:progress-threshold] bytes long: about every
-   * 1 % while it is written, and always once with @done equal to @total
-   * when its last byte is written. Raw bytes
-   * ([method@Sw.Connection.send_bytes]) report nothing.
-   *
-   * It is emitted by the thread making a blocking call, and in the
-   * context of an async call (the thread-default main context of its
-   * caller), never in a thread the library made: for a stream that
-   * cannot poll, whose async calls run in a worker thread, the reports
-   * are dispatched in the call's context, before its callback. A frame
-   * a call committed and a later call finishes reports in that later
-   * call; one finished by [method@Sw.Connection.close] reports nothing
-   * more.
-   *
-   * The connection is busy sending while the signal is emitted: a
-   * handler's blocking send on it fails with %G_IO_ERROR_PENDING (an async
-   * one queues). A handler may call [method@Sw.Connection.close].
-   *
-   * Since: 0.2
-   */
-  signals[SIGNAL_SEND_PROGRESS] =
-    g_signal_new ("send-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
-
-  /**
-   * SwConnection::receive-progress:
-   * @self: the connection
-   * @done: how many bytes of the message are received
-   * @total: the size of the message, or 0 while it is unknown
-   *
-   * Reports the progress of receiving a message at least
-   * [property@Sw.Connection:progress-threshold] bytes long, as
-   * [signal@Sw.Connection::send-progress] does for sends, and in the same
-   * places: about every 1 % while it is read, and always once with @done
-   * equal to @total as it is complete, before the receive returns it.
-   *
-   * A framing that knows the length from a header
-   * ([class@Sw.VarIntFraming], [class@Sw.MultiprocessingFraming]) gives
-   * @total from the first report on. A scanning framing
-   * ([class@Sw.DelimiterFraming], [class@Sw.MsgPackFraming]) knows it
-   * once it has found the message's end: when the delimiter arrives, or
-   * when the header of the MessagePack object's last item is read — at
-   * once for an object that is a single str, bin or ext, whose @done and
-   * @total then count the whole object. Until then @total is 0, @done
-   * counts the bytes of the frame received so far, and a report comes
-   * each time it has grown by about 1 %, from when the frame is known to
-   * reach the threshold. A message that reported so counts its whole
-   * frame up to the end: its report at 100 % includes the delimiter.
-   *
-   * Since: 0.2
-   */
-  signals[SIGNAL_RECEIVE_PROGRESS] =
-    g_signal_new ("receive-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
-}
-
-/* ---- progress --------------------------------------------------------- */
-
-typedef struct
-{
-  SwConnection *self;
-  guint         signal_id;
-  guint64       done;
-  guint64       total;
-} SwProgressReport;
-
-static gboolean
-emit_progress_report (gpointer user_data)
-{
-  SwProgressReport *report = user_data;
-
-  if (!g_atomic_int_get (&report->self->closing))
-    g_signal_emit (report->self, report->signal_id, 0, report->done, report->total);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-progress_report_free (gpointer data)
-{
-  SwProgressReport *report = data;
-
-  g_object_unref (report->self);
-  g_free (report);
-}
-
-/* The context of the threaded async call (a stream that cannot poll)
- * that owns @lock and runs its blocking steps in this worker thread, or
- * NULL when the owner runs where its signals belong. */
-static GMainContext *
-worker_call_context (SwCrossLock *lock)
-{
-  GMainContext *context = NULL;
-
-  g_mutex_lock (&lock->mutex);
-  if (lock->owner != NULL && lock->owner->threaded && lock->running == g_thread_self ())
-    context = lock->owner->context;
-  g_mutex_unlock (&lock->mutex);
-  return context;
-}
-
-/* The channel's progress hook, called by the owner of a direction's lock
- * with no mutex held. */
-static void
-on_channel_progress (gpointer data,
-                     gboolean sending,
-                     guint64  done,
-                     guint64  total)
-{
-  SwConnection *self = data;
-  guint signal_id = signals[sending ? SIGNAL_SEND_PROGRESS : SIGNAL_RECEIVE_PROGRESS];
-  GMainContext *context;
-  SwProgressReport *report;
-  GSource *idle;
-
-  /* A close finishes a committed frame silently. */
-  if (g_atomic_int_get (&self->closing))
-    return;
-  context = worker_call_context (sending ? &self->send_lock : &self->receive_lock);
-  if (context == NULL)
-    {
-      g_signal_emit (self, signal_id, 0, done, total);
-      return;
-    }
-  /* Never in a library thread: in the call's context, ahead of any other
-   * source, so before the call's own callback. */
-  report = g_new (SwProgressReport, 1);
-  *report = (SwProgressReport) { g_object_ref (self), signal_id, done, total };
-  idle = g_idle_source_new ();
-  g_source_set_priority (idle, G_MININT);
-  g_source_set_static_name (idle, "[socketwrapper] progress");
-  g_source_set_callback (idle, emit_progress_report, report, progress_report_free);
-  g_source_attach (idle, context);
-  g_source_unref (idle);
+  sw_connection_install_signals (object_class);
 }
 
 static void
@@ -906,7 +691,7 @@ sw_connection_init (SwConnection *self)
   sw_cross_lock_init (&self->send_lock, sw_connection_on_lock_sealed, self);
   sw_channel_init (&self->channel);
   sw_channel_set_max_message_size (&self->channel, SW_DEFAULT_MAX_MESSAGE_SIZE);
-  self->channel.progress_func = on_channel_progress;
+  self->channel.progress_func = sw_connection_on_channel_progress;
   self->channel.progress_data = self;
 }
 
@@ -932,40 +717,6 @@ void
 sw_connection_notify_receiving (SwConnection *self)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECEIVING]);
-}
-
-void
-sw_connection_emit_message (SwConnection *self,
-                            GBytes       *message)
-{
-  g_autoptr(SwCodec) codec = NULL;
-  g_autoptr(GVariant) value = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
-  codec = sw_connection_dup_codec (self);
-  if (codec == NULL)
-    return;
-  value = sw_codec_decode (codec, message, &error);
-  if (value != NULL)
-    g_signal_emit (self, signals[SIGNAL_VALUE], 0, value);
-  else
-    g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
-}
-
-void
-sw_connection_emit_closed (SwConnection *self,
-                           gboolean      remote,
-                           const GError *error)
-{
-  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, remote, error);
-}
-
-void
-sw_connection_emit_error (SwConnection *self,
-                          const GError *error)
-{
-  g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
 }
 
 /**
@@ -1459,76 +1210,6 @@ sw_connection_get_fd (SwConnection *self)
 /* ---- properties ------------------------------------------------------- */
 
 /**
- * sw_connection_get_framing:
- * @self: a connection
- *
- * Gets [property@Sw.Connection:framing].
- *
- * The framing returned is only safe to use while no other thread can set
- * a new one; otherwise use [method@Sw.Connection.dup_framing].
- *
- * Returns: (transfer none) (nullable): the framing, or %NULL for raw bytes
- *
- * Since: 0.1
- */
-SwFraming *
-sw_connection_get_framing (SwConnection *self)
-{
-  SwFraming *framing;
-
-  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
-
-  g_mutex_lock (&self->channel.settings.mutex);
-  framing = self->channel.settings.framing;
-  g_mutex_unlock (&self->channel.settings.mutex);
-  return framing;
-}
-
-/**
- * sw_connection_dup_framing:
- * @self: a connection
- *
- * Gets the framing messages are read and written with, like
- * [method@Sw.Connection.get_framing], but with a reference of its own, so
- * the result stays valid when another thread sets a new framing.
- *
- * Returns: (transfer full) (nullable): the framing, or %NULL for raw bytes
- *
- * Since: 0.2
- */
-SwFraming *
-sw_connection_dup_framing (SwConnection *self)
-{
-  g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
-
-  return sw_channel_dup_framing (&self->channel);
-}
-
-/**
- * sw_connection_set_framing:
- * @self: a connection
- * @framing: (nullable): the framing, or %NULL for raw bytes
- *
- * Sets [property@Sw.Connection:framing]. It never waits: a receive or a
- * send in progress keeps the framing of the frame it is reading or writing,
- * and the new framing applies from the next frame on. Getters return the
- * new framing at once.
- *
- * Since: 0.1
- */
-void
-sw_connection_set_framing (SwConnection *self,
-                           SwFraming    *framing)
-{
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-  g_return_if_fail (framing == NULL || SW_IS_FRAMING (framing));
-
-  if (sw_channel_set_framing (&self->channel, framing))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMING]);
-}
-
-/**
  * sw_connection_get_socket:
  * @self: a connection
  *
@@ -1730,125 +1411,4 @@ sw_connection_get_close_wrapped (SwConnection *self)
   g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
 
   return self->close_wrapped;
-}
-
-/**
- * sw_connection_get_max_message_size:
- * @self: a connection
- *
- * Gets [property@Sw.Connection:max-message-size].
- *
- * Returns: the largest message a receive accepts, in bytes
- *
- * Since: 0.1
- */
-guint64
-sw_connection_get_max_message_size (SwConnection *self)
-{
-  g_return_val_if_fail (SW_IS_CONNECTION (self), 0);
-
-  return sw_channel_get_max_message_size (&self->channel);
-}
-
-/**
- * sw_connection_set_max_message_size:
- * @self: a connection
- * @max_message_size: the largest message a receive accepts, in bytes;
- *   0 or %G_MAXUINT64 for no limit
- *
- * Sets [property@Sw.Connection:max-message-size]. 0 and %G_MAXUINT64 both
- * mean no limit (0 is the one JavaScript can write); the getter returns the
- * value set. It applies from the next frame a receive starts.
- *
- * Since: 0.1
- */
-void
-sw_connection_set_max_message_size (SwConnection *self,
-                                    guint64       max_message_size)
-{
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-
-  if (sw_channel_set_max_message_size (&self->channel, max_message_size))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
-}
-
-/**
- * sw_connection_get_read_ahead:
- * @self: a connection
- *
- * Gets [property@Sw.Connection:read-ahead].
- *
- * Returns: whether receives read ahead
- *
- * Since: 0.1
- */
-gboolean
-sw_connection_get_read_ahead (SwConnection *self)
-{
-  g_return_val_if_fail (SW_IS_CONNECTION (self), FALSE);
-
-  return sw_channel_get_read_ahead (&self->channel);
-}
-
-/**
- * sw_connection_set_read_ahead:
- * @self: a connection
- * @read_ahead: whether receives read ahead
- *
- * Sets [property@Sw.Connection:read-ahead]. It never waits: a receive in
- * progress picks the new value up at its next frame. Turning it off does not give back what was already read: see
- * [method@Sw.Connection.steal_buffered_input].
- *
- * Since: 0.1
- */
-void
-sw_connection_set_read_ahead (SwConnection *self,
-                              gboolean      read_ahead)
-{
-
-  g_return_if_fail (SW_IS_CONNECTION (self));
-
-  if (sw_channel_set_read_ahead (&self->channel, !!read_ahead))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ_AHEAD]);
-}
-
-/**
- * sw_connection_get_progress_threshold:
- * @self: a connection
- *
- * Gets [property@Sw.Connection:progress-threshold].
- *
- * Returns: the smallest message that reports progress, in bytes; 0 when
- *   none does
- *
- * Since: 0.2
- */
-guint64
-sw_connection_get_progress_threshold (SwConnection *self)
-{
-  g_return_val_if_fail (SW_IS_CONNECTION (self), 0);
-
-  return sw_channel_get_progress_threshold (&self->channel);
-}
-
-/**
- * sw_connection_set_progress_threshold:
- * @self: a connection
- * @threshold: the smallest message that reports progress, in bytes; 0 for
- *   none
- *
- * Sets [property@Sw.Connection:progress-threshold]. It never waits: a call
- * in progress applies it from its next frame.
- *
- * Since: 0.2
- */
-void
-sw_connection_set_progress_threshold (SwConnection *self,
-                                      guint64       threshold)
-{
-  g_return_if_fail (SW_IS_CONNECTION (self));
-
-  if (sw_channel_set_progress_threshold (&self->channel, threshold))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS_THRESHOLD]);
 }
