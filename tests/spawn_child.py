@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A child started with sw_spawn() / Sw.spawn() that uses no GObject
 introspection: only `socket` and the SOCKETWRAPPER_FD variable, as the docs
-show, and the VarInt framing of varint_peer.py. Replies to each message
-with its bytes reversed until EOF at a message boundary (exit 0).
+show, and the VarInt framing of varint_peer.py. Sends each message back
+until EOF at a message boundary (exit 0).
 Exit status 3: not given fd 3; 5: the fd is not blocking; 4: EOF inside a
 frame."""
 
@@ -29,7 +29,7 @@ def main():
             payload = recv_exact(sock, size) if size else b''
             if payload is None or len(payload) != size:
                 return 4
-            sock.sendall(encode(size) + payload[::-1])
+            sock.sendall(encode(size) + payload)
     return 0
 
 

@@ -22,7 +22,7 @@ SIZES = (0, 1, 241, 70000, 1 << 20)
 
 
 def child():
-    """The --child mode: a reversing echo peer over the connection from
+    """The --child mode: an echo peer over the connection from
     the environment; the exit status says what went wrong."""
     conn = Sw.Connection.new_from_environment(Sw.VarIntFraming.new())
     if GLib.getenv('SOCKETWRAPPER_FD') is not None:
@@ -33,11 +33,11 @@ def child():
         except GLib.Error as e:
             closed = Gio.IOErrorEnum.CONNECTION_CLOSED
             return 0 if e.matches(Gio.io_error_quark(), closed) else 4
-        conn.send_message(msg(message.get_data()[::-1]), -1, None)
+        conn.send_message(message, -1, None)
 
 
 def exchange(argv):
-    """Spawns @argv, exchanges SIZES with it as a reversing echo peer,
+    """Spawns @argv, exchanges SIZES with it as an echo peer,
     closes and waits for a clean exit."""
     conn, process = Sw.spawn(argv, Sw.VarIntFraming.new(),
                              Gio.SubprocessFlags.NONE)
@@ -47,7 +47,7 @@ def exchange(argv):
         data = os.urandom(size)
         conn.send_message(msg(data), swtap.TIMEOUT, None)
         equal(conn.receive_message(swtap.TIMEOUT, None).get_data(),
-              data[::-1], f'reply to {size} bytes')
+              data, f'reply to {size} bytes')
     conn.close(None)
     same(process.wait_check(None), True)
 
