@@ -17,4 +17,5 @@
 # include <socketwrapper/sw-msgpack-codec.h>
 # include <socketwrapper/sw-connection.h>
 # include <socketwrapper/sw-pipe.h>
+# include <socketwrapper/sw-spawn.h>
 #undef SW_INSIDE

@@ -837,9 +837,15 @@ sw_connection_new_for_streams (GInputStream  *input,
  * @error: return location for a #GError
  *
  * Wraps @fd: a socket in a [class@Gio.Socket], anything else in Unix
- * streams that read and write as its access mode allows. On success the
- * connection owns @fd and puts it in non-blocking mode; on error @fd is
- * left alone.
+ * streams that read and write as its access mode allows.
+ *
+ * On success the connection takes ownership of @fd: it puts it in
+ * non-blocking mode and closes it on [method@Sw.Connection.close] or when
+ * finalized (unless [property@Sw.Connection:close-wrapped] is %FALSE).
+ * From then on the caller must neither use nor close @fd: once closed, its
+ * number may be reused by an unrelated file. To keep using a descriptor,
+ * wrap a duplicate with [ctor@Sw.Connection.new_for_borrowed_fd]. On error
+ * @fd is left alone, still the caller's.
  *
  * Returns: (transfer full) (nullable): a new connection, or %NULL when @fd
  *   is not an open file descriptor
