@@ -200,6 +200,16 @@ def plain_attributes():
     a.codec = Sw.JsonCodec.new()
     check(isinstance(a.get_codec(), Sw.JsonCodec))
     check(isinstance(a.socket, Gio.Socket))
+    # fromfd() works on a duplicate, and closes it when wrapping fails.
+    before = len(os.listdir('/proc/self/fd'))
+    read_end, write_end = os.pipe()
+    with Sw.Connection.fromfd(write_end) as writer:
+        check(writer.fileno() != write_end)
+    os.write(write_end, b'still open')
+    raises(TypeError, Sw.Connection.fromfd, read_end, framing='no framing')
+    os.close(read_end)
+    os.close(write_end)
+    equal(len(os.listdir('/proc/self/fd')), before)
 
 
 VALUE = {'data': b'Hello world!', 'int': -(2 ** 40), 'float': 2.5,

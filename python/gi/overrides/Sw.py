@@ -367,8 +367,12 @@ class Connection(Sw.Connection):
         """A connection on a duplicate of @fd (an int, or an object with a
         fileno() method such as a socket or a multiprocessing Connection):
         the caller keeps its own fd and closes it when it likes."""
-        fd = fd if isinstance(fd, int) else fd.fileno()
-        connection = Sw.Connection.new_for_fd(os.dup(fd), _framing(framing))
+        fd = os.dup(fd if isinstance(fd, int) else fd.fileno())
+        try:
+            connection = Sw.Connection.new_for_fd(fd, _framing(framing))
+        except BaseException:
+            os.close(fd)
+            raise
         if codec is not None:
             connection.set_codec(_codec(codec))
         return connection
