@@ -1017,7 +1017,9 @@ test_spawn_exits_at_once (void)
   before = count_open_fds ();
   for (guint i = 0; i < 100; i++)
     spawn_true_once ();
-  g_assert_cmpuint (count_open_fds (), ==, before);
+  /* GLib opens a few descriptors of its own lazily (wakeups of contexts
+   * and threads); a leak per child would show 100 or more. */
+  g_assert_cmpuint (count_open_fds (), <, before + 10);
 }
 
 /* The receive loop on a spawned child that exits: ::closed once. */
