@@ -1082,6 +1082,9 @@ loop_step_done (SwAsyncCall *call,
   call->n_batch = 0;
   if (owner)
     sw_cross_lock_release (call->driver.lock);
+  /* Out of every queue until its next turn: a cancel meanwhile must not
+   * take it for a queued waiter. */
+  call->waiter.state = SW_LOCK_WAITER_IDLE;
   if (error == NULL && loop_wanted (self))
     loop_schedule_turn (call);
   else
@@ -1164,7 +1167,10 @@ sw_connection_start_receiving (SwConnection *self)
  * Stops the receive loop after the message being emitted, if any. Frames
  * already read stay buffered for later receives: nothing is lost. Called
  * from a [signal@Sw.Connection::message] handler, no further message is
- * emitted. It may be called from any thread; the loop ends in its own
+ * emitted; called while a message is being received (from a
+ * [signal@Sw.Connection::receive-progress] handler, say), that message is
+ * either emitted once it is whole or left, whole, for a later receive,
+ * and none after it is emitted. It may be called from any thread; the loop ends in its own
  * context.
  *
  * Since: 0.2

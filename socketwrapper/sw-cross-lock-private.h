@@ -10,6 +10,7 @@ typedef struct _SwLockWaiter  SwLockWaiter;
 
 typedef enum
 {
+  SW_LOCK_WAITER_IDLE,     /* not (or no longer) in any queue */
   SW_LOCK_WAITER_QUEUED,
   SW_LOCK_WAITER_GRANTED,
   SW_LOCK_WAITER_CLOSED,

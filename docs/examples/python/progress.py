@@ -13,8 +13,8 @@ def progress(arrow: str):
     return on_progress
 
 with Sw.socketpair(framing=True) as (parent_duplex, child_duplex):
-    parent_duplex.props.progress_threshold = 1024 * 1024  # report messages from 1 MiB
-    child_duplex.props.progress_threshold = 1024 * 1024
+    parent_duplex.progress_threshold = 1024 * 1024  # report messages from 1 MiB
+    child_duplex.progress_threshold = 1024 * 1024
     child_duplex.inheritable = True
     child_pid = os.fork()  # replace with your own multiprocessing fork logic
     child_duplex.inheritable = False  # important, prevent socket leaks!

@@ -357,6 +357,7 @@ class Connection(Sw.Connection):
     inheritable = _property('inheritable')
     max_message_size = _property('max_message_size')
     read_ahead = _property('read_ahead')
+    progress_threshold = _property('progress_threshold')
     readable = _property('readable', writable=False)
     writable = _property('writable', writable=False)
     closed = _property('closed', writable=False)
