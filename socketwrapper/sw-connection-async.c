@@ -1054,7 +1054,13 @@ loop_step_done (SwAsyncCall *call,
   SwConnection *self = g_task_get_source_object (call->task);
   gboolean owner = call->waiter.state != SW_LOCK_WAITER_EVICTED;
 
-  if (error == NULL)
+  if (error == NULL && g_atomic_int_get (&self->closing))
+    {
+      /* Closed while it was received (from a progress handler, say): a
+       * closed connection emits no more messages. */
+      g_clear_pointer (&call->op.result, g_bytes_unref);
+    }
+  else if (error == NULL)
     {
       g_autoptr(GBytes) message = g_steal_pointer (&call->op.result);
 
