@@ -101,6 +101,9 @@ GBytes       *sw_connection_steal_buffered_input (SwConnection  *self,
                                                  GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 int           sw_connection_get_fd          (SwConnection   *self);
+SW_AVAILABLE_IN_ALL
+GCredentials *sw_connection_get_peer_credentials (SwConnection  *self,
+                                                  GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 
 SW_AVAILABLE_IN_ALL
 void          sw_connection_send_message_async     (SwConnection        *self,
