@@ -5,7 +5,7 @@
 Usage: mp_auth_peer.py FD MODE, MODE one of
   answer=KEY    multiprocessing.connection.answer_challenge(conn, KEY)
   deliver=KEY   multiprocessing.connection.deliver_challenge(conn, KEY)
-  oversize      send a 300-byte challenge
+  oversize      send a {sha256} challenge with a 300-byte nonce
   stall         send nothing
 After a handshake that succeeded the peer sends b'authenticated'. Every
 mode then waits for EOF and exits 0; a handshake the peer rejected (or that
@@ -42,7 +42,7 @@ def main():
             return 3
         conn.send_bytes(b'authenticated')
     elif mode == 'oversize':
-        conn.send_bytes(b'#CHALLENGE#' + b'x' * 300)
+        conn.send_bytes(b'#CHALLENGE#{sha256}' + b'x' * 300)
     elif mode != 'stall':
         raise RuntimeError('unknown mode ' + mode)
     return wait_eof(conn)
