@@ -445,6 +445,15 @@ handshake_task_new (SwConnection        *connection,
   return task;
 }
 
+/* Ends @task, whose last reference the caller holds, with @error. */
+static void
+task_fail (GTask  *task,
+           GError *error)
+{
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
 static SwConnection *
 task_connection (GTask *task)
 {
@@ -503,8 +512,7 @@ on_deliver_response (GObject      *source,
   response = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
   if (response == NULL)
     {
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      task_fail (task, error);
       return;
     }
   reply = verdict (verify_response (handshake->authkey, handshake->challenge, response,
@@ -520,13 +528,10 @@ on_deliver_challenge_sent (GObject      *source,
   GTask *task = user_data;
   GError *error = NULL;
 
-  if (!sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
-  receive_then (task, on_deliver_response);
+  if (sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
+    receive_then (task, on_deliver_response);
+  else
+    task_fail (task, error);
 }
 
 /**
@@ -564,8 +569,7 @@ sw_multiprocessing_deliver_challenge_async (SwConnection        *connection,
   if (!check_connection (connection, &error)
       || (handshake->challenge = new_challenge (&error)) == NULL)
     {
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      task_fail (task, error);
       return;
     }
   send_then (task, handshake->challenge, on_deliver_challenge_sent);
@@ -617,13 +621,10 @@ on_answer_sent (GObject      *source,
   GTask *task = user_data;
   GError *error = NULL;
 
-  if (!sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
-  receive_then (task, on_answer_verdict);
+  if (sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
+    receive_then (task, on_answer_verdict);
+  else
+    task_fail (task, error);
 }
 
 static void
@@ -641,8 +642,7 @@ on_answer_challenge (GObject      *source,
   if (challenge == NULL
       || (response = create_response (handshake->authkey, challenge, &error)) == NULL)
     {
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      task_fail (task, error);
       return;
     }
   send_then (task, response, on_answer_sent);
@@ -680,8 +680,7 @@ sw_multiprocessing_answer_challenge_async (SwConnection        *connection,
                              SW_TAG (sw_multiprocessing_answer_challenge_async));
   if (!check_connection (connection, &error))
     {
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      task_fail (task, error);
       return;
     }
   receive_then (task, on_answer_challenge);

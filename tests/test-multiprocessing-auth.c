@@ -75,49 +75,43 @@ assert_receives (SwConnection *connection,
 
 /* ---- against Python's multiprocessing --------------------------------------- */
 
-static void
-test_deliver_python (gconstpointer data)
+typedef gboolean (*Handshake) (SwConnection  *connection,
+                               GBytes        *authkey,
+                               GCancellable  *cancellable,
+                               GError       **error);
+
+typedef struct
 {
-  gboolean right = GPOINTER_TO_INT (data);
+  Handshake ours;
+  const char *peer_mode;  /* the peer's role with its key */
+  gboolean right;
+} PythonCase;
+
+static const PythonCase deliver_right = { sw_multiprocessing_deliver_challenge, "answer=" KEY, TRUE };
+static const PythonCase deliver_wrong = { sw_multiprocessing_deliver_challenge, "answer=wrong", FALSE };
+static const PythonCase answer_right = { sw_multiprocessing_answer_challenge, "deliver=" KEY, TRUE };
+static const PythonCase answer_wrong = { sw_multiprocessing_answer_challenge, "deliver=wrong", FALSE };
+
+static void
+test_python (gconstpointer data)
+{
+  const PythonCase *test = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) key = key_bytes (KEY);
   SwTestPeer peer = { 0 };
 
-  if (!start_peer (&peer, right ? "answer=" KEY : "answer=wrong"))
+  if (!start_peer (&peer, test->peer_mode))
     return;
-  g_assert_cmpint (sw_multiprocessing_deliver_challenge (peer.connection, key, NULL, &error),
-                   ==, right);
-  if (right)
+  g_assert_cmpint (test->ours (peer.connection, key, NULL, &error), ==, test->right);
+  if (test->right)
     {
       g_assert_no_error (error);
       assert_receives (peer.connection, "authenticated");
     }
   else
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-  /* 3: the peer saw #FAILURE# and raised AuthenticationError. */
-  finish_peer (&peer, right ? 0 : 3);
-}
-
-static void
-test_answer_python (gconstpointer data)
-{
-  gboolean right = GPOINTER_TO_INT (data);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) key = key_bytes (KEY);
-  SwTestPeer peer = { 0 };
-
-  if (!start_peer (&peer, right ? "deliver=" KEY : "deliver=wrong"))
-    return;
-  g_assert_cmpint (sw_multiprocessing_answer_challenge (peer.connection, key, NULL, &error),
-                   ==, right);
-  if (right)
-    {
-      g_assert_no_error (error);
-      assert_receives (peer.connection, "authenticated");
-    }
-  else
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-  finish_peer (&peer, right ? 0 : 3);
+  /* 3: the peer raised AuthenticationError (it sent or saw #FAILURE#). */
+  finish_peer (&peer, test->right ? 0 : 3);
 }
 
 static void
@@ -196,70 +190,52 @@ test_answer_stalled_cancelled (void)
 
 typedef struct
 {
-  gboolean done;
+  GAsyncResult *result;
   gboolean ok;
   GError *error;
   GBytes *message;
 } Outcome;
 
 static void
-on_delivered (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Outcome *outcome = user_data;
-
-  outcome->ok = sw_multiprocessing_deliver_challenge_finish (SW_CONNECTION (source), result,
-                                                             &outcome->error);
-  outcome->done = TRUE;
-}
-
-static void
-on_answered (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  Outcome *outcome = user_data;
-
-  outcome->ok = sw_multiprocessing_answer_challenge_finish (SW_CONNECTION (source), result,
-                                                            &outcome->error);
-  outcome->done = TRUE;
-}
-
-static void
-on_received (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  Outcome *outcome = user_data;
-
-  outcome->message = sw_connection_receive_message_finish (SW_CONNECTION (source), result,
-                                                           &outcome->error);
-  outcome->done = TRUE;
-}
-
-static void
-on_sent (GObject      *source,
+on_done (GObject      *source,
          GAsyncResult *result,
          gpointer      user_data)
 {
   Outcome *outcome = user_data;
 
-  outcome->ok = sw_connection_send_message_finish (SW_CONNECTION (source), result,
-                                                   &outcome->error);
-  outcome->done = TRUE;
+  outcome->result = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (Outcome *outcome)
+{
+  while (outcome->result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return outcome->result;
 }
 
 static void
-iterate_until (Outcome *outcome)
+wait_delivered (SwConnection *connection,
+                Outcome      *outcome)
 {
-  while (!outcome->done)
-    g_main_context_iteration (NULL, TRUE);
+  outcome->ok = sw_multiprocessing_deliver_challenge_finish (connection,
+                                                             wait_result (outcome),
+                                                             &outcome->error);
+}
+
+static void
+wait_answered (SwConnection *connection,
+               Outcome      *outcome)
+{
+  outcome->ok = sw_multiprocessing_answer_challenge_finish (connection,
+                                                            wait_result (outcome),
+                                                            &outcome->error);
 }
 
 static void
 outcome_clear (Outcome *outcome)
 {
+  g_clear_object (&outcome->result);
   g_clear_error (&outcome->error);
   g_clear_pointer (&outcome->message, g_bytes_unref);
 }
@@ -270,11 +246,15 @@ raw_receive (SwConnection *connection)
 {
   Outcome outcome = { 0 };
 
-  sw_connection_receive_message_async (connection, G_PRIORITY_DEFAULT, NULL, on_received,
+  GBytes *message;
+
+  sw_connection_receive_message_async (connection, G_PRIORITY_DEFAULT, NULL, on_done,
                                        &outcome);
-  iterate_until (&outcome);
+  message = sw_connection_receive_message_finish (connection, wait_result (&outcome),
+                                                  &outcome.error);
   g_assert_no_error (outcome.error);
-  return outcome.message;
+  outcome_clear (&outcome);
+  return message;
 }
 
 static void
@@ -283,10 +263,12 @@ raw_send (SwConnection *connection,
 {
   Outcome outcome = { 0 };
 
-  sw_connection_send_message_async (connection, message, G_PRIORITY_DEFAULT, NULL, on_sent,
+  sw_connection_send_message_async (connection, message, G_PRIORITY_DEFAULT, NULL, on_done,
                                     &outcome);
-  iterate_until (&outcome);
+  g_assert_true (sw_connection_send_message_finish (connection, wait_result (&outcome),
+                                                    &outcome.error));
   g_assert_no_error (outcome.error);
+  outcome_clear (&outcome);
 }
 
 static void
@@ -300,10 +282,10 @@ test_sha256_own_ends (gconstpointer data)
   Outcome delivered = { 0 }, answered = { 0 };
 
   new_pair (&a, &b);
-  sw_multiprocessing_deliver_challenge_async (a, key, NULL, on_delivered, &delivered);
-  sw_multiprocessing_answer_challenge_async (b, other_key, NULL, on_answered, &answered);
-  iterate_until (&delivered);
-  iterate_until (&answered);
+  sw_multiprocessing_deliver_challenge_async (a, key, NULL, on_done, &delivered);
+  sw_multiprocessing_answer_challenge_async (b, other_key, NULL, on_done, &answered);
+  wait_delivered (a, &delivered);
+  wait_answered (b, &answered);
   g_assert_cmpint (delivered.ok, ==, right);
   g_assert_cmpint (answered.ok, ==, right);
   if (right)
@@ -334,7 +316,7 @@ test_challenge_shape (void)
   Outcome delivered = { 0 };
 
   new_pair (&a, &b);
-  sw_multiprocessing_deliver_challenge_async (a, key, NULL, on_delivered, &delivered);
+  sw_multiprocessing_deliver_challenge_async (a, key, NULL, on_done, &delivered);
   challenge = raw_receive (b);
   g_assert_cmpuint (g_bytes_get_size (challenge), ==, strlen ("#CHALLENGE#{sha256}") + 40);
   g_assert_cmpmem (g_bytes_get_data (challenge, NULL), strlen ("#CHALLENGE#{sha256}"),
@@ -343,7 +325,7 @@ test_challenge_shape (void)
   raw_send (b, garbage);
   verdict = raw_receive (b);
   g_assert_true (g_bytes_equal (verdict, failure));
-  iterate_until (&delivered);
+  wait_delivered (a, &delivered);
   g_assert_false (delivered.ok);
   g_assert_error (delivered.error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   outcome_clear (&delivered);
@@ -398,7 +380,7 @@ check_vector (const char *prefix,
   Outcome answered = { 0 };
 
   new_pair (&a, &b);
-  sw_multiprocessing_answer_challenge_async (a, key, NULL, on_answered, &answered);
+  sw_multiprocessing_answer_challenge_async (a, key, NULL, on_done, &answered);
   raw_send (b, challenge);
   response = raw_receive (b);
   data = g_bytes_get_data (response, &len);
@@ -407,9 +389,10 @@ check_vector (const char *prefix,
   hex = hex_of (data + strlen (prefix), len - strlen (prefix));
   g_assert_cmpstr (hex, ==, expected_hex);
   raw_send (b, welcome);
-  iterate_until (&answered);
+  wait_answered (a, &answered);
   g_assert_no_error (answered.error);
   g_assert_true (answered.ok);
+  outcome_clear (&answered);
 }
 
 static void
@@ -436,7 +419,7 @@ answer_refuses (const char *prefix,
   Outcome answered = { 0 };
 
   new_pair (&a, &b);
-  sw_multiprocessing_answer_challenge_async (a, key, NULL, on_answered, &answered);
+  sw_multiprocessing_answer_challenge_async (a, key, NULL, on_done, &answered);
   raw_send (b, challenge);
   if (code == G_IO_ERROR_NONE)
     {
@@ -446,7 +429,7 @@ answer_refuses (const char *prefix,
       g_assert_true (sw_connection_close (b, NULL, NULL));
       code = G_IO_ERROR_CONNECTION_CLOSED;
     }
-  iterate_until (&answered);
+  wait_answered (a, &answered);
   g_assert_false (answered.ok);
   g_assert_nonnull (answered.error);
   g_assert_cmpint (answered.error->domain, ==, G_IO_ERROR);
@@ -492,14 +475,10 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_data_func ("/sw/mp-auth/deliver/python-right-key", GINT_TO_POINTER (TRUE),
-                        test_deliver_python);
-  g_test_add_data_func ("/sw/mp-auth/deliver/python-wrong-key", GINT_TO_POINTER (FALSE),
-                        test_deliver_python);
-  g_test_add_data_func ("/sw/mp-auth/answer/python-right-key", GINT_TO_POINTER (TRUE),
-                        test_answer_python);
-  g_test_add_data_func ("/sw/mp-auth/answer/python-wrong-key", GINT_TO_POINTER (FALSE),
-                        test_answer_python);
+  g_test_add_data_func ("/sw/mp-auth/deliver/python-right-key", &deliver_right, test_python);
+  g_test_add_data_func ("/sw/mp-auth/deliver/python-wrong-key", &deliver_wrong, test_python);
+  g_test_add_data_func ("/sw/mp-auth/answer/python-right-key", &answer_right, test_python);
+  g_test_add_data_func ("/sw/mp-auth/answer/python-wrong-key", &answer_wrong, test_python);
   g_test_add_func ("/sw/mp-auth/answer/python-oversize", test_answer_oversize);
   g_test_add_func ("/sw/mp-auth/answer/stalled-cancelled", test_answer_stalled_cancelled);
   g_test_add_data_func ("/sw/mp-auth/sha256/right-key", GINT_TO_POINTER (TRUE),
