@@ -302,6 +302,32 @@ test_sha256_own_ends (gconstpointer data)
   outcome_clear (&answered);
 }
 
+/* A peer that takes the challenge and never answers: the async deliver
+ * waits until its cancellable is cancelled. */
+static void
+test_deliver_stalled_cancelled_async (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GBytes) challenge = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Outcome delivered = { 0 };
+
+  new_pair (&a, &b);
+  sw_multiprocessing_deliver_challenge_async (a, key, cancellable, on_done, &delivered);
+  challenge = raw_receive (b);
+  /* Let the deliver start waiting for the response. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (delivered.result);
+  g_cancellable_cancel (cancellable);
+  wait_delivered (a, &delivered);
+  g_assert_false (delivered.ok);
+  g_assert_error (delivered.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&delivered);
+}
+
 /* The challenge we deliver has CPython 3.12's shape. */
 static void
 test_challenge_shape (void)
@@ -485,6 +511,8 @@ main (int   argc,
                         test_sha256_own_ends);
   g_test_add_data_func ("/sw/mp-auth/sha256/wrong-key", GINT_TO_POINTER (FALSE),
                         test_sha256_own_ends);
+  g_test_add_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
+                   test_deliver_stalled_cancelled_async);
   g_test_add_func ("/sw/mp-auth/deliver/challenge-shape", test_challenge_shape);
   g_test_add_func ("/sw/mp-auth/answer/vectors", test_vectors);
   g_test_add_func ("/sw/mp-auth/answer/refusals", test_answer_refusals);
