@@ -10,6 +10,8 @@
 #include "sw-test-util.h"
 
 #define KEY "socketwrapper"
+/* An expected "error" code: the step must succeed. */
+#define G_IO_ERROR_NONE (-1)
 
 static GBytes *
 key_bytes (const char *key)
@@ -357,6 +359,71 @@ test_challenge_shape (void)
   outcome_clear (&delivered);
 }
 
+/* "{name}" + HMAC(key, challenge without "#CHALLENGE#") + @padding bytes. */
+static GBytes *
+digest_response (GBytes        *challenge,
+                 const char    *name,
+                 GChecksumType  type,
+                 gsize          padding)
+{
+  g_autoptr(GHmac) hmac = g_hmac_new (type, (const guint8 *) KEY, strlen (KEY));
+  GByteArray *response = g_byte_array_new ();
+  guint8 digest[64];
+  gsize len = sizeof digest;
+  g_autofree char *prefix = g_strdup_printf ("{%s}", name);
+
+  g_hmac_update (hmac, (const guint8 *) g_bytes_get_data (challenge, NULL) + strlen ("#CHALLENGE#"),
+                 g_bytes_get_size (challenge) - strlen ("#CHALLENGE#"));
+  g_hmac_get_digest (hmac, digest, &len);
+  g_byte_array_append (response, (const guint8 *) prefix, strlen (prefix));
+  g_byte_array_append (response, digest, len);
+  g_byte_array_set_size (response, response->len + padding);
+  return g_byte_array_free_to_bytes (response);
+}
+
+/* Our deliver against hand-made responses: a peer may pick {sha384}; a
+ * right digest with bytes after it, making the response longer than 256
+ * bytes, is refused for its size. */
+static void
+check_response (const char    *name,
+                GChecksumType  type,
+                gsize          padding,
+                int            code)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GBytes) challenge = NULL;
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(GBytes) verdict = NULL;
+  g_autoptr(GBytes) expected = str_bytes (code == G_IO_ERROR_NONE ? "#WELCOME#" : "#FAILURE#");
+  Outcome delivered = { 0 };
+
+  new_pair (&a, &b);
+  sw_multiprocessing_deliver_challenge_async (a, key, NULL, on_done, &delivered);
+  challenge = raw_receive (b);
+  response = digest_response (challenge, name, type, padding);
+  raw_send (b, response);
+  verdict = raw_receive (b);
+  g_assert_true (g_bytes_equal (verdict, expected));
+  wait_delivered (a, &delivered);
+  if (code == G_IO_ERROR_NONE)
+    g_assert_no_error (delivered.error);
+  else
+    g_assert_error (delivered.error, G_IO_ERROR, code);
+  outcome_clear (&delivered);
+}
+
+static void
+test_deliver_responses (void)
+{
+  check_response ("sha384", G_CHECKSUM_SHA384, 0, G_IO_ERROR_NONE);
+  check_response ("sha256", G_CHECKSUM_SHA256, 0, G_IO_ERROR_NONE);
+  check_response ("sha256", G_CHECKSUM_SHA256, 1, G_IO_ERROR_PERMISSION_DENIED);
+  check_response ("sha256", G_CHECKSUM_SHA256, 257 - strlen ("{sha256}") - 32,
+                  G_IO_ERROR_INVALID_DATA);
+}
+
 /* A fixed {sha256} challenge and the response CPython 3.12's
  * _create_response() gives for it: "{sha256}" + HMAC-SHA256(key,
  * "{sha256}" + bytes(range(40))), computed with Python's hmac module. */
@@ -429,9 +496,6 @@ test_vectors (void)
 }
 
 /* ---- refusals ------------------------------------------------------------ */
-
-/* G_IO_ERROR_NONE: the challenge must be answered. */
-#define G_IO_ERROR_NONE (-1)
 
 static void
 answer_refuses (const char *prefix,
@@ -513,6 +577,7 @@ main (int   argc,
                         test_sha256_own_ends);
   g_test_add_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
                    test_deliver_stalled_cancelled_async);
+  g_test_add_func ("/sw/mp-auth/deliver/responses", test_deliver_responses);
   g_test_add_func ("/sw/mp-auth/deliver/challenge-shape", test_challenge_shape);
   g_test_add_func ("/sw/mp-auth/answer/vectors", test_vectors);
   g_test_add_func ("/sw/mp-auth/answer/refusals", test_answer_refusals);
