@@ -378,6 +378,7 @@ digest_response (GBytes        *challenge,
   g_byte_array_append (response, (const guint8 *) prefix, strlen (prefix));
   g_byte_array_append (response, digest, len);
   g_byte_array_set_size (response, response->len + padding);
+  memset (response->data + response->len - padding, 'x', padding);
   return g_byte_array_free_to_bytes (response);
 }
 
