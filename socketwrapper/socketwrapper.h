@@ -9,6 +9,7 @@
 # include <socketwrapper/sw-framing.h>
 # include <socketwrapper/sw-varint-framing.h>
 # include <socketwrapper/sw-multiprocessing-framing.h>
+# include <socketwrapper/sw-multiprocessing.h>
 # include <socketwrapper/sw-msgpack-framing.h>
 # include <socketwrapper/sw-delimiter-framing.h>
 # include <socketwrapper/sw-codec.h>
