@@ -56,12 +56,13 @@
  * | `s`, `o`, `g`                    | `str`                              |
  * | `ay`                             | `bytes`                            |
  * | array of dict entries (`a{..}`), `a(vv)`, a lone dict entry | `dict` |
- * | other arrays, tuples, `()`       | `list`                             |
+ * | other arrays, tuples, `()`       | `list`; `tuple` inside a dict key  |
  * | maybe                            | `None` when empty, else its value  |
  * | `v`                              | its content                        |
  *
  * The pickle is written in [property@Sw.PickleCodec:protocol], without
- * FRAME opcodes (which are optional) and without memo. Encoding fails
+ * FRAME opcodes (which are optional) and without memo. The lists of a
+ * dict key are written as tuples, so that Python can hash them. Encoding fails
  * with %G_IO_ERROR_INVALID_ARGUMENT on nesting deeper than 512 or a
  * string or byte string over 4 GiB in protocols 2 and 3.
  *
@@ -1322,13 +1323,30 @@ strip (GVariant *value)
 }
 
 static gboolean encode_value (GString *out, guint protocol, GVariant *value,
-                              guint depth, GError **error);
+                              gboolean as_tuple, guint depth, GError **error);
+
+/* A dict item: a dict entry or a `(vv)`. Keys must be hashable in
+ * Python, so the lists of a key are written as tuples. */
+static gboolean
+encode_pair (GString   *out,
+             guint      protocol,
+             GVariant  *pair,
+             guint      depth,
+             GError   **error)
+{
+  g_autoptr (GVariant) key = g_variant_get_child_value (pair, 0);
+  g_autoptr (GVariant) value = g_variant_get_child_value (pair, 1);
+
+  return encode_value (out, protocol, key, TRUE, depth, error)
+         && encode_value (out, protocol, value, FALSE, depth, error);
+}
 
 static gboolean
 encode_items (GString   *out,
               guint      protocol,
               GVariant  *container,
-              gboolean   flatten,
+              gboolean   pairs,
+              gboolean   as_tuple,
               guint      depth,
               GError   **error)
 {
@@ -1339,10 +1357,10 @@ encode_items (GString   *out,
       g_autoptr (GVariant) child = g_variant_get_child_value (container, i);
       gboolean ok;
 
-      if (flatten)
-        ok = encode_items (out, protocol, child, FALSE, depth, error);
+      if (pairs)
+        ok = encode_pair (out, protocol, child, depth, error);
       else
-        ok = encode_value (out, protocol, child, depth, error);
+        ok = encode_value (out, protocol, child, as_tuple, depth, error);
       if (!ok)
         return FALSE;
     }
@@ -1350,11 +1368,12 @@ encode_items (GString   *out,
 }
 
 /* A dict (from an array of dict entries, an `a(vv)` or a lone dict entry)
- * or a list (any other container). */
+ * or a list (any other container; a tuple when @as_tuple). */
 static gboolean
 encode_container (GString   *out,
                   guint      protocol,
                   GVariant  *value,
+                  gboolean   as_tuple,
                   guint      depth,
                   GError   **error)
 {
@@ -1370,11 +1389,24 @@ encode_container (GString   *out,
                    _("Value nested deeper than %d containers"), MAX_DEPTH);
       return FALSE;
     }
+  if (!dict && as_tuple)
+    {
+      g_string_append_c (out, (char) OP_MARK);
+      if (!encode_items (out, protocol, value, FALSE, TRUE, depth + 1, error))
+        return FALSE;
+      g_string_append_c (out, (char) OP_TUPLE);
+      return TRUE;
+    }
   g_string_append_c (out, (char) (dict ? OP_EMPTY_DICT : OP_EMPTY_LIST));
   if (g_variant_n_children (value) == 0)
     return TRUE;
   g_string_append_c (out, (char) OP_MARK);
-  if (!encode_items (out, protocol, value, dict && !entry, depth + 1, error))
+  if (entry)
+    {
+      if (!encode_pair (out, protocol, value, depth + 1, error))
+        return FALSE;
+    }
+  else if (!encode_items (out, protocol, value, dict, FALSE, depth + 1, error))
     return FALSE;
   g_string_append_c (out, (char) (dict ? OP_SETITEMS : OP_APPENDS));
   return TRUE;
@@ -1384,6 +1416,7 @@ static gboolean
 encode_value (GString   *out,
               guint      protocol,
               GVariant  *value,
+              gboolean   as_tuple,
               guint      depth,
               GError   **error)
 {
@@ -1405,7 +1438,7 @@ encode_value (GString   *out,
   else if (g_variant_is_of_type (inner, G_VARIANT_TYPE_BYTESTRING))
     return put_bytes (out, protocol, inner, error);
   else
-    return encode_container (out, protocol, inner, depth, error);
+    return encode_container (out, protocol, inner, as_tuple, depth, error);
   return TRUE;
 }
 
@@ -1418,7 +1451,7 @@ sw_pickle_codec_encode (SwCodec   *codec,
   g_autoptr (GString) out = g_string_new (NULL);
 
   put_le (out, OP_PROTO, protocol, 1);
-  if (!encode_value (out, protocol, value, 0, error))
+  if (!encode_value (out, protocol, value, FALSE, 0, error))
     return NULL;
   g_string_append_c (out, (char) OP_STOP);
   return g_string_free_to_bytes (g_steal_pointer (&out));

@@ -9,9 +9,7 @@
 
 #include "sw-test-util.h"
 
-/* The values, and how Python spells each as GVariant text. Keys that are
- * tuples decode to `av`, which is unhashable as a dict key in Python, so
- * those values are only decoded. */
+/* The values, and how Python spells each as GVariant text. */
 static const char *python_common =
   "import pickle, sys\n"
   "def gv(v):\n"
@@ -44,8 +42,8 @@ static const char *python_vectors =
   "  {'k': shared, 'l': shared}, [b'x' * 300, b'x' * 300], list(range(1500)),\n"
   "  {str(i): i for i in range(1200)}, [None] * 3, [True, 1.0, 'mix', b'b'],\n"
   "  ({1}, frozenset([2])), set(range(1100)), {None: None, 1.5: b''},\n"
-  "  {(1, 2): 3}]\n"
-  "decode_only = len(values) - 1\n"
+  "  {(1, 2): 3}, {(1, (2, 'x')): [4]}]\n"
+  "decode_only = len(values)\n"
   "for i, v in enumerate(values):\n"
   "    for p in range(6):\n"
   "        print(p, int(i >= decode_only), pickle.dumps(v, p).hex(), gv(v), sep='\\t')\n";
@@ -82,8 +80,9 @@ parse_text (const char *text)
   g_autoptr (GError) error = NULL;
   GVariant *value = g_variant_parse (NULL, text, NULL, NULL, &error);
 
+  /* g_variant_parse() returns a non-floating reference. */
   g_assert_no_error (error);
-  return g_variant_ref_sink (value);
+  return value;
 }
 
 static GBytes *
