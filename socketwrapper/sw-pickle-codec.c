@@ -541,10 +541,23 @@ op_bin_text (Parser   *p,
 
 /* ---- decoding: containers --------------------------------------------- */
 
+/* How many stack items are above the last MARK (or in all, without one):
+ * as in CPython, where MARK starts a new stack, nothing under a MARK can
+ * be reached before the MARK is popped. */
+static guint
+available (Parser *p)
+{
+  guint floor = 0;
+
+  if (p->marks->len > 0)
+    floor = g_array_index (p->marks, guint, p->marks->len - 1);
+  return p->stack->len - floor;
+}
+
 static Node *
 pop (Parser *p)
 {
-  if (p->stack->len == 0)
+  if (available (p) == 0)
     return NULL;
   return g_ptr_array_steal_index (p->stack, p->stack->len - 1);
 }
@@ -613,7 +626,7 @@ op_build_container (Parser    *p,
       if (!pop_mark (p, &start, error))
         return FALSE;
     }
-  else if (p->stack->len < count)
+  else if (available (p) < count)
     return fail (p, _("stack underflow"), error);
   else
     start = p->stack->len - count;
@@ -638,11 +651,11 @@ op_fill (Parser    *p,
 
   if (batch && !pop_mark (p, &start, error))
     return FALSE;
-  if (!batch && p->stack->len < n)
+  if (!batch && available (p) < n)
     return fail (p, _("stack underflow"), error);
   if (!batch)
     start = p->stack->len - n;
-  if (start == 0)
+  if (start == p->stack->len - available (p))  /* nothing under it to fill */
     return fail (p, _("stack underflow"), error);
   target = p->stack->pdata[start - 1];
   if (target->kind != kind)
@@ -658,7 +671,7 @@ op_put (Parser   *p,
 {
   guint64 index;
 
-  if (p->stack->len == 0)
+  if (available (p) == 0)
     return fail (p, _("stack underflow"), error);
   if (p->op == OP_MEMOIZE)
     index = g_hash_table_size (p->memo);
@@ -899,7 +912,7 @@ op_stack (Parser   *p,
       return TRUE;
     case OP_DUP:
     default:
-      if (p->stack->len == 0)
+      if (available (p) == 0)
         return fail (p, _("stack underflow"), error);
       g_ptr_array_add (p->stack, p->stack->pdata[p->stack->len - 1]);
       return TRUE;

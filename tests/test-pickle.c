@@ -310,6 +310,14 @@ test_hostile_structure (void)
   REFUSED ("\x80\x04N", "without STOP");
   REFUSED ("", "without STOP");
   REFUSED ("\x80\x06N.", "PROTO");
+  /* As in CPython, MARK starts a new stack: nothing under it can be
+   * popped, duplicated, memoized or filled until the MARK is gone. */
+  REFUSED ("\x80\x04K\x01(0t.", "TUPLE", "MARK");
+  REFUSED ("\x80\x04K\x01(\x85.", "TUPLE1", "underflow");
+  REFUSED ("\x80\x04](K\x01""a.", "APPEND", "underflow");
+  REFUSED ("\x80\x04K\x01(2.", "DUP", "underflow");
+  REFUSED ("\x80\x04K\x01(\x94.", "MEMOIZE", "underflow");
+  REFUSED ("\x80\x04(e.", "APPENDS", "underflow");
 
   /* 600 lists, each appended into the one before. */
   for (guint i = 0; i < 600; i++)
