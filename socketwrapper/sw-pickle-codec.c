@@ -198,6 +198,7 @@ struct _Node
   GPtrArray  *items;      /* containers: Node pointers, not owned */
   GVariant   *converted;  /* the GVariant, once built */
   guint64     cost;       /* once computed, else 0 */
+  guint       height;     /* containers on its longest path, itself included */
   gboolean    visiting;   /* on the path being measured: a cycle if met */
 };
 
@@ -1041,6 +1042,10 @@ measure (Parser   *p,
 {
   guint64 cost = NODE_COST;
 
+  /* A node the memo shares may be met again deeper than where it was
+   * measured. */
+  if (node->cost != 0 && depth + node->height > MAX_DEPTH)
+    return fail (p, _("containers nested too deep"), error);
   if (node->cost != 0)
     return TRUE;
   if (node->kind == NODE_GLOBAL)
@@ -1063,10 +1068,12 @@ measure (Parser   *p,
 
       if (!measure (p, item, depth + 1, error))
         return FALSE;
+      node->height = MAX (node->height, item->height);
       cost = MIN (cost + item->cost + (node->kind == NODE_DICT ? PAIR_COST / 2 : 0),
                   COST_CAP);
     }
   node->visiting = FALSE;
+  node->height++;
   node->cost = cost;
   return TRUE;
 }

@@ -327,6 +327,22 @@ test_hostile_structure (void)
   g_string_append_c (deep, '.');
   assert_refused (deep->str, deep->len, G_IO_ERROR_INVALID_DATA, "too deep", NULL);
 
+  /* A list 300 deep, memoized, then met again 300 lists deeper. */
+  g_string_assign (deep, "\x80\x04");
+  for (guint i = 0; i < 300; i++)
+    g_string_append_c (deep, ']');
+  for (guint i = 0; i < 299; i++)
+    g_string_append_c (deep, 'a');
+  g_string_append_c (deep, (char) 0x94);
+  for (guint i = 0; i < 300; i++)
+    g_string_append_c (deep, ']');
+  g_string_append (deep, "h");
+  g_string_append_c (deep, '\0');
+  for (guint i = 0; i < 300; i++)
+    g_string_append_c (deep, 'a');
+  g_string_append (deep, "\x86.");
+  assert_refused (deep->str, deep->len, G_IO_ERROR_INVALID_DATA, "too deep", NULL);
+
   /* A tuple of two of the previous one, 60 times: 2^60 leaves through the
    * memo, refused by the memory budget before anything is built. */
   for (guint i = 0; i < 60; i++)
