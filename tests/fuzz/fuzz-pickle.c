@@ -33,11 +33,18 @@ LLVMFuzzerTestOneInput (const guint8 *data,
     }
   g_assert_no_error (error);
 
-  /* Every decoded value can be written back, and must come back the same. */
+  /* Every decoded value can be written back, and must come back the same.
+   * The encoding has no memo, so a value the input shared through the memo
+   * is written out in full and may exceed the memory budget when read
+   * back; that is the only failure allowed. */
   again = sw_codec_encode (codec, value, &error);
   g_assert_no_error (error);
   value_again = sw_codec_decode (codec, again, &error);
-  g_assert_no_error (error);
+  if (value_again == NULL)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+      return 0;
+    }
   g_assert_true (g_variant_equal (value, value_again));
   return 0;
 }
