@@ -504,7 +504,10 @@ sw_pickle_codec_new (void)
  * sw_pickle_codec_get_protocol:
  * @self: a [class@Sw.PickleCodec]
  *
- * Returns: the protocol encoding writes, 2 to 5
+ * Gets the pickle protocol encoding writes, the value of
+ * [property@Sw.PickleCodec:protocol].
+ *
+ * Returns: the protocol, 2 to 5
  *
  * Since: 0.1
  */
