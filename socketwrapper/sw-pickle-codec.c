@@ -24,8 +24,10 @@
  *
  * This is the mapping of [class@Sw.MsgPackCodec]. Which of the four
  * sequence types a value was is lost; dict and set items keep the order
- * of the pickle. Objects the memo shares are decoded once per place they
- * appear. A `str` holding NUL or a lone surrogate (which GVariant strings
+ * of the pickle. An object the memo shares becomes one GVariant that
+ * each place it appears refers to (identity is lost: mutating is not a
+ * GVariant notion), and the memory budget counts it once per place. A
+ * `str` holding NUL or a lone surrogate (which GVariant strings
  * cannot hold) is invalid data.
  *
  * Accepted opcodes: PROTO, FRAME, STOP, MARK, POP, POP_MARK, DUP, NONE,
