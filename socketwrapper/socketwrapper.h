@@ -16,6 +16,7 @@
 # include <socketwrapper/sw-gvariant-codec.h>
 # include <socketwrapper/sw-json-codec.h>
 # include <socketwrapper/sw-msgpack-codec.h>
+# include <socketwrapper/sw-pickle-codec.h>
 # include <socketwrapper/sw-connection.h>
 # include <socketwrapper/sw-pipe.h>
 # include <socketwrapper/sw-spawn.h>
