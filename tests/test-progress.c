@@ -464,8 +464,10 @@ test_delimiter (void)
   recorder_clear (&progress);
 }
 
-/* A handler may close the connection: the receive ends with CLOSED, no
- * report follows, and the connection is closed once the call returns. */
+/* A handler may close the connection: no report follows, the connection
+ * is closed once the call returns, and the receive ends with CLOSED — or
+ * with the whole message, when it had every byte before it had to wait
+ * again (docs/threads.md: a close from code under a call). */
 static void
 test_close_in_handler (void)
 {
@@ -485,9 +487,11 @@ test_close_in_handler (void)
 
   sender = sw_test_sender_new (sender_end, &message, 1);
   received = sw_connection_receive_message (receiver, -1, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  if (received != NULL)
+    g_assert_true (sw_test_pattern_check (received, 13));
+  else
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_clear_error (&error);
-  g_assert_null (received);
   g_assert_cmpuint (progress.reports->len, ==, 1);
   g_assert_true (sw_connection_get_closed (receiver));
 
