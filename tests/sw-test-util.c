@@ -476,3 +476,40 @@ sw_test_receiver_join (SwTestReceiver  *receiver,
   g_free (receiver);
   return result;
 }
+
+void
+sw_test_socketpair (SwFraming     *framing,
+                    SwConnection **a,
+                    SwConnection **b)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, framing,
+                                a, b, &error));
+  g_assert_no_error (error);
+}
+
+guint
+sw_test_count_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+gboolean
+sw_test_run_bounded (gint64 bound_us)
+{
+  if (g_test_subprocess () || g_getenv ("SW_TEST_DIRECT") != NULL)
+    return TRUE;
+  g_test_trap_subprocess (NULL, (guint64) bound_us, G_TEST_SUBPROCESS_INHERIT_STDOUT
+                                                    | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  if (!g_test_trap_has_passed ())
+    g_test_fail_printf ("the case failed or hung (bound %d s)",
+                        (int) (bound_us / G_USEC_PER_SEC));
+  return FALSE;
+}

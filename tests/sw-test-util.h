@@ -96,4 +96,19 @@ GBytes         *sw_test_receiver_join (SwTestReceiver *receiver,
  * for data. */
 void            sw_test_receiver_wait_polling (SwTestReceiver *receiver);
 
+/* Two connected connections over a UNIX stream socketpair, with
+ * @framing; asserts on failure. */
+void     sw_test_socketpair     (SwFraming      *framing,
+                                 SwConnection  **a,
+                                 SwConnection  **b);
+/* How many descriptors this process has open (/proc/self/fd). */
+guint    sw_test_count_open_fds (void);
+/* Runs the current test case in a subprocess bounded by @bound_us, so a
+ * case that hangs fails instead of stalling the suite. Returns TRUE in
+ * the subprocess (the caller runs the case), FALSE in the parent (which
+ * has recorded the outcome). With SW_TEST_DIRECT set in the environment
+ * the case runs in the test process itself, to run it under valgrind:
+ * SW_TEST_DIRECT=1 valgrind test-x -p PATH. */
+gboolean sw_test_run_bounded    (gint64          bound_us);
+
 G_END_DECLS

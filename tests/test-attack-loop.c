@@ -3,8 +3,8 @@
 /* Adversarial cases for the receive loop, progress signals and spawned
  * children, tried the way applications use them. Each case runs in a
  * subprocess with a time bound, so a case that hangs fails instead of
- * stalling the suite; with SW_ATTACK_DIRECT set a case runs in the test
- * process itself (SW_ATTACK_DIRECT=1 valgrind test-attack-loop -p PATH). */
+ * stalling the suite; with SW_TEST_DIRECT set a case runs in the test
+ * process itself (SW_TEST_DIRECT=1 valgrind test-attack-loop -p PATH). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,30 +17,6 @@
 #include "sw-test-util.h"
 
 #define BOUND_US (20 * G_USEC_PER_SEC)
-
-static gboolean
-in_bounded_subprocess (void)
-{
-  if (g_test_subprocess () || g_getenv ("SW_ATTACK_DIRECT") != NULL)
-    return TRUE;
-  g_test_trap_subprocess (NULL, BOUND_US, G_TEST_SUBPROCESS_INHERIT_STDOUT
-                                          | G_TEST_SUBPROCESS_INHERIT_STDERR);
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("the case failed or hung (bound %d s)",
-                        (int) (BOUND_US / G_USEC_PER_SEC));
-  return FALSE;
-}
-
-static guint
-count_open_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
 
 /* ---- recorder ------------------------------------------------------------ */
 
@@ -276,7 +252,7 @@ test_restart_in_handler (void)
   SendJob job;
   GThread *sender;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   r.restart_each = TRUE;
@@ -325,7 +301,7 @@ test_toggle_from_thread (void)
   Toggler t;
   GThread *sender, *toggler;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   job = (SendJob) { r.a, 0, 10000, FALSE };
@@ -369,7 +345,7 @@ test_close_from_thread_mid_batch (void)
   GThread *closer;
   guint at_close;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   send_seq (r.a, 0, 10000);
@@ -397,7 +373,7 @@ test_close_in_handler (void)
     {
       Rec r;
 
-      if (!in_bounded_subprocess ())
+      if (!sw_test_run_bounded (BOUND_US))
         return;
       rec_init (&r);
       n_close_async_done = 0;
@@ -426,7 +402,7 @@ test_unref_while_receiving (void)
   Rec r;
   gpointer weak;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   send_seq (r.a, 0, 10);
@@ -455,7 +431,7 @@ test_close_then_unref (void)
   Rec r;
   gpointer weak;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   sw_connection_start_receiving (r.b);
@@ -481,7 +457,7 @@ test_codec_toggle (void)
   Rec r;
   g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   r.toggle_codec = TRUE;
@@ -513,7 +489,7 @@ test_remote_end_mid_frame (void)
   int fds[2];
   guint8 partial[] = { 0, 0, 0, 100, 'x' };
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   memset (&r, 0, sizeof r);
   sw_test_raw_socketpair (SOCK_STREAM, fds);
@@ -544,7 +520,7 @@ test_invalid_frame (void)
   g_autoptr(SwFraming) msgpack = SW_FRAMING (sw_msgpack_framing_new ());
   guint8 bad[16];
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   memset (&r, 0, sizeof r);
   sw_test_raw_socketpair (SOCK_STREAM, fds);
@@ -599,7 +575,7 @@ test_too_large_delimiter (void)
   g_autoptr(GBytes) big = NULL;
   g_autoptr(GBytes) small = g_bytes_new_static ("ok", 2);
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   framing = SW_FRAMING (sw_delimiter_framing_new (nl));
   memset (text, 'a', 100000);
@@ -615,7 +591,7 @@ test_too_large_msgpack (void)
   g_autoptr(GBytes) big = NULL;
   g_autoptr(GBytes) small = g_bytes_new_static ("\x01", 1);
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   framing = SW_FRAMING (sw_msgpack_framing_new ());
   /* An array of 100 000 positive fixints: scanned item by item. */
@@ -660,7 +636,7 @@ datagram_case (GSocketType type,
 static void
 test_datagram (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   datagram_case (G_SOCKET_TYPE_DATAGRAM, FALSE);
 }
@@ -668,7 +644,7 @@ test_datagram (void)
 static void
 test_seqpacket (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   datagram_case (G_SOCKET_TYPE_SEQPACKET, TRUE);
 }
@@ -707,7 +683,7 @@ test_huge_batch_fair (void)
   SyncRx s;
   GThread *rx;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   rec_init (&r);
   s = (SyncRx) { r.b, 0, -1, &r };
@@ -795,7 +771,7 @@ test_progress_threshold_flip (void)
   Prog ps = { 0 }, pr = { 0 };
   GThread *rx;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
                                 sw_framing_get_default (), &a, &b, NULL));
@@ -889,7 +865,7 @@ progress_in_loop (gboolean close_it)
 static void
 test_progress_stop_in_loop (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   progress_in_loop (FALSE);
 }
@@ -897,7 +873,7 @@ test_progress_stop_in_loop (void)
 static void
 test_progress_close_in_loop (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   progress_in_loop (TRUE);
 }
@@ -929,7 +905,7 @@ test_progress_batch (void)
   GThread *tx;
   BigSend s;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
                                 sw_framing_get_default (), &a, &b, NULL));
@@ -962,9 +938,9 @@ test_spawn_missing_program (void)
   const char *argv[] = { "/nonexistent/sw-no-such-program", NULL };
   guint before, after;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  before = count_open_fds ();
+  before = sw_test_count_open_fds ();
   for (guint i = 0; i < 50; i++)
     {
       g_autoptr(GError) error = NULL;
@@ -973,7 +949,7 @@ test_spawn_missing_program (void)
       g_assert_null (c);
       g_assert_nonnull (error);
     }
-  after = count_open_fds ();
+  after = sw_test_count_open_fds ();
   g_assert_cmpuint (after, ==, before);
 }
 
@@ -1001,16 +977,16 @@ test_spawn_exits_at_once (void)
 {
   guint before;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   for (guint i = 0; i < 10; i++)
     spawn_true_once ();
-  before = count_open_fds ();
+  before = sw_test_count_open_fds ();
   for (guint i = 0; i < 100; i++)
     spawn_true_once ();
   /* GLib opens a few descriptors of its own lazily (wakeups of contexts
    * and threads); a leak per child would show 100 or more. */
-  g_assert_cmpuint (count_open_fds (), <, before + 10);
+  g_assert_cmpuint (sw_test_count_open_fds (), <, before + 10);
 }
 
 /* The receive loop on a spawned child that exits: ::closed once. */
@@ -1021,7 +997,7 @@ test_spawn_loop (void)
   Rec r;
   g_autoptr(GError) error = NULL;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   memset (&r, 0, sizeof r);
   r.b = sw_spawn (argv, sw_framing_get_default (), 0, NULL, &error);
@@ -1040,12 +1016,12 @@ test_borrowed_closed_fd (void)
   int fds[2];
   guint before;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   g_assert_cmpint (pipe (fds), ==, 0);
   close (fds[0]);
   close (fds[1]);
-  before = count_open_fds ();
+  before = sw_test_count_open_fds ();
   {
     g_autoptr(GError) error = NULL;
     g_autoptr(SwConnection) c = sw_connection_new_for_borrowed_fd (fds[0], NULL, &error);
@@ -1060,7 +1036,7 @@ test_borrowed_closed_fd (void)
     g_assert_null (c);
     g_assert_nonnull (error);
   }
-  g_assert_cmpuint (count_open_fds (), ==, before);
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, before);
 }
 
 /* A pipe's ends, borrowed: the read end receives, the write end sends,
@@ -1075,7 +1051,7 @@ test_borrowed_pipe_ends (void)
   g_autoptr(GBytes) msg = g_bytes_new_static ("hi", 2);
   g_autoptr(GBytes) got = NULL;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   g_assert_cmpint (pipe (fds), ==, 0);
   rx = sw_connection_new_for_borrowed_fd (fds[0], sw_framing_get_default (), &error);

@@ -3,9 +3,9 @@
 /* Adversarial cases for cancellation, close and threaded waits, tried the
  * way GTK applications, bindings and multi-threaded programs use a
  * connection. Each case runs in a subprocess with a time bound, so a case
- * that hangs fails instead of stalling the suite; with SW_ATTACK_DIRECT
+ * that hangs fails instead of stalling the suite; with SW_TEST_DIRECT
  * set in the environment a case runs in the test process itself (to run
- * one under valgrind: SW_ATTACK_DIRECT=1 valgrind test-attack -p PATH). */
+ * one under valgrind: SW_TEST_DIRECT=1 valgrind test-attack -p PATH). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,30 +24,6 @@
 
 /* Generous: every case takes a few seconds at most unless it hangs. */
 #define BOUND_US (15 * G_USEC_PER_SEC)
-
-static gboolean
-in_bounded_subprocess (void)
-{
-  if (g_test_subprocess () || g_getenv ("SW_ATTACK_DIRECT") != NULL)
-    return TRUE;
-  g_test_trap_subprocess (NULL, BOUND_US, G_TEST_SUBPROCESS_INHERIT_STDOUT
-                                          | G_TEST_SUBPROCESS_INHERIT_STDERR);
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("the case failed or hung (bound %d s)",
-                        (int) (BOUND_US / G_USEC_PER_SEC));
-  return FALSE;
-}
-
-static void
-make_pair (SwConnection **a,
-           SwConnection **b)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                sw_framing_get_default (), a, b, &error));
-  g_assert_no_error (error);
-}
 
 static gboolean
 thread_in_syscall (pid_t tid,
@@ -77,17 +53,6 @@ seq_of (GBytes *message)
   g_assert_cmpuint (g_bytes_get_size (message), ==, sizeof seq);
   memcpy (&seq, g_bytes_get_data (message, NULL), sizeof seq);
   return seq;
-}
-
-static guint
-count_open_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
 }
 
 /* The counts of every eventfd of the process, by fd number. */
@@ -197,7 +162,7 @@ run_sync_race (gboolean reuse)
   SyncRace s = { 0 };
   GThread *thread;
 
-  make_pair (&a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   s.connection = b;
   s.reuse = reuse;
   thread = g_thread_new ("receiver", sync_race_receiver, &s);
@@ -235,7 +200,7 @@ run_sync_race (gboolean reuse)
 static void
 test_sync_cancel_vs_data (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   run_sync_race (FALSE);
 }
@@ -243,7 +208,7 @@ test_sync_cancel_vs_data (void)
 static void
 test_sync_cancel_reused (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   run_sync_race (TRUE);
 }
@@ -344,9 +309,9 @@ test_async_cancel_vs_data (void)
   RaceSender r;
   GThread *thread;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (&a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   s.connection = b;
   r.connection = a;
   r.race = &s;
@@ -407,7 +372,7 @@ on_done_received (GObject      *source,
 static void
 test_async_cancel_and_close (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   for (guint i = 0; i < 500; i++)
     {
@@ -419,7 +384,7 @@ test_async_cancel_and_close (void)
       Done d = { 0 };
       GThread *thread;
 
-      make_pair (&a, &b);
+      sw_test_socketpair (sw_framing_get_default (), &a, &b);
       c.connection = b;
       c.cancellable = cancellable;
       thread = g_thread_new ("closer", cancel_and_close_thread, &c);
@@ -449,9 +414,9 @@ test_close_async_then_close_top_level (void)
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (&a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   /* A script's cleanup, before (or without) loop.run(): close_async()
    * with no callback, then close(). The first close can only finish in
    * this thread's default context; the second one waits for it. */
@@ -556,7 +521,7 @@ test_cancelled_close_behind_threaded_owner (void)
   Done d = { 0 };
   int fds[2];
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
   stream->fd = fds[0];
@@ -653,7 +618,7 @@ test_cancelled_close_behind_blocking_owner (void)
   guint n_async_done = 0;
   int fds[2];
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
   stream->fd = fds[0];
@@ -746,12 +711,12 @@ test_close_during_data_stream_read (void)
 {
   g_autoptr(SwConnection) c = NULL;
   g_autoptr(GError) error = NULL;
-  guint fds_before = count_open_fds ();
+  guint fds_before = sw_test_count_open_fds ();
   Blocked b = { 0 };
   GThread *thread;
   int write_fd, read_fd;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   c = buffered_pipe_connection (&write_fd, &read_fd);
   b.connection = c;
@@ -764,7 +729,7 @@ test_close_during_data_stream_read (void)
   g_clear_error (&b.error);
   g_assert_false (sw_test_fd_is_open (read_fd));
   close (write_fd);
-  g_assert_cmpuint (count_open_fds (), ==, fds_before);
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
 }
 
 /* A cancel in the middle of a frame keeps what was read. */
@@ -780,7 +745,7 @@ test_cancel_mid_frame_data_stream (void)
   GThread *thread;
   int write_fd, read_fd;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   c = buffered_pipe_connection (&write_fd, &read_fd);
   g_assert_cmpint (write (write_fd, frame, 3), ==, 3);
@@ -847,9 +812,9 @@ test_fork_wake_fd (void)
   int status;
   pid_t pid;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (&a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   /* Gives this thread its wake fd. */
   g_assert_true (cancel_own_receive (b));
   message = sw_connection_receive_message (b, 1000, NULL, &error);
@@ -938,7 +903,7 @@ run_batch_interrupted (gboolean by_close,
   guint n_calls = corked ? 5 : 2;
   GThread *drainer;
 
-  make_pair (&a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
     messages[i] = g_bytes_new (data, BIG);
   if (corked)
@@ -984,7 +949,7 @@ run_batch_interrupted (gboolean by_close,
 static void
 test_batch_close (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   run_batch_interrupted (TRUE, FALSE);
 }
@@ -992,7 +957,7 @@ test_batch_close (void)
 static void
 test_batch_cancel (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   run_batch_interrupted (FALSE, FALSE);
 }
@@ -1000,7 +965,7 @@ test_batch_cancel (void)
 static void
 test_corked_close (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   run_batch_interrupted (TRUE, TRUE);
 }
@@ -1008,7 +973,7 @@ test_corked_close (void)
 static void
 test_corked_cancel (void)
 {
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   run_batch_interrupted (FALSE, TRUE);
 }

@@ -29,18 +29,6 @@ assert_bytes_equal (GBytes     *bytes,
   g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), text, strlen (text));
 }
 
-static void
-make_pair (SwFraming     *framing,
-           SwConnection **a,
-           SwConnection **b)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                framing, a, b, &error));
-  g_assert_no_error (error);
-}
-
 /* ---- a receive pending in the main context ---------------------------- */
 
 typedef struct
@@ -71,7 +59,7 @@ pending_init (Pending   *p,
 {
   memset (p, 0, sizeof *p);
   p->loop = g_main_loop_new (NULL, FALSE);
-  make_pair (framing, &p->a, &p->b);
+  sw_test_socketpair (framing, &p->a, &p->b);
   sw_connection_receive_message_async (p->b, G_PRIORITY_DEFAULT, NULL, on_received, p);
 }
 
@@ -232,7 +220,7 @@ test_settings_frame_boundary (void)
   static const guint8 mp_frame[] = { 0, 0, 0, 2, 'm', 'p' };
   int fd;
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   fd = sw_connection_get_fd (a);
   sw_test_write_all (fd, varint_half, sizeof varint_half);
   first = sw_connection_receive_message (b, 0, NULL, &error);
@@ -328,7 +316,7 @@ test_pending_send (void)
   g_autoptr(GBytes) received = NULL;
 
   p.loop = g_main_loop_new (NULL, FALSE);
-  make_pair (sw_framing_get_default (), &p.a, &p.b);
+  sw_test_socketpair (sw_framing_get_default (), &p.a, &p.b);
   sw_connection_send_message_async (p.a, big, G_PRIORITY_DEFAULT, NULL, on_sent, &p);
   g_idle_add (blocking_calls_behind_pending_send, &p);
   g_idle_add (quit_when_sent, &p);
@@ -390,7 +378,7 @@ test_shutdown_write_async (void)
   g_autoptr(GError) error = NULL;
   NotifyWatch w = { 0 };
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_assert_true (sw_connection_send_message (a, message, -1, NULL, &error));
   g_signal_connect (a, "notify::writable", G_CALLBACK (on_notify), &w);
   sw_connection_shutdown_write_async (a, G_PRIORITY_DEFAULT, NULL, on_shutdown_done, &w);
@@ -424,7 +412,7 @@ test_shutdown_write_timeout (void)
   g_autoptr(GBytes) received = NULL;
   g_autoptr(GError) error = NULL;
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_assert_true (sw_connection_send_message (a, big, 0, NULL, &error));
   g_assert_no_error (error);
   /* The committed frame cannot be finished while nobody reads. */
@@ -493,7 +481,7 @@ test_notify_close_async_context (void)
   GThread *drainer;
   GBytes *received;
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   /* A committed frame the close must finish, asynchronously. */
   g_assert_true (sw_connection_send_message (a, message, 0, NULL, &error));
   c.connection = a;
@@ -522,7 +510,7 @@ test_notify_close_sync (void)
   g_autoptr(GError) error = NULL;
   NotifyWatch w = { 0 };
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_signal_connect (a, "notify::closed", G_CALLBACK (on_notify), &w);
   g_assert_true (sw_connection_close (a, NULL, &error));
   g_assert_true (sw_connection_close (a, NULL, &error));
@@ -544,7 +532,7 @@ test_dispose_finishes_committed_frame (void)
   GThread *drainer;
   GBytes *received;
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_assert_true (sw_connection_send_message (a, message, 0, NULL, &error));
   g_assert_no_error (error);
   drainer = g_thread_new ("drain", drain_one_message, b);
@@ -639,7 +627,7 @@ test_close_from_framing (void)
   NotifyWatch w = { 0 };
   static const guint8 byte = 'x';
 
-  make_pair (SW_FRAMING (framing), &a, &b);
+  sw_test_socketpair (SW_FRAMING (framing), &a, &b);
   framing->connection = b;
   g_signal_connect (b, "notify::closed", G_CALLBACK (on_notify), &w);
   sw_test_write_all (sw_connection_get_fd (a), &byte, 1);
@@ -829,7 +817,7 @@ test_close_releases_dropped_frames_outside_locks (void)
   g_autoptr(GError) small_error = NULL;
   g_autoptr(GError) error = NULL;
 
-  make_pair (SW_FRAMING (framing), &a, &b);
+  sw_test_socketpair (SW_FRAMING (framing), &a, &b);
   /* Raw bytes fill the socket while the peer reads nothing; the async send
    * then frames its message and parks before writing a byte of it. */
   while (sw_connection_send_bytes (a, big, 0, NULL, &error) > 0)
@@ -883,7 +871,7 @@ test_second_close_cancellable (void)
   GThread *thread;
   GBytes *received;
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_assert_true (sw_connection_send_message (a, message, 0, NULL, &error));
   first.connection = a;
   thread = g_thread_new ("closer", close_in_thread, &first);
@@ -1059,7 +1047,7 @@ test_dup_getters_race_setters (void)
   Swapper s = { 0 };
   GThread *thread;
 
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   s.connection = a;
   thread = g_thread_new ("swapper", swap_codecs, &s);
   for (guint i = 0; i < 2000; i++)

@@ -861,18 +861,6 @@ test_cancel_queued_stress (void)
 
 /* ---- file descriptors ------------------------------------------------- */
 
-static guint
-count_open_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 #define N_WAITED_CONNECTIONS 100
 
 /* A connection that waited keeps no descriptor for it: the wake-up fd is
@@ -885,7 +873,7 @@ test_waits_keep_no_fd (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   guint before, after;
 
-  before = count_open_fds ();
+  before = sw_test_count_open_fds ();
   for (guint i = 0; i < N_WAITED_CONNECTIONS; i++)
     {
       g_autoptr(GError) error = NULL;
@@ -897,14 +885,14 @@ test_waits_keep_no_fd (void)
                                             i % 2 ? cancellable : NULL, &error);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
     }
-  after = count_open_fds ();
+  after = sw_test_count_open_fds ();
   /* Two sockets per pair, and at most the thread's own wake-up fd. */
   g_test_message ("%u fds before, %u after", before, after);
   g_assert_cmpuint (after, <=, before + 2 * N_WAITED_CONNECTIONS + 1);
 
   for (guint i = 0; i < 2 * N_WAITED_CONNECTIONS; i++)
     g_object_unref (connections[i]);
-  g_assert_cmpuint (count_open_fds (), <=, before + 1);
+  g_assert_cmpuint (sw_test_count_open_fds (), <=, before + 1);
 }
 
 /* The child's exit status when it cannot lower its limit (valgrind keeps

@@ -88,18 +88,6 @@ assert_reports (Recorder *recorder,
   g_assert_cmpuint (last->done, ==, total);
 }
 
-static void
-pair (SwFraming     *framing,
-      SwConnection **a,
-      SwConnection **b)
-{
-  GError *error = NULL;
-
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, framing,
-                                a, b, &error));
-  g_assert_no_error (error);
-}
-
 /* A blocking receive of 8 MiB reports its progress in its own thread; the
  * sending peer, with no threshold, reports nothing. */
 static void
@@ -113,7 +101,7 @@ test_receive_sync (void)
   Recorder progress, sent, peer_sent;
   SwTestSender *sender;
 
-  pair (sw_framing_get_default (), &receiver, &sender_end);
+  sw_test_socketpair (sw_framing_get_default (), &receiver, &sender_end);
   recorder_init (&progress);
   recorder_init (&sent);
   recorder_init (&peer_sent);
@@ -151,7 +139,7 @@ test_send_sync (void)
   Recorder progress;
   SwTestReceiver *receiver;
 
-  pair (sw_framing_get_default (), &sender, &receiver_end);
+  sw_test_socketpair (sw_framing_get_default (), &sender, &receiver_end);
   recorder_init (&progress);
   g_object_set (sender, "progress-threshold", (guint64) BIG, NULL);
   g_signal_connect (sender, "send-progress", G_CALLBACK (on_progress), &progress);
@@ -181,7 +169,7 @@ test_below_threshold (void)
   Recorder sent, received;
   const guint64 thresholds[] = { BIG + 1, 0 };
 
-  pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   recorder_init (&sent);
   recorder_init (&received);
   g_signal_connect (a, "send-progress", G_CALLBACK (on_progress), &sent);
@@ -271,7 +259,7 @@ test_receive_async (void)
   SwTestSender *sender;
   GThread *thread;
 
-  pair (sw_framing_get_default (), &receiver, &sender_end);
+  sw_test_socketpair (sw_framing_get_default (), &receiver, &sender_end);
   recorder_init (&receive.progress);
   receive.connection = receiver;
   receive.received = NULL;
@@ -351,7 +339,7 @@ receive_recorded (SwFraming *framing,
   GError *error = NULL;
   SwTestSender *sender;
 
-  pair (framing, &receiver, &sender_end);
+  sw_test_socketpair (framing, &receiver, &sender_end);
   recorder_init (progress);
   sw_connection_set_progress_threshold (receiver, threshold);
   g_signal_connect (receiver, "receive-progress", G_CALLBACK (on_progress), progress);
@@ -479,7 +467,7 @@ test_close_in_handler (void)
   Recorder progress;
   SwTestSender *sender;
 
-  pair (sw_framing_get_default (), &receiver, &sender_end);
+  sw_test_socketpair (sw_framing_get_default (), &receiver, &sender_end);
   recorder_init (&progress);
   progress.close_in_handler = TRUE;
   sw_connection_set_progress_threshold (receiver, BIG);
@@ -516,7 +504,7 @@ test_close_finishes_silently (void)
   SwTestReceiver *receiver;
   guint before;
 
-  pair (sw_framing_get_default (), &sender, &receiver_end);
+  sw_test_socketpair (sw_framing_get_default (), &sender, &receiver_end);
   recorder_init (&progress);
   sw_connection_set_progress_threshold (sender, BIG);
   g_signal_connect (sender, "send-progress", G_CALLBACK (on_progress), &progress);

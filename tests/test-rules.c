@@ -23,31 +23,6 @@
 #define BOUND_US (20 * G_USEC_PER_SEC)
 
 /* Runs the current test's body in a subprocess, bounded. */
-static gboolean
-in_bounded_subprocess (void)
-{
-  if (g_test_subprocess ())
-    return TRUE;
-  g_test_trap_subprocess (NULL, BOUND_US, G_TEST_SUBPROCESS_INHERIT_STDOUT
-                                          | G_TEST_SUBPROCESS_INHERIT_STDERR);
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("the case failed or hung (bound %d s)",
-                        (int) (BOUND_US / G_USEC_PER_SEC));
-  return FALSE;
-}
-
-static void
-make_pair (SwFraming     *framing,
-           SwConnection **a,
-           SwConnection **b)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                framing, a, b, &error));
-  g_assert_no_error (error);
-}
-
 /* Whether thread @tid sleeps in a system call of @nr. */
 static gboolean
 thread_in_syscall (pid_t tid,
@@ -126,9 +101,9 @@ test_close_async_then_close (void)
   g_autoptr(SwConnection) b = NULL;
   CloseBoth c = { 0 };
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   c.loop = g_main_loop_new (NULL, FALSE);
   c.connection = a;
   g_idle_add (close_async_then_sync, &c);
@@ -220,10 +195,10 @@ test_close_twice_from_framing (void)
   g_autoptr(GError) error = NULL;
   static const guint8 byte = 'x';
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   framing = g_object_new (TEST_TYPE_DOUBLE_CLOSE_FRAMING, NULL);
-  make_pair (SW_FRAMING (framing), &a, &b);
+  sw_test_socketpair (SW_FRAMING (framing), &a, &b);
   framing->connection = b;
   sw_test_write_all (sw_connection_get_fd (a), &byte, 1);
 
@@ -286,9 +261,9 @@ test_close_from_cancelled_handler (void)
   Receiver r = { 0 };
   GThread *thread;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_cancellable_connect (cancellable, G_CALLBACK (close_on_cancelled), b, NULL);
   r.connection = b;
   r.cancellable = cancellable;
@@ -356,7 +331,7 @@ test_close_after_threaded_async (void)
   guint n_not_closed = 0;
   guint n_wrong_thread = 0;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   for (guint i = 0; i < 200; i++)
     {
@@ -402,7 +377,7 @@ test_close_during_threaded_receive (void)
   AsyncResult r = { 0 };
   int write_fd;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   c = non_pollable_connection (&write_fd);
   sw_connection_receive_message_async (c, G_PRIORITY_DEFAULT, NULL, on_received, &r);
@@ -470,7 +445,7 @@ test_pending_false_positive_threaded (void)
   AsyncResult r = { 0 };
   int write_fd;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   c = non_pollable_connection (&write_fd);
   g_assert_cmpint (write (write_fd, frames, sizeof frames), ==, sizeof frames);
@@ -495,9 +470,9 @@ test_pending_acquired_context (void)
   AsyncResult r = { 0 };
   AsyncResult r2 = { 0 };
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_assert_true (g_main_context_acquire (NULL));
   sw_connection_receive_message_async (b, G_PRIORITY_DEFAULT, NULL, on_received, &r);
   message = sw_connection_receive_message (b, -1, NULL, &error);
@@ -549,9 +524,9 @@ test_notify_closed_once (void)
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   NotifyCount n = { 0 };
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_signal_connect (a, "notify::closed", G_CALLBACK (close_again_on_notify), &n);
   sw_connection_close_async (a, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   sw_connection_close_async (a, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
@@ -622,9 +597,9 @@ test_settings_race_under_traffic (void)
   GError *error = NULL;
   guint n_bad = 0;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (SW_FRAMING (v1), &a, &b);
+  sw_test_socketpair (SW_FRAMING (v1), &a, &b);
   fa = (Flipper) { a, { SW_FRAMING (v1), SW_FRAMING (v2) }, 0, 0 };
   fb = (Flipper) { b, { SW_FRAMING (v2), SW_FRAMING (v1) }, 0, 0 };
   flip_a = g_thread_new ("flip-a", flip_settings, &fa);
@@ -659,7 +634,7 @@ test_new_for_closed_fd (void)
   SwConnection *c;
   int fds[2];
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   sw_test_raw_socketpair (SOCK_STREAM, fds);
   close (fds[0]);
@@ -772,7 +747,7 @@ test_close_cancellable_stuck_sender (void)
   CloseCall cc = { 0 };
   GThread *sender, *closer;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
   c = sw_connection_new_for_streams (NULL, G_OUTPUT_STREAM (stream), sw_framing_get_default ());
   sender = g_thread_new ("sender", send_thread, c);
@@ -855,9 +830,9 @@ test_close_during_shutdown_write_async (void)
   GThread *drainer;
   int fd;
 
-  if (!in_bounded_subprocess ())
+  if (!sw_test_run_bounded (BOUND_US))
     return;
-  make_pair (sw_framing_get_default (), &a, &b);
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
   g_assert_true (sw_connection_send_message (a, big, 0, NULL, &error));
   g_signal_connect (a, "notify::closed", G_CALLBACK (on_notify_count), &n);
   sw_connection_shutdown_write_async (a, G_PRIORITY_DEFAULT, NULL, on_shutdown_done, &d);
