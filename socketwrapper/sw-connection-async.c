@@ -322,9 +322,8 @@ on_async_queue_cancelled (GCancellable *cancellable,
   g_source_unref (idle);
 }
 
-/* The context of the threaded call this worker thread runs, while it
- * releases its lock. */
-static GPrivate worker_context;
+/* The threaded call this worker thread runs. */
+static GPrivate worker_task;
 
 /* Non-pollable streams have only blocking calls: the call, already
  * holding the lock, runs the sync driver in a worker thread, then hands the
@@ -339,22 +338,27 @@ async_call_thread (GTask        *task,
   SwAsyncCall *call = task_data;
   GError *error = NULL;
 
+  /* What this call causes here — progress, a close left to it — belongs
+   * to its context, not to this thread. */
+  g_private_set (&worker_task, task);
   sw_cross_lock_set_running (call->driver.lock, g_thread_self ());
   if (sw_operation_run_sync (&call->op, &self->channel, -1, cancellable,
                              &self->close_watch, &error)
       && call->after != NULL)
     call->after (self, &error);
-  /* A close left to this call finishes in its context, not here. */
-  g_private_set (&worker_context, g_task_get_context (task));
   sw_cross_lock_release (call->driver.lock);
-  g_private_set (&worker_context, NULL);
+  g_private_set (&worker_task, NULL);
   async_call_return (call, error);
 }
 
 GMainContext *
-sw_connection_get_worker_context (void)
+sw_connection_get_worker_context (SwConnection *self)
 {
-  return g_private_get (&worker_context);
+  GTask *task = g_private_get (&worker_task);
+
+  if (task == NULL || g_task_get_source_object (task) != self)
+    return NULL;
+  return g_task_get_context (task);
 }
 
 static void async_call_enqueue (SwAsyncCall *call);

@@ -244,7 +244,7 @@ finish_close_in_context (gpointer user_data)
 static void
 finish_deferred_close (SwConnection *self)
 {
-  GMainContext *context = sw_connection_get_worker_context ();
+  GMainContext *context = sw_connection_get_worker_context (self);
   GSource *idle;
 
   if (context == NULL)

@@ -123,9 +123,9 @@ gpointer     sw_connection_finish_pointer  (SwConnection  *self,
                                             gpointer       tag,
                                             GError       **error);
 
-/* In a worker thread running a threaded async call (a stream that cannot
- * poll) as it releases its lock: that call's context; NULL elsewhere. */
-GMainContext *sw_connection_get_worker_context (void);
+/* In a worker thread running a threaded async call of @self (a stream
+ * that cannot poll): that call's context; NULL elsewhere. */
+GMainContext *sw_connection_get_worker_context (SwConnection *self);
 
 /* The codec (transfer full), or NULL with NOT_SUPPORTED when none is set. */
 SwCodec   *sw_connection_require_codec  (SwConnection  *self,

@@ -183,21 +183,6 @@ progress_report_free (gpointer data)
   g_free (report);
 }
 
-/* The context of the threaded async call (a stream that cannot poll)
- * that owns @lock and runs its blocking steps in this worker thread, or
- * NULL when the owner runs where its signals belong. */
-static GMainContext *
-worker_call_context (SwCrossLock *lock)
-{
-  GMainContext *context = NULL;
-
-  g_mutex_lock (&lock->mutex);
-  if (lock->owner != NULL && lock->owner->threaded && lock->running == g_thread_self ())
-    context = lock->owner->context;
-  g_mutex_unlock (&lock->mutex);
-  return context;
-}
-
 /* The channel's progress hook, called by the owner of a direction's lock
  * with no mutex held. */
 void
@@ -215,7 +200,7 @@ sw_connection_on_channel_progress (gpointer data,
   /* A close finishes a committed frame silently. */
   if (g_atomic_int_get (&self->closing))
     return;
-  context = worker_call_context (sending ? &self->send_lock : &self->receive_lock);
+  context = sw_connection_get_worker_context (self);
   if (context == NULL)
     {
       g_signal_emit (self, signal_id, 0, done, total);
