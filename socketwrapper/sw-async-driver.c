@@ -60,12 +60,7 @@ readiness_source_new (SwAsyncDriver *driver)
     }
   else
     {
-      if (condition & G_IO_IN)
-        source = g_pollable_input_stream_create_source (
-            G_POLLABLE_INPUT_STREAM (transport->in_stream), NULL);
-      else
-        source = g_pollable_output_stream_create_source (
-            G_POLLABLE_OUTPUT_STREAM (transport->out_stream), NULL);
+      source = sw_transport_stream_source_new (transport, condition);
       g_source_set_callback (source, G_SOURCE_FUNC (on_stream_ready),
                              driver, NULL);
     }

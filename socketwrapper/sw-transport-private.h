@@ -99,6 +99,11 @@ SwIOStatus sw_transport_send_datagram (SwTransport        *transport,
                                        gsize               size,
                                        GError            **error);
 
+/* A pollable-stream source for the fd-less side of @condition (a
+ * GPollableSourceFunc callback). */
+GSource   *sw_transport_stream_source_new (SwTransport    *transport,
+                                           GIOCondition    condition);
+
 /* Blocks until the transport is ready for @condition (G_IO_IN or G_IO_OUT)
  * or @wake_fd becomes readable (both TRUE: the caller tells them apart and
  * drains @wake_fd), or @deadline passes (TIMED_OUT, or CANCELLED if

@@ -343,9 +343,9 @@ static GSourceFuncs deadline_source_funcs = {
   .dispatch = deadline_source_dispatch,
 };
 
-static GSource *
-stream_source_new (SwTransport  *transport,
-                   GIOCondition  condition)
+GSource *
+sw_transport_stream_source_new (SwTransport  *transport,
+                                GIOCondition  condition)
 {
   if (condition & G_IO_IN)
     return g_pollable_input_stream_create_source (
@@ -381,7 +381,7 @@ wait_stream (SwTransport   *transport,
   GSource *sources[3];
   guint n_sources = 0;
 
-  wait_source_attach (stream_source_new (transport, condition),
+  wait_source_attach (sw_transport_stream_source_new (transport, condition),
                       G_SOURCE_FUNC (on_wait_stream_ready), &wait,
                       sources, &n_sources);
   if (wake_fd >= 0)
