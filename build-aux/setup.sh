@@ -27,6 +27,7 @@ PACKAGES=(
   meson gcc libc6-dev pkg-config libglib2.0-dev libjson-glib-dev
   gobject-introspection libgirepository1.0-dev gir1.2-json-1.0
   python3-gi python3-msgpack gjs gi-docgen gettext valgrind glib-networking
+  dbus-daemon
 )
 
 log () {
