@@ -84,6 +84,8 @@ SwChannel *sw_connection_get_channel (SwConnection *self);
 typedef gboolean (*SwAfterFunc) (SwConnection  *self,
                                  GError       **error);
 
+/* The monotonic time @timeout_us (-1: none) from now, -1 for none. */
+gint64       sw_connection_deadline        (gint64         timeout_us);
 /* Fails with CLOSED once the connection is closing. */
 gboolean     sw_connection_check_open      (SwConnection  *self,
                                             GError       **error);

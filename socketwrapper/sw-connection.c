@@ -133,8 +133,8 @@ sw_connection_check_open (SwConnection  *self,
   return TRUE;
 }
 
-static gint64
-deadline_from_timeout (gint64 timeout_us)
+gint64
+sw_connection_deadline (gint64 timeout_us)
 {
   if (timeout_us < 0)
     return -1;
@@ -160,7 +160,7 @@ run_sync_then (SwConnection  *self,
                SwAfterFunc    after,
                GError       **error)
 {
-  gint64 deadline = deadline_from_timeout (timeout_us);
+  gint64 deadline = sw_connection_deadline (timeout_us);
   SwCrossLock *lock = sw_connection_lock_for (self, op);
   gboolean ok;
 

@@ -290,10 +290,22 @@ verdict (gboolean welcome)
 
 /* ---- sync ---------------------------------------------------------------- */
 
+/* The timeout a step of the handshake has left of @deadline: -1 for none,
+ * 0 once it has passed (the step then does only what needs no wait). */
+static gint64
+time_left (gint64 deadline)
+{
+  if (deadline < 0)
+    return -1;
+  return MAX (deadline - g_get_monotonic_time (), 0);
+}
+
 /**
  * sw_multiprocessing_deliver_challenge:
  * @connection: a connection with the multiprocessing framing
  * @authkey: the shared secret
+ * @timeout_us: how long the whole handshake may take, in microseconds; -1
+ *   for ever
  * @cancellable: (nullable): a cancellable, or %NULL
  * @error: return location for a #GError
  *
@@ -309,9 +321,13 @@ verdict (gboolean welcome)
  * longer than 256 bytes response %G_IO_ERROR_INVALID_DATA; both after
  * `#FAILURE#` was sent. The connection must have a
  * [class@Sw.MultiprocessingFraming], or the call fails with
- * %G_IO_ERROR_NOT_SUPPORTED before any I/O. The handshake has no timeout:
- * cancel @cancellable to stop waiting for a stalled peer. After any error
- * the connection is in the middle of the handshake: close it.
+ * %G_IO_ERROR_NOT_SUPPORTED before any I/O.
+ *
+ * @timeout_us bounds the whole handshake, as it bounds every blocking call
+ * of [class@Sw.Connection]: a peer that stalls gives
+ * %G_IO_ERROR_TIMED_OUT once it has passed, or %G_IO_ERROR_CANCELLED when
+ * @cancellable is cancelled. After any error the connection is in the
+ * middle of the handshake: close it.
  *
  * A response is refused only once received, so it can be as large as
  * [property@Sw.Connection:max-message-size]; lower that property during
@@ -324,9 +340,11 @@ verdict (gboolean welcome)
 gboolean
 sw_multiprocessing_deliver_challenge (SwConnection  *connection,
                                       GBytes        *authkey,
+                                      gint64         timeout_us,
                                       GCancellable  *cancellable,
                                       GError       **error)
 {
+  gint64 deadline = sw_connection_deadline (timeout_us);
   g_autoptr(GBytes) challenge = NULL;
   g_autoptr(GBytes) response = NULL;
   g_autoptr(GBytes) reply = NULL;
@@ -339,13 +357,14 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
 
   if (!check_connection (connection, error)
       || (challenge = new_challenge (error)) == NULL
-      || !sw_connection_send_message (connection, challenge, -1, cancellable, error)
-      || (response = sw_connection_receive_message (connection, -1, cancellable,
-                                                    error)) == NULL)
+      || !sw_connection_send_message (connection, challenge, time_left (deadline),
+                                      cancellable, error)
+      || (response = sw_connection_receive_message (connection, time_left (deadline),
+                                                    cancellable, error)) == NULL)
     return FALSE;
   welcome = verify_response (authkey, challenge, response, &verify_error);
   reply = verdict (welcome);
-  if (!sw_connection_send_message (connection, reply, -1, cancellable,
+  if (!sw_connection_send_message (connection, reply, time_left (deadline), cancellable,
                                    welcome ? error : NULL))
     {
       if (welcome)
@@ -360,6 +379,8 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
  * sw_multiprocessing_answer_challenge:
  * @connection: a connection with the multiprocessing framing
  * @authkey: the shared secret
+ * @timeout_us: how long the whole handshake may take, in microseconds; -1
+ *   for ever
  * @cancellable: (nullable): a cancellable, or %NULL
  * @error: return location for a #GError
  *
@@ -374,9 +395,10 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
  * than 256 bytes %G_IO_ERROR_INVALID_DATA and one asking for SHA-3
  * %G_IO_ERROR_NOT_SUPPORTED, without an answer being sent. The connection
  * must have a [class@Sw.MultiprocessingFraming] (else
- * %G_IO_ERROR_NOT_SUPPORTED before any I/O). There is no timeout: cancel
- * @cancellable to stop waiting for a stalled peer. After any error the
- * connection is in the middle of the handshake: close it.
+ * %G_IO_ERROR_NOT_SUPPORTED before any I/O). @timeout_us bounds the whole
+ * handshake (%G_IO_ERROR_TIMED_OUT), and cancelling @cancellable stops it
+ * (%G_IO_ERROR_CANCELLED). After any error the connection is in the middle
+ * of the handshake: close it.
  *
  * Returns: %TRUE when the peer accepted our answer
  *
@@ -385,9 +407,11 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
 gboolean
 sw_multiprocessing_answer_challenge (SwConnection  *connection,
                                      GBytes        *authkey,
+                                     gint64         timeout_us,
                                      GCancellable  *cancellable,
                                      GError       **error)
 {
+  gint64 deadline = sw_connection_deadline (timeout_us);
   g_autoptr(GBytes) challenge = NULL;
   g_autoptr(GBytes) response = NULL;
   g_autoptr(GBytes) reply = NULL;
@@ -397,12 +421,13 @@ sw_multiprocessing_answer_challenge (SwConnection  *connection,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return check_connection (connection, error)
-         && (challenge = sw_connection_receive_message (connection, -1, cancellable,
-                                                        error)) != NULL
+         && (challenge = sw_connection_receive_message (connection, time_left (deadline),
+                                                        cancellable, error)) != NULL
          && (response = create_response (authkey, challenge, error)) != NULL
-         && sw_connection_send_message (connection, response, -1, cancellable, error)
-         && (reply = sw_connection_receive_message (connection, -1, cancellable,
-                                                    error)) != NULL
+         && sw_connection_send_message (connection, response, time_left (deadline),
+                                        cancellable, error)
+         && (reply = sw_connection_receive_message (connection, time_left (deadline),
+                                                    cancellable, error)) != NULL
          && check_reply (reply, error);
 }
 
@@ -546,6 +571,10 @@ on_deliver_challenge_sent (GObject      *source,
  * chained on the connection's async message calls; @callback runs in the
  * thread-default main context of the calling thread.
  *
+ * Like the connection's other async calls it has no timeout: cancel
+ * @cancellable (from a g_timeout_add() source, say) to stop waiting for a
+ * peer that stalls, which gives %G_IO_ERROR_CANCELLED.
+ *
  * Since: 0.1
  */
 void
@@ -659,6 +688,10 @@ on_answer_challenge (GObject      *source,
  * Starts [func@Sw.multiprocessing_answer_challenge] without blocking,
  * chained on the connection's async message calls; @callback runs in the
  * thread-default main context of the calling thread.
+ *
+ * Like the connection's other async calls it has no timeout: cancel
+ * @cancellable (from a g_timeout_add() source, say) to stop waiting for a
+ * peer that stalls, which gives %G_IO_ERROR_CANCELLED.
  *
  * Since: 0.1
  */

@@ -3,6 +3,7 @@
  * against /usr/bin/python3's multiprocessing (the legacy HMAC-MD5 form on
  * Python <= 3.11), between two of our ends (the {sha256} form), and
  * against a fixed {sha256} vector. */
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -79,6 +80,7 @@ assert_receives (SwConnection *connection,
 
 typedef gboolean (*Handshake) (SwConnection  *connection,
                                GBytes        *authkey,
+                               gint64         timeout_us,
                                GCancellable  *cancellable,
                                GError       **error);
 
@@ -104,7 +106,7 @@ test_python (gconstpointer data)
 
   if (!start_peer (&peer, test->peer_mode))
     return;
-  g_assert_cmpint (test->ours (peer.connection, key, NULL, &error), ==, test->right);
+  g_assert_cmpint (test->ours (peer.connection, key, -1, NULL, &error), ==, test->right);
   if (test->right)
     {
       g_assert_no_error (error);
@@ -125,66 +127,119 @@ test_answer_oversize (void)
 
   if (!start_peer (&peer, "oversize"))
     return;
-  g_assert_false (sw_multiprocessing_answer_challenge (peer.connection, key, NULL, &error));
+  g_assert_false (sw_multiprocessing_answer_challenge (peer.connection, key, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   finish_peer (&peer, 0);
 }
 
 /* ---- a stalled peer ------------------------------------------------------- */
 
+/* Our sync handshake against a Python peer in @peer_mode that stalls. */
 typedef struct
 {
+  Handshake ours;
+  const char *peer_mode;
+  gboolean peer_sends_first;  /* wait for its challenge before starting */
+} StalledCase;
+
+/* Stalls before sending anything, after taking our challenge, after
+ * taking our answer: each step's wait is bounded. */
+static const StalledCase answer_stall_start = { sw_multiprocessing_answer_challenge, "stall", FALSE };
+static const StalledCase deliver_stall_response = { sw_multiprocessing_deliver_challenge, "answer-stall", FALSE };
+static const StalledCase answer_stall_verdict = { sw_multiprocessing_answer_challenge, "deliver-stall", TRUE };
+
+/* Starts the peer; when it sends first, returns once its first message
+ * is readable, so our handshake's first wait is for what the peer never
+ * sends. */
+static gboolean
+start_stalled_peer (SwTestPeer        *peer,
+                    const StalledCase *test)
+{
+  struct pollfd pfd = { .events = POLLIN };
+
+  if (!start_peer (peer, test->peer_mode))
+    return FALSE;
+  pfd.fd = sw_connection_get_fd (peer->connection);
+  if (test->peer_sends_first)
+    g_assert_cmpint (poll (&pfd, 1, -1), ==, 1);
+  return TRUE;
+}
+
+/* Long enough for the peer to get to where it stalls, which the test
+ * does not depend on: any step left waiting ends with TIMED_OUT. */
+#define STALL_TIMEOUT_US (50 * G_TIME_SPAN_MILLISECOND)
+/* A handshake ignoring its timeout hangs: the case then fails. */
+#define STALL_BOUND_US (30 * G_USEC_PER_SEC)
+
+static void
+test_stalled_timeout (gconstpointer data)
+{
+  const StalledCase *test = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  SwTestPeer peer = { 0 };
+
+  if (!sw_test_run_bounded (STALL_BOUND_US) || !start_stalled_peer (&peer, test))
+    return;
+  g_assert_false (test->ours (peer.connection, key, STALL_TIMEOUT_US, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  finish_peer (&peer, 0);
+}
+
+typedef struct
+{
+  const StalledCase *test;
   SwConnection *connection;
   GCancellable *cancellable;
   GMutex mutex;
   GCond cond;
   pid_t tid;
   GError *error;
-} StalledAnswer;
+} Stalled;
 
 static gpointer
-stalled_answer_thread (gpointer data)
+stalled_thread (gpointer data)
 {
-  StalledAnswer *answer = data;
+  Stalled *stalled = data;
   g_autoptr(GBytes) key = key_bytes (KEY);
 
-  g_mutex_lock (&answer->mutex);
-  answer->tid = sw_test_thread_id ();
-  g_cond_signal (&answer->cond);
-  g_mutex_unlock (&answer->mutex);
-  g_assert_false (sw_multiprocessing_answer_challenge (answer->connection, key,
-                                                       answer->cancellable,
-                                                       &answer->error));
+  g_mutex_lock (&stalled->mutex);
+  stalled->tid = sw_test_thread_id ();
+  g_cond_signal (&stalled->cond);
+  g_mutex_unlock (&stalled->mutex);
+  g_assert_false (stalled->test->ours (stalled->connection, key, -1, stalled->cancellable,
+                                       &stalled->error));
   return NULL;
 }
 
+/* Cancelled once blocked in poll() waiting for what the peer never
+ * sends. */
 static void
-test_answer_stalled_cancelled (void)
+test_stalled_cancelled (gconstpointer data)
 {
-  StalledAnswer answer = { 0 };
+  Stalled stalled = { .test = data };
   SwTestPeer peer = { 0 };
   GThread *thread;
 
-  if (!sw_test_can_observe_threads () || !start_peer (&peer, "stall"))
+  if (!sw_test_can_observe_threads () || !start_stalled_peer (&peer, stalled.test))
     return;
-  answer.connection = peer.connection;
-  answer.cancellable = g_cancellable_new ();
-  g_mutex_init (&answer.mutex);
-  g_cond_init (&answer.cond);
-  thread = g_thread_new ("stalled-answer", stalled_answer_thread, &answer);
-  g_mutex_lock (&answer.mutex);
-  while (answer.tid == 0)
-    g_cond_wait (&answer.cond, &answer.mutex);
-  g_mutex_unlock (&answer.mutex);
-  /* Blocked waiting for a challenge that never comes. */
-  sw_test_wait_thread_polling (answer.tid);
-  g_cancellable_cancel (answer.cancellable);
+  stalled.connection = peer.connection;
+  stalled.cancellable = g_cancellable_new ();
+  g_mutex_init (&stalled.mutex);
+  g_cond_init (&stalled.cond);
+  thread = g_thread_new ("stalled-handshake", stalled_thread, &stalled);
+  g_mutex_lock (&stalled.mutex);
+  while (stalled.tid == 0)
+    g_cond_wait (&stalled.cond, &stalled.mutex);
+  g_mutex_unlock (&stalled.mutex);
+  sw_test_wait_thread_polling (stalled.tid);
+  g_cancellable_cancel (stalled.cancellable);
   g_thread_join (thread);
-  g_assert_error (answer.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&answer.error);
-  g_object_unref (answer.cancellable);
-  g_mutex_clear (&answer.mutex);
-  g_cond_clear (&answer.cond);
+  g_assert_error (stalled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&stalled.error);
+  g_object_unref (stalled.cancellable);
+  g_mutex_clear (&stalled.mutex);
+  g_cond_clear (&stalled.cond);
   finish_peer (&peer, 0);
 }
 
@@ -496,6 +551,34 @@ test_vectors (void)
   check_vector ("", 20, vector_md5_hex);
 }
 
+/* A peer that sends a challenge, takes the answer and never sends a
+ * verdict: the async answer waits until its cancellable is cancelled. */
+static void
+test_answer_stalled_cancelled_async (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GBytes) challenge = vector_challenge ("{sha256}", 40);
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Outcome answered = { 0 };
+
+  new_pair (&a, &b);
+  sw_multiprocessing_answer_challenge_async (a, key, cancellable, on_done, &answered);
+  raw_send (b, challenge);
+  response = raw_receive (b);
+  /* Let the answer start waiting for the verdict. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (answered.result);
+  g_cancellable_cancel (cancellable);
+  wait_answered (a, &answered);
+  g_assert_false (answered.ok);
+  g_assert_error (answered.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&answered);
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 static void
@@ -554,10 +637,10 @@ test_wrong_framing (void)
   g_assert_no_error (error);
   /* No peer: any I/O would fail with another error (or wait). */
   g_assert_true (sw_connection_close (b, NULL, &error));
-  g_assert_false (sw_multiprocessing_deliver_challenge (a, key, NULL, &error));
+  g_assert_false (sw_multiprocessing_deliver_challenge (a, key, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_clear_error (&error);
-  g_assert_false (sw_multiprocessing_answer_challenge (a, key, NULL, &error));
+  g_assert_false (sw_multiprocessing_answer_challenge (a, key, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
 }
 
@@ -571,13 +654,26 @@ main (int   argc,
   g_test_add_data_func ("/sw/mp-auth/answer/python-right-key", &answer_right, test_python);
   g_test_add_data_func ("/sw/mp-auth/answer/python-wrong-key", &answer_wrong, test_python);
   g_test_add_func ("/sw/mp-auth/answer/python-oversize", test_answer_oversize);
-  g_test_add_func ("/sw/mp-auth/answer/stalled-cancelled", test_answer_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-cancelled", &answer_stall_start,
+                        test_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/deliver/stalled-response-cancelled",
+                        &deliver_stall_response, test_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-verdict-cancelled",
+                        &answer_stall_verdict, test_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-timeout", &answer_stall_start,
+                        test_stalled_timeout);
+  g_test_add_data_func ("/sw/mp-auth/deliver/stalled-response-timeout",
+                        &deliver_stall_response, test_stalled_timeout);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-verdict-timeout",
+                        &answer_stall_verdict, test_stalled_timeout);
   g_test_add_data_func ("/sw/mp-auth/sha256/right-key", GINT_TO_POINTER (TRUE),
                         test_sha256_own_ends);
   g_test_add_data_func ("/sw/mp-auth/sha256/wrong-key", GINT_TO_POINTER (FALSE),
                         test_sha256_own_ends);
   g_test_add_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
                    test_deliver_stalled_cancelled_async);
+  g_test_add_func ("/sw/mp-auth/answer/stalled-verdict-cancelled-async",
+                   test_answer_stalled_cancelled_async);
   g_test_add_func ("/sw/mp-auth/deliver/responses", test_deliver_responses);
   g_test_add_func ("/sw/mp-auth/deliver/challenge-shape", test_challenge_shape);
   g_test_add_func ("/sw/mp-auth/answer/vectors", test_vectors);
