@@ -129,6 +129,23 @@ gpointer     sw_connection_finish_pointer  (SwConnection  *self,
  * that cannot poll): that call's context; NULL elsewhere. */
 GMainContext *sw_connection_get_worker_context (SwConnection *self);
 
+/* sw_connection_receive_message() for a protocol step that accepts
+ * messages of at most @limit bytes (-1: max-message-size): a frame whose header declares more is
+ * refused from the header, with MESSAGE_TOO_LARGE, before its payload is
+ * read (and skipped as it arrives, as a frame over max-message-size). The
+ * async form is finished by sw_connection_receive_message_finish(). */
+GBytes    *sw_connection_receive_message_limited (SwConnection  *self,
+                                                  gssize         limit,
+                                                  gint64         timeout_us,
+                                                  GCancellable  *cancellable,
+                                                  GError       **error);
+void       sw_connection_receive_message_limited_async (SwConnection        *self,
+                                                        gssize               limit,
+                                                        int                  io_priority,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+
 /* The codec (transfer full), or NULL with NOT_SUPPORTED when none is set. */
 SwCodec   *sw_connection_require_codec  (SwConnection  *self,
                                          GError       **error);

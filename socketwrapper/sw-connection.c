@@ -951,13 +951,24 @@ sw_connection_receive_message (SwConnection  *self,
                                GCancellable  *cancellable,
                                GError       **error)
 {
-  SwOperation op;
-
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  return sw_connection_receive_message_limited (self, -1, timeout_us, cancellable, error);
+}
+
+GBytes *
+sw_connection_receive_message_limited (SwConnection  *self,
+                                       gssize         limit,
+                                       gint64         timeout_us,
+                                       GCancellable  *cancellable,
+                                       GError       **error)
+{
+  SwOperation op;
+
   sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  op.size = limit;
   return run_sync_receive (self, &op, timeout_us, cancellable, error);
 }
 

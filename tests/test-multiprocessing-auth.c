@@ -5,7 +5,9 @@
  * against a fixed {sha256} vector. */
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "sw-test-peer.h"
 #include "sw-test-util.h"
@@ -623,6 +625,133 @@ test_answer_refusals (void)
   answer_refuses ("{sha256}", 257 - strlen ("#CHALLENGE#{sha256}"), G_IO_ERROR_INVALID_DATA);
 }
 
+/* ---- handshake messages declared too long ---------------------------------- */
+
+/* Runs our side of the handshake, sync or async, to its failure. */
+static void
+run_failing_handshake (SwConnection  *connection,
+                       gboolean       deliver,
+                       gboolean       async,
+                       GError       **error)
+{
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  Outcome outcome = { 0 };
+
+  if (!async)
+    {
+      g_assert_false (deliver ? sw_multiprocessing_deliver_challenge (connection, key, -1, NULL, error)
+                              : sw_multiprocessing_answer_challenge (connection, key, -1, NULL, error));
+      return;
+    }
+  if (deliver)
+    {
+      sw_multiprocessing_deliver_challenge_async (connection, key, NULL, on_done, &outcome);
+      wait_delivered (connection, &outcome);
+    }
+  else
+    {
+      sw_multiprocessing_answer_challenge_async (connection, key, NULL, on_done, &outcome);
+      wait_answered (connection, &outcome);
+    }
+  g_assert_false (outcome.ok);
+  g_propagate_error (error, g_steal_pointer (&outcome.error));
+  outcome_clear (&outcome);
+}
+
+/* A multiprocessing frame header declaring @declared bytes, then @start. */
+static void
+raw_write_frame (int         fd,
+                 guint32     declared,
+                 const void *start,
+                 gsize       len)
+{
+  guint32 header = GUINT32_TO_BE (declared);
+
+  sw_test_write_all (fd, &header, sizeof header);
+  sw_test_write_all (fd, start, len);
+}
+
+static GBytes *
+raw_read_frame (int fd)
+{
+  guint32 header;
+  gsize len;
+  guint8 *data;
+
+  sw_test_read_all (fd, &header, sizeof header);
+  len = GUINT32_FROM_BE (header);
+  g_assert_cmpuint (len, <=, 256);
+  data = g_malloc (len);
+  sw_test_read_all (fd, data, len);
+  return g_bytes_new_take (data, len);
+}
+
+typedef struct
+{
+  gboolean deliver;
+  gboolean verdict_step;  /* answer: after a well-formed challenge */
+  gboolean async;
+  guint32 declared;
+} OversizeCase;
+
+/* The peer's message is written before the handshake starts: a header
+ * declaring @declared bytes and a few of them. The connection has no
+ * max-message-size, so only the 256-byte rule of the handshake can end
+ * the receive, and it must do so from the header: the payload never
+ * comes. */
+static void
+check_oversize_declared (const OversizeCase *test)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwMultiprocessingFraming) framing = sw_multiprocessing_framing_new ();
+  g_autoptr(SwConnection) ours = NULL;
+  int fds[2];
+
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  ours = sw_test_connection_for_socket_fd (fds[0], SW_FRAMING (framing));
+  sw_connection_set_max_message_size (ours, 0);
+  if (test->verdict_step)
+    {
+      g_autoptr(GBytes) challenge = vector_challenge ("{sha256}", 40);
+
+      raw_write_frame (fds[1], g_bytes_get_size (challenge),
+                       g_bytes_get_data (challenge, NULL), g_bytes_get_size (challenge));
+    }
+  raw_write_frame (fds[1], test->declared, "#CHALLENGE#{sha256}", 19);
+  run_failing_handshake (ours, test->deliver, test->async, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  if (test->deliver)
+    {
+      /* Our challenge, then #FAILURE#, as for any malformed response. */
+      g_autoptr(GBytes) challenge = raw_read_frame (fds[1]);
+      g_autoptr(GBytes) reply = raw_read_frame (fds[1]);
+      g_autoptr(GBytes) failure = str_bytes ("#FAILURE#");
+
+      g_assert_true (g_bytes_equal (reply, failure));
+    }
+  g_assert_cmpint (close (fds[1]), ==, 0);
+}
+
+static void
+test_oversize_declared (void)
+{
+  static const OversizeCase cases[] = {
+    { FALSE, FALSE, FALSE, 1u << 30 },
+    { FALSE, FALSE, TRUE, 257 },
+    { FALSE, TRUE, FALSE, 257 },
+    { FALSE, TRUE, TRUE, 1u << 30 },
+    { TRUE, FALSE, FALSE, 1u << 30 },
+    { TRUE, FALSE, TRUE, 1u << 30 },
+    { TRUE, FALSE, FALSE, 257 },
+  };
+
+  /* Without the check from the header each case waits for ever. */
+  if (!sw_test_run_bounded (STALL_BOUND_US))
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    check_oversize_declared (&cases[i]);
+}
+
 static void
 test_wrong_framing (void)
 {
@@ -678,6 +807,7 @@ main (int   argc,
   g_test_add_func ("/sw/mp-auth/deliver/challenge-shape", test_challenge_shape);
   g_test_add_func ("/sw/mp-auth/answer/vectors", test_vectors);
   g_test_add_func ("/sw/mp-auth/answer/refusals", test_answer_refusals);
+  g_test_add_func ("/sw/mp-auth/oversize-declared", test_oversize_declared);
   g_test_add_func ("/sw/mp-auth/wrong-framing", test_wrong_framing);
   return g_test_run ();
 }
