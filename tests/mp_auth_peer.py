@@ -30,13 +30,18 @@ def wait_eof(conn):
     raise RuntimeError('expected EOF')
 
 
+def connect(fd):
+    """A multiprocessing Connection on @fd."""
+    # The other side made the shared file description non-blocking;
+    # multiprocessing expects blocking I/O.
+    os.set_blocking(fd, True)
+    return mpc.Connection(fd)
+
+
 def main():
     fd = int(sys.argv[1])
     mode, _, key = sys.argv[2].partition('=')
-    # The C side made the shared file description non-blocking;
-    # multiprocessing expects blocking I/O.
-    os.set_blocking(fd, True)
-    conn = mpc.Connection(fd)
+    conn = connect(fd)
     if mode in HANDSHAKES:
         try:
             HANDSHAKES[mode](conn, key.encode())

@@ -18,10 +18,12 @@ SOCKETWRAPPER_FD variable (Sw.spawn()). MODE is one of
 Every mode then waits for EOF and exits 0.
 """
 
-import multiprocessing.connection as mpc
 import os
 import shlex
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mp_auth_peer import connect, wait_eof  # noqa: E402
 
 # Plain values, each with its GVariant text as PickleCodec decodes it
 # (and as GJS builds it to send).
@@ -85,21 +87,10 @@ class Hostile:
         return (os.system, (self.command,))
 
 
-def wait_eof(conn):
-    try:
-        conn.recv_bytes()
-    except EOFError:
-        return 0
-    raise RuntimeError('expected EOF')
-
-
 def main():
     mode, _, arg = sys.argv[1].partition('=')
     fd = int(sys.argv[2]) if len(sys.argv) > 2 else int(os.environ['SOCKETWRAPPER_FD'])
-    # The other side made the shared file description non-blocking;
-    # multiprocessing expects blocking I/O.
-    os.set_blocking(fd, True)
-    conn = mpc.Connection(fd)
+    conn = connect(fd)
     if arg == 'typed':
         conn.send([text for value, text in TYPED_VALUES])
     if mode in ('send-values', 'send-shapes'):

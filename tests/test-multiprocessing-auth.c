@@ -361,32 +361,6 @@ test_sha256_own_ends (gconstpointer data)
   outcome_clear (&answered);
 }
 
-/* A peer that takes the challenge and never answers: the async deliver
- * waits until its cancellable is cancelled. */
-static void
-test_deliver_stalled_cancelled_async (void)
-{
-  g_autoptr(SwConnection) a = NULL;
-  g_autoptr(SwConnection) b = NULL;
-  g_autoptr(GBytes) key = key_bytes (KEY);
-  g_autoptr(GBytes) challenge = NULL;
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Outcome delivered = { 0 };
-
-  new_pair (&a, &b);
-  sw_multiprocessing_deliver_challenge_async (a, key, cancellable, on_done, &delivered);
-  challenge = raw_receive (b);
-  /* Let the deliver start waiting for the response. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  g_assert_null (delivered.result);
-  g_cancellable_cancel (cancellable);
-  wait_delivered (a, &delivered);
-  g_assert_false (delivered.ok);
-  g_assert_error (delivered.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  outcome_clear (&delivered);
-}
-
 /* The challenge we deliver has CPython 3.12's shape. */
 static void
 test_challenge_shape (void)
@@ -553,32 +527,43 @@ test_vectors (void)
   check_vector ("", 20, vector_md5_hex);
 }
 
-/* A peer that sends a challenge, takes the answer and never sends a
- * verdict: the async answer waits until its cancellable is cancelled. */
+/* A raw peer that stalls mid-handshake: it takes our challenge and never
+ * answers (deliver), or sends a challenge, takes our answer and never
+ * sends a verdict (answer). The async call waits until its cancellable is
+ * cancelled. */
 static void
-test_answer_stalled_cancelled_async (void)
+test_stalled_cancelled_async (gconstpointer data)
 {
+  gboolean deliver = GPOINTER_TO_INT (data);
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GBytes) key = key_bytes (KEY);
   g_autoptr(GBytes) challenge = vector_challenge ("{sha256}", 40);
-  g_autoptr(GBytes) response = NULL;
+  g_autoptr(GBytes) taken = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Outcome answered = { 0 };
+  Outcome outcome = { 0 };
 
   new_pair (&a, &b);
-  sw_multiprocessing_answer_challenge_async (a, key, cancellable, on_done, &answered);
-  raw_send (b, challenge);
-  response = raw_receive (b);
-  /* Let the answer start waiting for the verdict. */
+  if (deliver)
+    sw_multiprocessing_deliver_challenge_async (a, key, cancellable, on_done, &outcome);
+  else
+    {
+      sw_multiprocessing_answer_challenge_async (a, key, cancellable, on_done, &outcome);
+      raw_send (b, challenge);
+    }
+  taken = raw_receive (b);
+  /* Let the call start waiting for what never comes. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_null (answered.result);
+  g_assert_null (outcome.result);
   g_cancellable_cancel (cancellable);
-  wait_answered (a, &answered);
-  g_assert_false (answered.ok);
-  g_assert_error (answered.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  outcome_clear (&answered);
+  if (deliver)
+    wait_delivered (a, &outcome);
+  else
+    wait_answered (a, &outcome);
+  g_assert_false (outcome.ok);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&outcome);
 }
 
 /* ---- refusals ------------------------------------------------------------ */
@@ -809,10 +794,10 @@ main (int   argc,
                         test_sha256_own_ends);
   g_test_add_data_func ("/sw/mp-auth/sha256/wrong-key", GINT_TO_POINTER (FALSE),
                         test_sha256_own_ends);
-  g_test_add_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
-                   test_deliver_stalled_cancelled_async);
-  g_test_add_func ("/sw/mp-auth/answer/stalled-verdict-cancelled-async",
-                   test_answer_stalled_cancelled_async);
+  g_test_add_data_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
+                        GINT_TO_POINTER (TRUE), test_stalled_cancelled_async);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-verdict-cancelled-async",
+                        GINT_TO_POINTER (FALSE), test_stalled_cancelled_async);
   g_test_add_func ("/sw/mp-auth/deliver/responses", test_deliver_responses);
   g_test_add_func ("/sw/mp-auth/deliver/challenge-shape", test_challenge_shape);
   g_test_add_func ("/sw/mp-auth/answer/vectors", test_vectors);
