@@ -656,12 +656,25 @@ sw_connection_receive_message_async (SwConnection        *self,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data)
 {
+  g_return_if_fail (SW_IS_CONNECTION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  sw_connection_receive_message_limited_async (self, -1, io_priority, cancellable, callback,
+                                               user_data);
+}
+
+void
+sw_connection_receive_message_limited_async (SwConnection        *self,
+                                             gssize               limit,
+                                             int                  io_priority,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data)
+{
   SwOperation op;
 
-  g_return_if_fail (SW_IS_CONNECTION (self));
-    g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
   sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  op.size = limit;
   start_async (self, &op, io_priority, cancellable, callback, user_data,
                "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
 }

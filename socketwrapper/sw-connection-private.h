@@ -84,6 +84,8 @@ SwChannel *sw_connection_get_channel (SwConnection *self);
 typedef gboolean (*SwAfterFunc) (SwConnection  *self,
                                  GError       **error);
 
+/* The monotonic time @timeout_us (-1: none) from now, -1 for none. */
+gint64       sw_connection_deadline        (gint64         timeout_us);
 /* Fails with CLOSED once the connection is closing. */
 gboolean     sw_connection_check_open      (SwConnection  *self,
                                             GError       **error);
@@ -126,6 +128,23 @@ gpointer     sw_connection_finish_pointer  (SwConnection  *self,
 /* In a worker thread running a threaded async call of @self (a stream
  * that cannot poll): that call's context; NULL elsewhere. */
 GMainContext *sw_connection_get_worker_context (SwConnection *self);
+
+/* sw_connection_receive_message() for a protocol step that accepts
+ * messages of at most @limit bytes (-1: max-message-size): a frame whose header declares more is
+ * refused from the header, with MESSAGE_TOO_LARGE, before its payload is
+ * read (and skipped as it arrives, as a frame over max-message-size). The
+ * async form is finished by sw_connection_receive_message_finish(). */
+GBytes    *sw_connection_receive_message_limited (SwConnection  *self,
+                                                  gssize         limit,
+                                                  gint64         timeout_us,
+                                                  GCancellable  *cancellable,
+                                                  GError       **error);
+void       sw_connection_receive_message_limited_async (SwConnection        *self,
+                                                        gssize               limit,
+                                                        int                  io_priority,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
 
 /* The codec (transfer full), or NULL with NOT_SUPPORTED when none is set. */
 SwCodec   *sw_connection_require_codec  (SwConnection  *self,

@@ -133,8 +133,8 @@ sw_connection_check_open (SwConnection  *self,
   return TRUE;
 }
 
-static gint64
-deadline_from_timeout (gint64 timeout_us)
+gint64
+sw_connection_deadline (gint64 timeout_us)
 {
   if (timeout_us < 0)
     return -1;
@@ -160,7 +160,7 @@ run_sync_then (SwConnection  *self,
                SwAfterFunc    after,
                GError       **error)
 {
-  gint64 deadline = deadline_from_timeout (timeout_us);
+  gint64 deadline = sw_connection_deadline (timeout_us);
   SwCrossLock *lock = sw_connection_lock_for (self, op);
   gboolean ok;
 
@@ -951,13 +951,24 @@ sw_connection_receive_message (SwConnection  *self,
                                GCancellable  *cancellable,
                                GError       **error)
 {
-  SwOperation op;
-
   g_return_val_if_fail (SW_IS_CONNECTION (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  return sw_connection_receive_message_limited (self, -1, timeout_us, cancellable, error);
+}
+
+GBytes *
+sw_connection_receive_message_limited (SwConnection  *self,
+                                       gssize         limit,
+                                       gint64         timeout_us,
+                                       GCancellable  *cancellable,
+                                       GError       **error)
+{
+  SwOperation op;
+
   sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
+  op.size = limit;
   return run_sync_receive (self, &op, timeout_us, cancellable, error);
 }
 

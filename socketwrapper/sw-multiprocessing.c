@@ -12,7 +12,8 @@
  *
  * The verifier replies "#WELCOME#" or "#FAILURE#". Every handshake message
  * is one message of the connection's multiprocessing framing; each one
- * received is refused above 256 bytes, as recv_bytes(256) does. */
+ * received is refused above 256 bytes, as recv_bytes(256) does, from its
+ * header: a peer cannot make us buffer more. */
 
 #include "config.h"
 
@@ -142,17 +143,31 @@ digest_equal (const guint8 *a,
   return diff == 0;
 }
 
-static gboolean
-check_size (GBytes  *message,
-            GError **error)
+/* A handshake message refused from its header for its size
+ * (MESSAGE_TOO_LARGE) becomes INVALID_DATA, as any malformed one. */
+static GError *
+handshake_error (GError *error)
 {
-  if (g_bytes_get_size (message) <= MAX_HANDSHAKE_MESSAGE)
-    return TRUE;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-               _("Authentication message of %" G_GSIZE_FORMAT " bytes is "
-                 "longer than %d bytes"),
-               g_bytes_get_size (message), MAX_HANDSHAKE_MESSAGE);
-  return FALSE;
+  GError *invalid;
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+    return error;
+  invalid = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                         _("Authentication message longer than %d bytes: %s"),
+                         MAX_HANDSHAKE_MESSAGE, error->message);
+  g_error_free (error);
+  return invalid;
+}
+
+/* Ends receiving a handshake message: @message, or NULL and @error. */
+static GBytes *
+handshake_received (GBytes  *message,
+                    GError  *local_error,
+                    GError **error)
+{
+  if (message == NULL)
+    g_propagate_error (error, handshake_error (local_error));
+  return message;
 }
 
 static gboolean
@@ -210,8 +225,6 @@ verify_response (GBytes  *authkey,
   gboolean prefixed;
   g_autoptr(GBytes) expected = NULL;
 
-  if (!check_size (response, error))
-    return FALSE;
   if (len == 0 || !split_digest (data, len, &digest, &offset, &prefixed, error))
     {
       if (len == 0)
@@ -242,8 +255,6 @@ create_response (GBytes  *authkey,
   g_autoptr(GBytes) mac = NULL;
   GByteArray *response;
 
-  if (!check_size (challenge, error))
-    return NULL;
   if (len < CHALLENGE_LEN || memcmp (data, CHALLENGE, CHALLENGE_LEN) != 0
       || len - CHALLENGE_LEN < LEGACY_MESSAGE_LEN)
     {
@@ -272,8 +283,6 @@ check_reply (GBytes  *reply,
   gsize len;
   const guint8 *data = g_bytes_get_data (reply, &len);
 
-  if (!check_size (reply, error))
-    return FALSE;
   if (len == WELCOME_LEN && memcmp (data, WELCOME, WELCOME_LEN) == 0)
     return TRUE;
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -288,12 +297,59 @@ verdict (gboolean welcome)
                  : g_bytes_new_static (FAILURE, sizeof FAILURE - 1);
 }
 
+/* Deliver's verdict once receiving the response has ended, with
+ * @response or with *@verify_error: FALSE when the handshake ends without
+ * one (the peer stalled or left), else TRUE with *@welcome. A malformed or
+ * oversized response gets #FAILURE#. */
+static gboolean
+judge_response (GBytes   *authkey,
+                GBytes   *challenge,
+                GBytes   *response,
+                gboolean *welcome,
+                GError  **verify_error)
+{
+  if (response == NULL
+      && !g_error_matches (*verify_error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+    return FALSE;
+  *welcome = response != NULL && verify_response (authkey, challenge, response,
+                                                  verify_error);
+  return TRUE;
+}
+
 /* ---- sync ---------------------------------------------------------------- */
+
+/* Receives a handshake message, refusing from its header one of more
+ * than 256 bytes before its payload is read. */
+static GBytes *
+receive_handshake (SwConnection  *connection,
+                   gint64         timeout_us,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  GError *local_error = NULL;
+  GBytes *message;
+
+  message = sw_connection_receive_message_limited (connection, MAX_HANDSHAKE_MESSAGE,
+                                                   timeout_us, cancellable, &local_error);
+  return handshake_received (message, local_error, error);
+}
+
+/* The timeout a step of the handshake has left of @deadline: -1 for none,
+ * 0 once it has passed (the step then does only what needs no wait). */
+static gint64
+time_left (gint64 deadline)
+{
+  if (deadline < 0)
+    return -1;
+  return MAX (deadline - g_get_monotonic_time (), 0);
+}
 
 /**
  * sw_multiprocessing_deliver_challenge:
  * @connection: a connection with the multiprocessing framing
  * @authkey: the shared secret
+ * @timeout_us: how long the whole handshake may take, in microseconds; -1
+ *   for ever
  * @cancellable: (nullable): a cancellable, or %NULL
  * @error: return location for a #GError
  *
@@ -309,13 +365,16 @@ verdict (gboolean welcome)
  * longer than 256 bytes response %G_IO_ERROR_INVALID_DATA; both after
  * `#FAILURE#` was sent. The connection must have a
  * [class@Sw.MultiprocessingFraming], or the call fails with
- * %G_IO_ERROR_NOT_SUPPORTED before any I/O. The handshake has no timeout:
- * cancel @cancellable to stop waiting for a stalled peer. After any error
- * the connection is in the middle of the handshake: close it.
+ * %G_IO_ERROR_NOT_SUPPORTED before any I/O.
  *
- * A response is refused only once received, so it can be as large as
- * [property@Sw.Connection:max-message-size]; lower that property during
- * the handshake if a peer must not make us buffer that much.
+ * @timeout_us bounds the whole handshake, as it bounds every blocking call
+ * of [class@Sw.Connection]: a peer that stalls gives
+ * %G_IO_ERROR_TIMED_OUT once it has passed, or %G_IO_ERROR_CANCELLED when
+ * @cancellable is cancelled. After any error the connection is in the
+ * middle of the handshake: close it.
+ *
+ * A response whose frame header declares more than 256 bytes is refused
+ * from the header, before its payload is read.
  *
  * Returns: %TRUE when the peer knows @authkey
  *
@@ -324,9 +383,11 @@ verdict (gboolean welcome)
 gboolean
 sw_multiprocessing_deliver_challenge (SwConnection  *connection,
                                       GBytes        *authkey,
+                                      gint64         timeout_us,
                                       GCancellable  *cancellable,
                                       GError       **error)
 {
+  gint64 deadline = sw_connection_deadline (timeout_us);
   g_autoptr(GBytes) challenge = NULL;
   g_autoptr(GBytes) response = NULL;
   g_autoptr(GBytes) reply = NULL;
@@ -339,13 +400,18 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
 
   if (!check_connection (connection, error)
       || (challenge = new_challenge (error)) == NULL
-      || !sw_connection_send_message (connection, challenge, -1, cancellable, error)
-      || (response = sw_connection_receive_message (connection, -1, cancellable,
-                                                    error)) == NULL)
+      || !sw_connection_send_message (connection, challenge, time_left (deadline),
+                                      cancellable, error))
     return FALSE;
-  welcome = verify_response (authkey, challenge, response, &verify_error);
+  response = receive_handshake (connection, time_left (deadline), cancellable,
+                                &verify_error);
+  if (!judge_response (authkey, challenge, response, &welcome, &verify_error))
+    {
+      g_propagate_error (error, g_steal_pointer (&verify_error));
+      return FALSE;
+    }
   reply = verdict (welcome);
-  if (!sw_connection_send_message (connection, reply, -1, cancellable,
+  if (!sw_connection_send_message (connection, reply, time_left (deadline), cancellable,
                                    welcome ? error : NULL))
     {
       if (welcome)
@@ -360,6 +426,8 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
  * sw_multiprocessing_answer_challenge:
  * @connection: a connection with the multiprocessing framing
  * @authkey: the shared secret
+ * @timeout_us: how long the whole handshake may take, in microseconds; -1
+ *   for ever
  * @cancellable: (nullable): a cancellable, or %NULL
  * @error: return location for a #GError
  *
@@ -371,12 +439,14 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
  *
  * A `#FAILURE#` (or any other verdict than `#WELCOME#`) gives
  * %G_IO_ERROR_PERMISSION_DENIED; a challenge that is malformed or longer
- * than 256 bytes %G_IO_ERROR_INVALID_DATA and one asking for SHA-3
+ * than 256 bytes (refused from its frame header, its payload unread)
+ * %G_IO_ERROR_INVALID_DATA and one asking for SHA-3
  * %G_IO_ERROR_NOT_SUPPORTED, without an answer being sent. The connection
  * must have a [class@Sw.MultiprocessingFraming] (else
- * %G_IO_ERROR_NOT_SUPPORTED before any I/O). There is no timeout: cancel
- * @cancellable to stop waiting for a stalled peer. After any error the
- * connection is in the middle of the handshake: close it.
+ * %G_IO_ERROR_NOT_SUPPORTED before any I/O). @timeout_us bounds the whole
+ * handshake (%G_IO_ERROR_TIMED_OUT), and cancelling @cancellable stops it
+ * (%G_IO_ERROR_CANCELLED). After any error the connection is in the middle
+ * of the handshake: close it.
  *
  * Returns: %TRUE when the peer accepted our answer
  *
@@ -385,9 +455,11 @@ sw_multiprocessing_deliver_challenge (SwConnection  *connection,
 gboolean
 sw_multiprocessing_answer_challenge (SwConnection  *connection,
                                      GBytes        *authkey,
+                                     gint64         timeout_us,
                                      GCancellable  *cancellable,
                                      GError       **error)
 {
+  gint64 deadline = sw_connection_deadline (timeout_us);
   g_autoptr(GBytes) challenge = NULL;
   g_autoptr(GBytes) response = NULL;
   g_autoptr(GBytes) reply = NULL;
@@ -397,12 +469,13 @@ sw_multiprocessing_answer_challenge (SwConnection  *connection,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return check_connection (connection, error)
-         && (challenge = sw_connection_receive_message (connection, -1, cancellable,
-                                                        error)) != NULL
+         && (challenge = receive_handshake (connection, time_left (deadline),
+                                            cancellable, error)) != NULL
          && (response = create_response (authkey, challenge, error)) != NULL
-         && sw_connection_send_message (connection, response, -1, cancellable, error)
-         && (reply = sw_connection_receive_message (connection, -1, cancellable,
-                                                    error)) != NULL
+         && sw_connection_send_message (connection, response, time_left (deadline),
+                                        cancellable, error)
+         && (reply = receive_handshake (connection, time_left (deadline),
+                                        cancellable, error)) != NULL
          && check_reply (reply, error);
 }
 
@@ -473,8 +546,22 @@ static void
 receive_then (GTask               *task,
               GAsyncReadyCallback  next)
 {
-  sw_connection_receive_message_async (task_connection (task), G_PRIORITY_DEFAULT,
-                                       g_task_get_cancellable (task), next, task);
+  sw_connection_receive_message_limited_async (task_connection (task), MAX_HANDSHAKE_MESSAGE,
+                                               G_PRIORITY_DEFAULT,
+                                               g_task_get_cancellable (task), next, task);
+}
+
+static GBytes *
+receive_finish (GObject       *source,
+                GAsyncResult  *result,
+                GError       **error)
+{
+  GError *local_error = NULL;
+  GBytes *message;
+
+  message = sw_connection_receive_message_finish (SW_CONNECTION (source), result,
+                                                  &local_error);
+  return handshake_received (message, local_error, error);
 }
 
 static void
@@ -505,18 +592,18 @@ on_deliver_response (GObject      *source,
 {
   GTask *task = user_data;
   Handshake *handshake = g_task_get_task_data (task);
-  GError *error = NULL;
   g_autoptr(GBytes) response = NULL;
   g_autoptr(GBytes) reply = NULL;
+  gboolean welcome;
 
-  response = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
-  if (response == NULL)
+  response = receive_finish (source, result, &handshake->verify_error);
+  if (!judge_response (handshake->authkey, handshake->challenge, response, &welcome,
+                       &handshake->verify_error))
     {
-      task_fail (task, error);
+      task_fail (task, g_steal_pointer (&handshake->verify_error));
       return;
     }
-  reply = verdict (verify_response (handshake->authkey, handshake->challenge, response,
-                                    &handshake->verify_error));
+  reply = verdict (welcome);
   send_then (task, reply, on_deliver_verdict_sent);
 }
 
@@ -545,6 +632,10 @@ on_deliver_challenge_sent (GObject      *source,
  * Starts [func@Sw.multiprocessing_deliver_challenge] without blocking,
  * chained on the connection's async message calls; @callback runs in the
  * thread-default main context of the calling thread.
+ *
+ * Like the connection's other async calls it has no timeout: cancel
+ * @cancellable (from a g_timeout_add() source, say) to stop waiting for a
+ * peer that stalls, which gives %G_IO_ERROR_CANCELLED.
  *
  * Since: 0.1
  */
@@ -606,7 +697,7 @@ on_answer_verdict (GObject      *source,
   GError *error = NULL;
   g_autoptr(GBytes) reply = NULL;
 
-  reply = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+  reply = receive_finish (source, result, &error);
   if (reply != NULL && check_reply (reply, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -638,7 +729,7 @@ on_answer_challenge (GObject      *source,
   g_autoptr(GBytes) challenge = NULL;
   g_autoptr(GBytes) response = NULL;
 
-  challenge = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+  challenge = receive_finish (source, result, &error);
   if (challenge == NULL
       || (response = create_response (handshake->authkey, challenge, &error)) == NULL)
     {
@@ -659,6 +750,10 @@ on_answer_challenge (GObject      *source,
  * Starts [func@Sw.multiprocessing_answer_challenge] without blocking,
  * chained on the connection's async message calls; @callback runs in the
  * thread-default main context of the calling thread.
+ *
+ * Like the connection's other async calls it has no timeout: cancel
+ * @cancellable (from a g_timeout_add() source, say) to stop waiting for a
+ * peer that stalls, which gives %G_IO_ERROR_CANCELLED.
  *
  * Since: 0.1
  */

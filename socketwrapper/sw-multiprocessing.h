@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 SW_AVAILABLE_IN_ALL
 gboolean sw_multiprocessing_deliver_challenge        (SwConnection        *connection,
                                                       GBytes              *authkey,
+                                                      gint64               timeout_us,
                                                       GCancellable        *cancellable,
                                                       GError             **error);
 SW_AVAILABLE_IN_ALL
@@ -30,6 +31,7 @@ gboolean sw_multiprocessing_deliver_challenge_finish (SwConnection        *conne
 SW_AVAILABLE_IN_ALL
 gboolean sw_multiprocessing_answer_challenge         (SwConnection        *connection,
                                                       GBytes              *authkey,
+                                                      gint64               timeout_us,
                                                       GCancellable        *cancellable,
                                                       GError             **error);
 SW_AVAILABLE_IN_ALL

@@ -20,7 +20,9 @@ typedef enum
 typedef struct
 {
   SwOperationKind kind;
-  gssize          size;         /* receive bytes: wanted, -1 = blind */
+  gssize          size;         /* receive bytes: wanted, -1 = blind;
+                                 * receive message: a limit below
+                                 * max-message-size, -1 = none */
   GBytes         *data;         /* send: the message or bytes */
   GBytes * const *messages;     /* send message(s): &data, or a batch */
   guint           n_messages;

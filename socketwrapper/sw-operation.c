@@ -310,17 +310,30 @@ check_unframed_size (SwChannel  *channel,
   return SW_STEP_WOULD_BLOCK;
 }
 
+/* The largest message a receive @op accepts: max-message-size, or the
+ * op's own lower limit (an internal receive of a bounded protocol step). */
+static guint64
+message_limit (const SwOperation *op,
+               const SwChannel   *channel)
+{
+  if (op->size >= 0)
+    return MIN ((guint64) op->size, channel->max_message_size);
+  return channel->max_message_size;
+}
+
 /* Refuses a decoded frame that is too large to receive: a payload over
- * max-message-size, a whole frame (header and trailer count) over
+ * message_limit(), a whole frame (header and trailer count) over
  * frame_limit(), or one that cannot be held in memory. Stores the frame's
  * length for skipping it, G_MAXUINT64 when it does not fit in 64 bits (a
  * length prefix may announce a payload of 2^64 - 1 bytes). */
 static gboolean
-check_frame_size (const SwChannel  *channel,
-                  guint64          *frame_length,
-                  GError          **error)
+check_frame_size (const SwOperation  *op,
+                  const SwChannel    *channel,
+                  guint64            *frame_length,
+                  GError            **error)
 {
   const SwInput *in = &channel->input;
+  guint64 limit = message_limit (op, channel);
   gboolean fits;
 
   if (!g_uint64_checked_add (frame_length, in->header_length, in->trailer_length)
@@ -328,8 +341,8 @@ check_frame_size (const SwChannel  *channel,
     *frame_length = G_MAXUINT64;
   fits = *frame_length < G_MAXUINT64 && (guint64) (gsize) *frame_length == *frame_length;
 
-  if (in->payload_length > channel->max_message_size)
-    fail_too_large (in->payload_length, channel->max_message_size, error);
+  if (in->payload_length > limit)
+    fail_too_large (in->payload_length, limit, error);
   else if (!fits)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                  _("A message of %llu bytes does not fit in memory"),
@@ -379,7 +392,7 @@ parse_buffered_frame (SwOperation  *op,
           in->scratch = 0;
           return SW_STEP_ERROR;
         }
-      if (!check_frame_size (channel, &frame_length, error))
+      if (!check_frame_size (op, channel, &frame_length, error))
         {
           /* Refused from the header alone; the frame is skipped as it
            * arrives so the connection stays usable. */
@@ -528,7 +541,7 @@ receive_datagram_step (SwOperation   *op,
     return after_read (op, status, FALSE, 0, error);
 
   if (op->kind == SW_OPERATION_RECEIVE_MESSAGE)
-    limit = channel->max_message_size;
+    limit = message_limit (op, channel);
   else if (op->size >= 0)
     limit = (guint64) op->size;
 

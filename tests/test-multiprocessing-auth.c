@@ -3,8 +3,11 @@
  * against /usr/bin/python3's multiprocessing (the legacy HMAC-MD5 form on
  * Python <= 3.11), between two of our ends (the {sha256} form), and
  * against a fixed {sha256} vector. */
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "sw-test-peer.h"
 #include "sw-test-util.h"
@@ -79,6 +82,7 @@ assert_receives (SwConnection *connection,
 
 typedef gboolean (*Handshake) (SwConnection  *connection,
                                GBytes        *authkey,
+                               gint64         timeout_us,
                                GCancellable  *cancellable,
                                GError       **error);
 
@@ -104,7 +108,7 @@ test_python (gconstpointer data)
 
   if (!start_peer (&peer, test->peer_mode))
     return;
-  g_assert_cmpint (test->ours (peer.connection, key, NULL, &error), ==, test->right);
+  g_assert_cmpint (test->ours (peer.connection, key, -1, NULL, &error), ==, test->right);
   if (test->right)
     {
       g_assert_no_error (error);
@@ -125,66 +129,119 @@ test_answer_oversize (void)
 
   if (!start_peer (&peer, "oversize"))
     return;
-  g_assert_false (sw_multiprocessing_answer_challenge (peer.connection, key, NULL, &error));
+  g_assert_false (sw_multiprocessing_answer_challenge (peer.connection, key, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   finish_peer (&peer, 0);
 }
 
 /* ---- a stalled peer ------------------------------------------------------- */
 
+/* Our sync handshake against a Python peer in @peer_mode that stalls. */
 typedef struct
 {
+  Handshake ours;
+  const char *peer_mode;
+  gboolean peer_sends_first;  /* wait for its challenge before starting */
+} StalledCase;
+
+/* Stalls before sending anything, after taking our challenge, after
+ * taking our answer: each step's wait is bounded. */
+static const StalledCase answer_stall_start = { sw_multiprocessing_answer_challenge, "stall", FALSE };
+static const StalledCase deliver_stall_response = { sw_multiprocessing_deliver_challenge, "answer-stall", FALSE };
+static const StalledCase answer_stall_verdict = { sw_multiprocessing_answer_challenge, "deliver-stall", TRUE };
+
+/* Starts the peer; when it sends first, returns once its first message
+ * is readable, so our handshake's first wait is for what the peer never
+ * sends. */
+static gboolean
+start_stalled_peer (SwTestPeer        *peer,
+                    const StalledCase *test)
+{
+  struct pollfd pfd = { .events = POLLIN };
+
+  if (!start_peer (peer, test->peer_mode))
+    return FALSE;
+  pfd.fd = sw_connection_get_fd (peer->connection);
+  if (test->peer_sends_first)
+    g_assert_cmpint (poll (&pfd, 1, -1), ==, 1);
+  return TRUE;
+}
+
+/* Long enough for the peer to get to where it stalls, which the test
+ * does not depend on: any step left waiting ends with TIMED_OUT. */
+#define STALL_TIMEOUT_US (50 * G_TIME_SPAN_MILLISECOND)
+/* A handshake ignoring its timeout hangs: the case then fails. */
+#define STALL_BOUND_US (30 * G_USEC_PER_SEC)
+
+static void
+test_stalled_timeout (gconstpointer data)
+{
+  const StalledCase *test = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  SwTestPeer peer = { 0 };
+
+  if (!sw_test_run_bounded (STALL_BOUND_US) || !start_stalled_peer (&peer, test))
+    return;
+  g_assert_false (test->ours (peer.connection, key, STALL_TIMEOUT_US, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  finish_peer (&peer, 0);
+}
+
+typedef struct
+{
+  const StalledCase *test;
   SwConnection *connection;
   GCancellable *cancellable;
   GMutex mutex;
   GCond cond;
   pid_t tid;
   GError *error;
-} StalledAnswer;
+} Stalled;
 
 static gpointer
-stalled_answer_thread (gpointer data)
+stalled_thread (gpointer data)
 {
-  StalledAnswer *answer = data;
+  Stalled *stalled = data;
   g_autoptr(GBytes) key = key_bytes (KEY);
 
-  g_mutex_lock (&answer->mutex);
-  answer->tid = sw_test_thread_id ();
-  g_cond_signal (&answer->cond);
-  g_mutex_unlock (&answer->mutex);
-  g_assert_false (sw_multiprocessing_answer_challenge (answer->connection, key,
-                                                       answer->cancellable,
-                                                       &answer->error));
+  g_mutex_lock (&stalled->mutex);
+  stalled->tid = sw_test_thread_id ();
+  g_cond_signal (&stalled->cond);
+  g_mutex_unlock (&stalled->mutex);
+  g_assert_false (stalled->test->ours (stalled->connection, key, -1, stalled->cancellable,
+                                       &stalled->error));
   return NULL;
 }
 
+/* Cancelled once blocked in poll() waiting for what the peer never
+ * sends. */
 static void
-test_answer_stalled_cancelled (void)
+test_stalled_cancelled (gconstpointer data)
 {
-  StalledAnswer answer = { 0 };
+  Stalled stalled = { .test = data };
   SwTestPeer peer = { 0 };
   GThread *thread;
 
-  if (!sw_test_can_observe_threads () || !start_peer (&peer, "stall"))
+  if (!sw_test_can_observe_threads () || !start_stalled_peer (&peer, stalled.test))
     return;
-  answer.connection = peer.connection;
-  answer.cancellable = g_cancellable_new ();
-  g_mutex_init (&answer.mutex);
-  g_cond_init (&answer.cond);
-  thread = g_thread_new ("stalled-answer", stalled_answer_thread, &answer);
-  g_mutex_lock (&answer.mutex);
-  while (answer.tid == 0)
-    g_cond_wait (&answer.cond, &answer.mutex);
-  g_mutex_unlock (&answer.mutex);
-  /* Blocked waiting for a challenge that never comes. */
-  sw_test_wait_thread_polling (answer.tid);
-  g_cancellable_cancel (answer.cancellable);
+  stalled.connection = peer.connection;
+  stalled.cancellable = g_cancellable_new ();
+  g_mutex_init (&stalled.mutex);
+  g_cond_init (&stalled.cond);
+  thread = g_thread_new ("stalled-handshake", stalled_thread, &stalled);
+  g_mutex_lock (&stalled.mutex);
+  while (stalled.tid == 0)
+    g_cond_wait (&stalled.cond, &stalled.mutex);
+  g_mutex_unlock (&stalled.mutex);
+  sw_test_wait_thread_polling (stalled.tid);
+  g_cancellable_cancel (stalled.cancellable);
   g_thread_join (thread);
-  g_assert_error (answer.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&answer.error);
-  g_object_unref (answer.cancellable);
-  g_mutex_clear (&answer.mutex);
-  g_cond_clear (&answer.cond);
+  g_assert_error (stalled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&stalled.error);
+  g_object_unref (stalled.cancellable);
+  g_mutex_clear (&stalled.mutex);
+  g_cond_clear (&stalled.cond);
   finish_peer (&peer, 0);
 }
 
@@ -302,32 +359,6 @@ test_sha256_own_ends (gconstpointer data)
     }
   outcome_clear (&delivered);
   outcome_clear (&answered);
-}
-
-/* A peer that takes the challenge and never answers: the async deliver
- * waits until its cancellable is cancelled. */
-static void
-test_deliver_stalled_cancelled_async (void)
-{
-  g_autoptr(SwConnection) a = NULL;
-  g_autoptr(SwConnection) b = NULL;
-  g_autoptr(GBytes) key = key_bytes (KEY);
-  g_autoptr(GBytes) challenge = NULL;
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Outcome delivered = { 0 };
-
-  new_pair (&a, &b);
-  sw_multiprocessing_deliver_challenge_async (a, key, cancellable, on_done, &delivered);
-  challenge = raw_receive (b);
-  /* Let the deliver start waiting for the response. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  g_assert_null (delivered.result);
-  g_cancellable_cancel (cancellable);
-  wait_delivered (a, &delivered);
-  g_assert_false (delivered.ok);
-  g_assert_error (delivered.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  outcome_clear (&delivered);
 }
 
 /* The challenge we deliver has CPython 3.12's shape. */
@@ -496,6 +527,45 @@ test_vectors (void)
   check_vector ("", 20, vector_md5_hex);
 }
 
+/* A raw peer that stalls mid-handshake: it takes our challenge and never
+ * answers (deliver), or sends a challenge, takes our answer and never
+ * sends a verdict (answer). The async call waits until its cancellable is
+ * cancelled. */
+static void
+test_stalled_cancelled_async (gconstpointer data)
+{
+  gboolean deliver = GPOINTER_TO_INT (data);
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GBytes) challenge = vector_challenge ("{sha256}", 40);
+  g_autoptr(GBytes) taken = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Outcome outcome = { 0 };
+
+  new_pair (&a, &b);
+  if (deliver)
+    sw_multiprocessing_deliver_challenge_async (a, key, cancellable, on_done, &outcome);
+  else
+    {
+      sw_multiprocessing_answer_challenge_async (a, key, cancellable, on_done, &outcome);
+      raw_send (b, challenge);
+    }
+  taken = raw_receive (b);
+  /* Let the call start waiting for what never comes. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (outcome.result);
+  g_cancellable_cancel (cancellable);
+  if (deliver)
+    wait_delivered (a, &outcome);
+  else
+    wait_answered (a, &outcome);
+  g_assert_false (outcome.ok);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&outcome);
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 static void
@@ -540,6 +610,143 @@ test_answer_refusals (void)
   answer_refuses ("{sha256}", 257 - strlen ("#CHALLENGE#{sha256}"), G_IO_ERROR_INVALID_DATA);
 }
 
+/* ---- handshake messages declared too long ---------------------------------- */
+
+/* Runs our side of the handshake, sync or async, to its failure. */
+static void
+run_failing_handshake (SwConnection  *connection,
+                       gboolean       deliver,
+                       gboolean       async,
+                       GError       **error)
+{
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  Outcome outcome = { 0 };
+
+  if (!async)
+    {
+      g_assert_false (deliver ? sw_multiprocessing_deliver_challenge (connection, key, -1, NULL, error)
+                              : sw_multiprocessing_answer_challenge (connection, key, -1, NULL, error));
+      return;
+    }
+  if (deliver)
+    {
+      sw_multiprocessing_deliver_challenge_async (connection, key, NULL, on_done, &outcome);
+      wait_delivered (connection, &outcome);
+    }
+  else
+    {
+      sw_multiprocessing_answer_challenge_async (connection, key, NULL, on_done, &outcome);
+      wait_answered (connection, &outcome);
+    }
+  g_assert_false (outcome.ok);
+  g_propagate_error (error, g_steal_pointer (&outcome.error));
+  outcome_clear (&outcome);
+}
+
+/* A multiprocessing frame header declaring @declared bytes, then @start. */
+static void
+raw_write_frame (int         fd,
+                 guint32     declared,
+                 const void *start,
+                 gsize       len)
+{
+  guint32 header = GUINT32_TO_BE (declared);
+
+  sw_test_write_all (fd, &header, sizeof header);
+  sw_test_write_all (fd, start, len);
+}
+
+static GBytes *
+raw_read_frame (int fd)
+{
+  guint32 header;
+  gsize len;
+  guint8 *data;
+
+  sw_test_read_all (fd, &header, sizeof header);
+  len = GUINT32_FROM_BE (header);
+  g_assert_cmpuint (len, <=, 256);
+  data = g_malloc (len);
+  sw_test_read_all (fd, data, len);
+  return g_bytes_new_take (data, len);
+}
+
+typedef struct
+{
+  gboolean deliver;
+  gboolean verdict_step;  /* answer: after a well-formed challenge */
+  gboolean async;
+  guint32 declared;
+} OversizeCase;
+
+/* The peer's message is written before the handshake starts: a header
+ * declaring @declared bytes and a few of them. The connection has no
+ * max-message-size, so only the 256-byte rule of the handshake can end
+ * the receive, and it must do so from the header: the payload never
+ * comes. */
+static void
+check_oversize_declared (const OversizeCase *test)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwMultiprocessingFraming) framing = sw_multiprocessing_framing_new ();
+  g_autoptr(SwConnection) ours = NULL;
+  int fds[2];
+
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  ours = sw_test_connection_for_socket_fd (fds[0], SW_FRAMING (framing));
+  sw_connection_set_max_message_size (ours, 0);
+  if (test->verdict_step)
+    {
+      g_autoptr(GBytes) challenge = vector_challenge ("{sha256}", 40);
+
+      raw_write_frame (fds[1], g_bytes_get_size (challenge),
+                       g_bytes_get_data (challenge, NULL), g_bytes_get_size (challenge));
+    }
+  raw_write_frame (fds[1], test->declared, "#CHALLENGE#{sha256}", 19);
+  run_failing_handshake (ours, test->deliver, test->async, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  if (test->deliver)
+    {
+      /* Our challenge, then #FAILURE#, as for any malformed response. */
+      g_autoptr(GBytes) challenge = raw_read_frame (fds[1]);
+      g_autoptr(GBytes) reply = raw_read_frame (fds[1]);
+      g_autoptr(GBytes) failure = str_bytes ("#FAILURE#");
+
+      g_assert_true (g_bytes_equal (reply, failure));
+    }
+  g_assert_cmpint (close (fds[1]), ==, 0);
+}
+
+static void
+test_oversize_declared (void)
+{
+  static const OversizeCase cases[] = {
+    { FALSE, FALSE, FALSE, 1u << 30 },
+    { FALSE, FALSE, TRUE, 257 },
+    { FALSE, TRUE, FALSE, 257 },
+    { FALSE, TRUE, TRUE, 1u << 30 },
+    { TRUE, FALSE, FALSE, 1u << 30 },
+    { TRUE, FALSE, TRUE, 1u << 30 },
+    { TRUE, FALSE, FALSE, 257 },
+  };
+
+  guint fds = 0;
+
+  /* Without the check from the header each case waits for ever. */
+  if (!sw_test_run_bounded (STALL_BOUND_US))
+    return;
+  /* The first round creates the thread's wake fd and the main context's;
+   * the second must leave the count as it found it. */
+  for (guint round = 0; round < 2; round++)
+    {
+      if (round == 1)
+        fds = sw_test_count_open_fds ();
+      for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+        check_oversize_declared (&cases[i]);
+    }
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds);
+}
+
 static void
 test_wrong_framing (void)
 {
@@ -554,10 +761,10 @@ test_wrong_framing (void)
   g_assert_no_error (error);
   /* No peer: any I/O would fail with another error (or wait). */
   g_assert_true (sw_connection_close (b, NULL, &error));
-  g_assert_false (sw_multiprocessing_deliver_challenge (a, key, NULL, &error));
+  g_assert_false (sw_multiprocessing_deliver_challenge (a, key, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_clear_error (&error);
-  g_assert_false (sw_multiprocessing_answer_challenge (a, key, NULL, &error));
+  g_assert_false (sw_multiprocessing_answer_challenge (a, key, -1, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
 }
 
@@ -571,17 +778,31 @@ main (int   argc,
   g_test_add_data_func ("/sw/mp-auth/answer/python-right-key", &answer_right, test_python);
   g_test_add_data_func ("/sw/mp-auth/answer/python-wrong-key", &answer_wrong, test_python);
   g_test_add_func ("/sw/mp-auth/answer/python-oversize", test_answer_oversize);
-  g_test_add_func ("/sw/mp-auth/answer/stalled-cancelled", test_answer_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-cancelled", &answer_stall_start,
+                        test_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/deliver/stalled-response-cancelled",
+                        &deliver_stall_response, test_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-verdict-cancelled",
+                        &answer_stall_verdict, test_stalled_cancelled);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-timeout", &answer_stall_start,
+                        test_stalled_timeout);
+  g_test_add_data_func ("/sw/mp-auth/deliver/stalled-response-timeout",
+                        &deliver_stall_response, test_stalled_timeout);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-verdict-timeout",
+                        &answer_stall_verdict, test_stalled_timeout);
   g_test_add_data_func ("/sw/mp-auth/sha256/right-key", GINT_TO_POINTER (TRUE),
                         test_sha256_own_ends);
   g_test_add_data_func ("/sw/mp-auth/sha256/wrong-key", GINT_TO_POINTER (FALSE),
                         test_sha256_own_ends);
-  g_test_add_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
-                   test_deliver_stalled_cancelled_async);
+  g_test_add_data_func ("/sw/mp-auth/deliver/stalled-cancelled-async",
+                        GINT_TO_POINTER (TRUE), test_stalled_cancelled_async);
+  g_test_add_data_func ("/sw/mp-auth/answer/stalled-verdict-cancelled-async",
+                        GINT_TO_POINTER (FALSE), test_stalled_cancelled_async);
   g_test_add_func ("/sw/mp-auth/deliver/responses", test_deliver_responses);
   g_test_add_func ("/sw/mp-auth/deliver/challenge-shape", test_challenge_shape);
   g_test_add_func ("/sw/mp-auth/answer/vectors", test_vectors);
   g_test_add_func ("/sw/mp-auth/answer/refusals", test_answer_refusals);
+  g_test_add_func ("/sw/mp-auth/oversize-declared", test_oversize_declared);
   g_test_add_func ("/sw/mp-auth/wrong-framing", test_wrong_framing);
   return g_test_run ();
 }

@@ -350,6 +350,58 @@ test_hostile_structure (void)
   assert_refused (wide->str, wide->len, G_IO_ERROR_MESSAGE_TOO_LARGE, NULL);
 }
 
+/* On a connection: each hostile pickle fails its receive_value with
+ * INVALID_DATA, and the value after it still arrives; no descriptor or
+ * memory is kept for a refused message (valgrind checks the memory). */
+static void
+test_hostile_on_connection (void)
+{
+  static const char *const hostile[] = {
+    "cposix\nsystem\n(Vecho\ntR.",
+    "\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04""echo\x85R.",
+    /* BINUNICODE8 declaring 2^62 bytes, BINBYTES8 2^63. */
+    "\x80\x04\x8d\x00\x00\x00\x00\x00\x00\x00\x40.",
+    "\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x80.",
+    /* MARKs never closed. */
+    "\x80\x04(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((.",
+  };
+  g_autoptr(SwMultiprocessingFraming) framing = sw_multiprocessing_framing_new ();
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_pickle_codec_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GVariant) after = g_variant_ref_sink (g_variant_new_string ("after"));
+  guint fds = 0;
+
+  sw_test_socketpair (SW_FRAMING (framing), &a, &b);
+  sw_connection_set_codec (a, codec);
+  sw_connection_set_codec (b, codec);
+  for (guint round = 0; round < 2; round++)
+    {
+      /* The first round creates the thread's wake fd; the second must
+       * leave the count as it found it. */
+      if (round == 1)
+        fds = sw_test_count_open_fds ();
+      for (gsize i = 0; i < G_N_ELEMENTS (hostile); i++)
+        {
+          g_autoptr(GBytes) message = g_bytes_new_static (hostile[i], strlen (hostile[i]));
+          g_autoptr(GVariant) value = NULL;
+          g_autoptr(GError) error = NULL;
+
+          g_assert_true (sw_connection_send_message (a, message, -1, NULL, &error));
+          g_assert_true (sw_connection_send_value (a, after, -1, NULL, &error));
+          g_assert_no_error (error);
+          value = sw_connection_receive_value (b, -1, NULL, &error);
+          g_assert_null (value);
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          g_clear_error (&error);
+          value = sw_connection_receive_value (b, -1, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_true (g_variant_equal (value, after));
+        }
+    }
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds);
+}
+
 static void
 test_memo_fill_after_put (void)
 {
@@ -394,6 +446,7 @@ main (int   argc,
   g_test_add_func ("/sw/pickle/refused-opcodes", test_refused_opcodes);
   g_test_add_func ("/sw/pickle/hostile-lengths", test_hostile_lengths);
   g_test_add_func ("/sw/pickle/hostile-structure", test_hostile_structure);
+  g_test_add_func ("/sw/pickle/hostile-on-connection", test_hostile_on_connection);
   g_test_add_func ("/sw/pickle/memo-fill-after-put", test_memo_fill_after_put);
   g_test_add_func ("/sw/pickle/protocol-property", test_protocol_property);
   return g_test_run ();

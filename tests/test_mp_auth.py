@@ -56,7 +56,7 @@ def deliver_to_python_answer():
     peer = Peer(b, mpc.answer_challenge, KEY)
     try:
         swtap.same(Sw.multiprocessing_deliver_challenge(
-            a, GLib.Bytes.new(KEY), None), True)
+            a, GLib.Bytes.new(KEY), -1, None), True)
     finally:
         swtap.same(peer.join(), None)
         a.close(None)

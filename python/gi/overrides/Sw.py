@@ -161,8 +161,9 @@ def _dict_to_variant(value):
 def from_variant(variant):
     """The plain Python value of a GLib.Variant, the reverse of
     to_variant(): maybes are None or their value, variants their content,
-    `ay` bytes, `a{..}` and `a(vv)` dicts, other arrays lists, tuples
-    tuples, every integer type int, `o` and `g` str."""
+    `ay` bytes, `a{..}` and `a(vv)` dicts, other arrays lists (tuples
+    when they are dict keys), tuples tuples, every integer type int, `o`
+    and `g` str."""
     type_string = variant.get_type_string()
     head = type_string[0]
     if head == 'v':
@@ -184,10 +185,19 @@ def _array_from_variant(variant, type_string):
     children = (variant.get_child_value(i)
                 for i in range(variant.n_children()))
     if type_string[1] == '{' or type_string == 'a(vv)':
-        return dict((from_variant(entry.get_child_value(0)),
+        return dict((_key(from_variant(entry.get_child_value(0))),
                      from_variant(entry.get_child_value(1)))
                     for entry in children)
     return [from_variant(child) for child in children]
+
+
+def _key(value):
+    """A dict key Python can hash: the codecs carry tuple and frozenset
+    keys as arrays, which from_variant() makes lists; as keys they are
+    tuples."""
+    if isinstance(value, list):
+        return tuple(_key(item) for item in value)
+    return value
 
 
 def _framing(framing):
