@@ -39,7 +39,9 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -732,20 +734,15 @@ void
 sw_multiprocessing_listener_set_backlog (SwMultiprocessingListener *self,
                                          int                        backlog)
 {
-  g_autoptr(GError) error = NULL;
-
   g_return_if_fail (SW_IS_MULTIPROCESSING_LISTENER (self));
   g_return_if_fail (backlog >= 0);
 
   if (self->backlog == backlog)
     return;
   self->backlog = backlog;
-  if (self->socket != NULL)
-    {
-      g_socket_set_listen_backlog (self->socket, backlog);
-      if (self->address != NULL && !g_socket_listen (self->socket, &error))
-        g_warning ("Could not apply the backlog: %s", error->message);
-    }
+  /* GSocket refuses a new backlog once listening; listen(2) takes it. */
+  if (self->socket != NULL && listen (g_socket_get_fd (self->socket), backlog) != 0)
+    g_warning ("Could not apply the backlog: %s", g_strerror (errno));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKLOG]);
 }
 
