@@ -20,6 +20,8 @@ received was not EXPECTED.
 import multiprocessing.connection as mpc
 import sys
 
+from mp_auth_peer import wait_eof
+
 # What the peer sends; the C and Python tests check what they receive.
 SENT = {'str': 'h\u00e9llo', 'list': [1, 'two', [3.5, None]], 'int': -7,
         'big': 2 ** 40, 'bytes': b'\x00\xffpickle', 'none': None,
@@ -46,11 +48,7 @@ def exchange(conn):
         print('unexpected value:', repr(value), file=sys.stderr)
         return 4
     conn.send(value)
-    try:
-        conn.recv_bytes()
-    except EOFError:
-        return 0
-    raise RuntimeError('expected EOF')
+    return wait_eof(conn)
 
 
 def main():

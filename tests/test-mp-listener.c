@@ -74,6 +74,20 @@ assert_receives (SwConnection *connection,
   assert_variant_equal (value, expected);
 }
 
+/* A value sent on @from arrives whole on @to. */
+static void
+assert_value_travels (SwConnection *from,
+                      SwConnection *to)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_parsed (
+    "{'n': <[<int64 1>, <'x'>, <@mv nothing>]>}"));
+
+  g_assert_true (sw_connection_send_value (from, value, -1, NULL, &error));
+  g_assert_no_error (error);
+  assert_receives (to, value);
+}
+
 /* The peer's side of mp_listener_peer.py's exchange; then closes. */
 static void
 exchange_with_peer (SwConnection *connection)
@@ -367,19 +381,14 @@ assert_accepts_unauthenticated (SwMultiprocessingListener *listener)
   g_autoptr(GError) error = NULL;
   g_autoptr(SwConnection) client = NULL;
   g_autoptr(SwConnection) server = NULL;
-  g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_parsed ("[<int64 1>, <'x'>]"));
-  g_autoptr(GVariant) received = NULL;
 
   client = sw_multiprocessing_connect (sw_multiprocessing_listener_get_address (listener),
                                        NULL, NULL, &error);
   g_assert_no_error (error);
   server = sw_multiprocessing_listener_accept (listener, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (sw_connection_send_value (client, value, -1, NULL, &error));
-  g_assert_no_error (error);
-  received = sw_connection_receive_value (server, -1, NULL, &error);
-  g_assert_no_error (error);
-  assert_variant_equal (received, value);
+  assert_value_travels (client, server);
+  assert_value_travels (server, client);
 }
 
 static void
@@ -591,8 +600,6 @@ async_pair (SwMultiprocessingListener *listener,
   g_autoptr(GError) client_error = NULL;
   g_autoptr(SwConnection) server = NULL;
   g_autoptr(SwConnection) client = NULL;
-  g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_parsed ("{'n': <int64 5>}"));
-  g_autoptr(GVariant) received = NULL;
 
   sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
   sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
@@ -607,11 +614,8 @@ async_pair (SwMultiprocessingListener *listener,
     }
   g_assert_no_error (server_error);
   g_assert_no_error (client_error);
-  g_assert_true (sw_connection_send_value (client, value, -1, NULL, &client_error));
-  g_assert_no_error (client_error);
-  received = sw_connection_receive_value (server, -1, NULL, &server_error);
-  g_assert_no_error (server_error);
-  assert_variant_equal (received, value);
+  assert_value_travels (client, server);
+  assert_value_travels (server, client);
 }
 
 static void
