@@ -18,6 +18,7 @@
 # include <socketwrapper/sw-msgpack-codec.h>
 # include <socketwrapper/sw-pickle-codec.h>
 # include <socketwrapper/sw-connection.h>
+# include <socketwrapper/sw-multiprocessing-listener.h>
 # include <socketwrapper/sw-pipe.h>
 # include <socketwrapper/sw-spawn.h>
 #undef SW_INSIDE

@@ -8,8 +8,10 @@
 
 import asyncio
 import collections
+import errno
 import math
 import os
+import socket
 import threading
 
 from gi.repository import GLib, Gio
@@ -617,3 +619,129 @@ def socketpair(*args, framing=True, codec=None,
 
 
 __all__ += ['Pair', 'pipe', 'socketpair']
+
+
+# ---------------------------------------------------------------------------
+# multiprocessing.connection's Listener and Client
+
+# sun_path holds 108 bytes; GUnixSocketAddress keeps at most 107 and would
+# silently cut a longer name.
+_MAX_UNIX_NAME = 107
+
+
+def _authkey(authkey):
+    if authkey is None:
+        return None
+    if not isinstance(authkey, bytes):
+        raise TypeError('authkey should be a byte string')
+    return GLib.Bytes.new(authkey)
+
+
+def _unix_address(address):
+    name = os.fsencode(address)
+    if len(name) > _MAX_UNIX_NAME + (name[:1] == b'\0'):
+        raise OSError(errno.ENAMETOOLONG, 'AF_UNIX path too long')
+    if name[:1] == b'\0':
+        return Gio.UnixSocketAddress.new_with_type(
+            name[1:], Gio.UnixSocketAddressType.ABSTRACT)
+    return Gio.UnixSocketAddress.new(os.fsdecode(name))
+
+
+def _inet_address(address):
+    """(host, port) or (host, port, flowinfo, scope_id): a host name is
+    resolved, preferring IPv4 as multiprocessing (AF_INET only) does."""
+    host, port = address[0], address[1]
+    infos = socket.getaddrinfo(host or '0.0.0.0', port, 0,
+                               socket.SOCK_STREAM)
+    info = next((i for i in infos if i[0] == socket.AF_INET), infos[0])
+    inet = Gio.InetAddress.new_from_string(info[4][0].partition('%')[0])
+    extra = {}
+    if len(address) == 4:
+        extra = {'flowinfo': address[2], 'scope_id': address[3]}
+    elif info[0] == socket.AF_INET6:
+        extra = {'flowinfo': info[4][2], 'scope_id': info[4][3]}
+    return Gio.InetSocketAddress(address=inet, port=info[4][1], **extra)
+
+
+def _socket_address(address):
+    """A Gio.SocketAddress for an address in multiprocessing's spelling: a
+    str path, a str or bytes starting with NUL for an abstract name, a
+    (host, port) tuple for TCP; a Gio.SocketAddress is taken as it is."""
+    if isinstance(address, Gio.SocketAddress):
+        return address
+    if isinstance(address, tuple):
+        return _inet_address(address)
+    if isinstance(address, (str, bytes)) and address:
+        return _unix_address(address)
+    raise ValueError(f'address type of {address!r} unrecognized')
+
+
+def _python_address(address):
+    """A Gio.SocketAddress in the shape Python's getsockname() gives."""
+    if isinstance(address, Gio.UnixSocketAddress):
+        path = address.get_path()
+        if address.get_address_type() == Gio.UnixSocketAddressType.PATH:
+            return path
+        return b'\0' + os.fsencode(path)
+    host = address.get_address().to_string()
+    if address.get_family() == Gio.SocketFamily.IPV6:
+        return (host, address.get_port(), address.get_flowinfo(),
+                address.get_scope_id())
+    return (host, address.get_port())
+
+
+class MultiprocessingListener(Sw.MultiprocessingListener):
+    """MultiprocessingListener(address=None, authkey=None, backlog=None):
+    multiprocessing.connection.Listener's arguments (address: a str path,
+    a str starting with NUL for an abstract name, a (host, port) tuple, or
+    a Gio.SocketAddress; None for a new path in a private directory).
+    accept() returns a connection whose send() and recv() exchange plain
+    Python objects as pickles; `with` closes the listener."""
+
+    def __new__(cls, address=None, authkey=None, backlog=None):
+        key = _authkey(authkey)
+        address = None if address is None else _socket_address(address)
+        listener = Sw.MultiprocessingListener.new(address, key)
+        if backlog is not None:
+            listener.set_backlog(backlog)
+        return listener
+
+    def __init__(self, *args, **kwargs):
+        pass  # __new__ built it
+
+    def accept(self, cancellable=None):
+        """Waits for a client and authenticates it when there is an
+        authkey; raises GLib.Error (PERMISSION_DENIED for a wrong key)."""
+        return super().accept(cancellable)
+
+    @property
+    def address(self):
+        """The bound address as Listener.address gives it: a str path,
+        bytes b'\\0name' for an abstract name, (host, port) for IPv4,
+        (host, port, flowinfo, scope_id) for IPv6."""
+        return _python_address(self.get_address())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+MultiprocessingListener = override(MultiprocessingListener)
+__all__.append('MultiprocessingListener')
+
+_sw_multiprocessing_connect = Sw.multiprocessing_connect
+
+
+@override(Sw.multiprocessing_connect)
+def multiprocessing_connect(address, authkey=None, cancellable=None):
+    """multiprocessing.connection.Client(address, authkey=...): connects to
+    a Listener (ours or Python's) and returns a connection whose send()
+    and recv() exchange plain Python objects as pickles. @address as
+    MultiprocessingListener takes it."""
+    return _sw_multiprocessing_connect(_socket_address(address),
+                                       _authkey(authkey), cancellable)
+
+
+__all__.append('multiprocessing_connect')
