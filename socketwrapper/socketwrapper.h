@@ -20,4 +20,6 @@
 # include <socketwrapper/sw-connection.h>
 # include <socketwrapper/sw-pipe.h>
 # include <socketwrapper/sw-spawn.h>
+# include <socketwrapper/sw-service.h>
+# include <socketwrapper/sw-connect.h>
 #undef SW_INSIDE
