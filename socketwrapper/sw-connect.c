@@ -191,7 +191,9 @@ on_connected (GObject      *source,
   g_autoptr(GTask) task = user_data;
   ConnectData *data = g_task_get_task_data (task);
   g_autoptr(GSocketConnection) base = NULL;
+  GCancellable *cancellable;
   GError *error = NULL;
+  int priority;
 
   base = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (base == NULL)
@@ -212,9 +214,10 @@ on_connected (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (data->tls), g_task_get_priority (task),
-                                    g_task_get_cancellable (task), on_handshake_done,
-                                    g_steal_pointer (&task));
+  priority = g_task_get_priority (task);
+  cancellable = g_task_get_cancellable (task);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (data->tls), priority, cancellable,
+                                    on_handshake_done, g_steal_pointer (&task));
 }
 
 /**

@@ -513,3 +513,11 @@ sw_test_run_bounded (gint64 bound_us)
                         (int) (bound_us / G_USEC_PER_SEC));
   return FALSE;
 }
+
+gboolean
+sw_test_under_valgrind (void)
+{
+  const char *preload = g_getenv ("LD_PRELOAD");
+
+  return preload != NULL && strstr (preload, "vgpreload") != NULL;
+}

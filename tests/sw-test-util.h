@@ -111,4 +111,7 @@ guint    sw_test_count_open_fds (void);
  * SW_TEST_DIRECT=1 valgrind test-x -p PATH. */
 gboolean sw_test_run_bounded    (gint64          bound_us);
 
+/* Whether the test runs under valgrind, where a test runs fewer rounds. */
+gboolean sw_test_under_valgrind (void);
+
 G_END_DECLS

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* SwService and sw_connect() over real listeners: many async clients of an
+ * echo service in one main context, over TCP and TLS; UNIX path and
+ * abstract addresses; and the clients a service must survive — a wrong
+ * certificate authority, garbage, a handshake never finished, a peer that
+ * goes away — each reported once while the others are served. */
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <socketwrapper/socketwrapper.h>
+
+#include "sw-test-util.h"
+
+#define PRIO G_PRIORITY_DEFAULT
+
+#define WAIT_UNTIL(cond)                              \
+  G_STMT_START {                                      \
+    while (!(cond))                                   \
+      g_main_context_iteration (NULL, TRUE);          \
+  } G_STMT_END
+
+/* ---- the echo service ------------------------------------------------- */
+
+typedef struct
+{
+  SwService    *service;
+  GSocketAddress *address;       /* where it listens */
+  GTlsDatabase *ca;              /* trusts the service's certificate */
+  guint         accepted;        /* ::connection emissions */
+  guint         n_errors;        /* ::error emissions */
+  GError       *error;           /* the last one */
+  guint         n_echo_errors;   /* echo connections that failed */
+  GError       *echo_error;      /* the last such failure */
+  guint         n_echo_ended;    /* echo connections the peer ended */
+} Echo;
+
+static void echo_receive (SwConnection *connection,
+                          Echo         *echo);
+
+static void
+on_echo_sent (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Echo *echo = user_data;
+  GError *error = NULL;
+
+  if (!sw_connection_send_message_finish (SW_CONNECTION (source), result, &error))
+    {
+      echo->n_echo_errors++;
+      g_clear_error (&echo->echo_error);
+      echo->echo_error = error;
+      return;
+    }
+  echo_receive (SW_CONNECTION (source), echo);
+}
+
+static void
+on_echo_received (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  SwConnection *connection = SW_CONNECTION (source);
+  Echo *echo = user_data;
+  g_autoptr(GBytes) message = NULL;
+  GError *error = NULL;
+
+  message = sw_connection_receive_message_finish (connection, result, &error);
+  if (message != NULL)
+    {
+      sw_connection_send_message_async (connection, message, PRIO, NULL,
+                                        on_echo_sent, echo);
+      return;
+    }
+  /* Without a reference left, the connection closes. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    {
+      echo->n_echo_ended++;
+      g_error_free (error);
+      return;
+    }
+  echo->n_echo_errors++;
+  g_clear_error (&echo->echo_error);
+  echo->echo_error = error;
+}
+
+/* The pending call holds the connection. */
+static void
+echo_receive (SwConnection *connection,
+              Echo         *echo)
+{
+  sw_connection_receive_message_async (connection, PRIO, NULL, on_echo_received, echo);
+}
+
+static void
+on_connection (SwService    *service,
+               SwConnection *connection,
+               Echo         *echo)
+{
+  g_assert_true (SW_IS_CONNECTION (connection));
+  echo->accepted++;
+  echo_receive (connection, echo);
+}
+
+static void
+on_error (SwService *service,
+          GError    *error,
+          Echo      *echo)
+{
+  g_assert_nonnull (error);
+  echo->n_errors++;
+  g_clear_error (&echo->error);
+  echo->error = g_error_copy (error);
+}
+
+static GTlsCertificate *
+load_certificate (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tls-server.pem", NULL);
+  g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate = g_tls_certificate_new_from_file (path, &error);
+
+  g_assert_no_error (error);
+  return certificate;
+}
+
+static GTlsDatabase *
+load_database (const char *name)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, name, NULL);
+  g_autoptr(GError) error = NULL;
+  GTlsDatabase *database = g_tls_file_database_new (path, &error);
+
+  g_assert_no_error (error);
+  return database;
+}
+
+/* Checks for a TLS backend; the TLS tests fail without one. */
+static gboolean
+have_tls (void)
+{
+  if (g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    return TRUE;
+  g_test_fail_printf ("No TLS backend: install glib-networking (GnuTLS)");
+  return FALSE;
+}
+
+static void
+echo_init_for (Echo           *echo,
+               gboolean        tls,
+               GSocketAddress *address)
+{
+  g_autoptr(GError) error = NULL;
+
+  memset (echo, 0, sizeof *echo);
+  echo->service = sw_service_new (sw_framing_get_default ());
+  /* Room for every client connecting at once: past the backlog, the
+   * kernel drops connection requests and clients retry a second later. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (echo->service), 512);
+  if (tls)
+    {
+      g_autoptr(GTlsCertificate) certificate = load_certificate ();
+
+      sw_service_set_tls_certificate (echo->service, certificate);
+      echo->ca = load_database ("tls-ca.pem");
+    }
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (echo->service), address,
+                                                G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_DEFAULT, NULL,
+                                                &echo->address, &error));
+  g_assert_no_error (error);
+  g_signal_connect (echo->service, "connection", G_CALLBACK (on_connection), echo);
+  g_signal_connect (echo->service, "error", G_CALLBACK (on_error), echo);
+}
+
+/* An echo service on 127.0.0.1, on a port the system picks. */
+static void
+echo_init (Echo     *echo,
+           gboolean  tls)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+
+  echo_init_for (echo, tls, address);
+}
+
+static guint16
+echo_port (Echo *echo)
+{
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (echo->address));
+}
+
+/* "HOST:PORT" of the service, through g_network_address_parse() as a
+ * user would. */
+static GSocketConnectable *
+echo_connectable (Echo       *echo,
+                  const char *host)
+{
+  g_autofree char *text = g_strdup_printf ("%s:%u", host, echo_port (echo));
+  g_autoptr(GError) error = NULL;
+  GSocketConnectable *connectable = g_network_address_parse (text, 0, &error);
+
+  g_assert_no_error (error);
+  return connectable;
+}
+
+static void
+echo_clear (Echo *echo)
+{
+  g_socket_service_stop (G_SOCKET_SERVICE (echo->service));
+  g_socket_listener_close (G_SOCKET_LISTENER (echo->service));
+  g_clear_object (&echo->service);
+  g_clear_object (&echo->address);
+  g_clear_object (&echo->ca);
+  g_clear_error (&echo->error);
+  g_clear_error (&echo->echo_error);
+  /* Lets the cancelled accept drop its reference on the service. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* ---- async clients ---------------------------------------------------- */
+
+/* glib-networking runs each TLS handshake in a GIO worker thread that
+ * blocks until the peer answers, and GIO's pool starts with ten threads:
+ * with both ends of 200 handshakes in one process, the pool fills with
+ * handshakes waiting for handshakes still queued behind them, and grows
+ * too slowly to beat the handshake timeout. The clients therefore
+ * connect a few at a time; they start exchanging once all are connected,
+ * so every connection is busy at once. */
+#define MAX_CONNECTING 4
+
+typedef struct
+{
+  GSocketConnectable *connectable;
+  SwConnectFlags      flags;
+  GTlsDatabase       *database;
+  guint               n_clients;
+  guint               n_messages;  /* each client's exchanges */
+  guint               started;     /* clients that began connecting */
+  guint               connecting;  /* connects under way */
+  GPtrArray          *connected;   /* clients waiting for the others */
+  guint               done;        /* clients finished */
+} Clients;
+
+typedef struct
+{
+  Clients      *clients;
+  SwConnection *connection;
+  guint         index;
+  guint         round;
+} Client;
+
+static GBytes *
+client_message (Client *client)
+{
+  char *text = g_strdup_printf ("client %u message %u", client->index, client->round);
+
+  return g_bytes_new_take (text, strlen (text));
+}
+
+static void client_exchange (Client *client);
+static void clients_connect_next (Clients *clients);
+
+static void
+on_client_closed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Client *client = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sw_connection_close_finish (SW_CONNECTION (source), result, &error));
+  g_assert_no_error (error);
+  client->clients->done++;
+  g_clear_object (&client->connection);
+  g_free (client);
+}
+
+static void
+on_client_received (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Client *client = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GBytes) expected = client_message (client);
+
+  reply = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (reply, expected));
+
+  if (++client->round < client->clients->n_messages)
+    client_exchange (client);
+  else
+    sw_connection_close_async (client->connection, PRIO, NULL, on_client_closed, client);
+}
+
+static void
+on_client_sent (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Client *client = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sw_connection_send_message_finish (SW_CONNECTION (source), result, &error));
+  g_assert_no_error (error);
+  sw_connection_receive_message_async (client->connection, PRIO, NULL,
+                                       on_client_received, client);
+}
+
+static void
+client_exchange (Client *client)
+{
+  g_autoptr(GBytes) message = client_message (client);
+
+  sw_connection_send_message_async (client->connection, message, PRIO, NULL,
+                                    on_client_sent, client);
+}
+
+static void
+on_client_connected (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  Client *client = user_data;
+  Clients *clients = client->clients;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (source);
+  client->connection = sw_connect_finish (result, &error);
+  g_assert_no_error (error);
+  g_assert_true (SW_IS_CONNECTION (client->connection));
+
+  clients->connecting--;
+  g_ptr_array_add (clients->connected, client);
+  if (clients->connected->len < clients->n_clients)
+    {
+      clients_connect_next (clients);
+      return;
+    }
+  for (guint i = 0; i < clients->connected->len; i++)
+    client_exchange (g_ptr_array_index (clients->connected, i));
+}
+
+/* Starts connects until MAX_CONNECTING are under way (over TLS) or every
+ * client is started. */
+static void
+clients_connect_next (Clients *clients)
+{
+  guint max = (clients->flags & SW_CONNECT_FLAGS_TLS) ? MAX_CONNECTING : G_MAXUINT;
+
+  while (clients->started < clients->n_clients && clients->connecting < max)
+    {
+      Client *client = g_new0 (Client, 1);
+
+      client->clients = clients;
+      client->index = clients->started++;
+      clients->connecting++;
+      sw_connect_async (clients->connectable, sw_framing_get_default (), clients->flags,
+                        clients->database, PRIO, NULL, on_client_connected, client);
+    }
+}
+
+/* Runs @n_clients async clients of @echo in this thread's main context,
+ * each exchanging @n_messages messages, all at once, and reports the wall
+ * time and the process's peak RSS. */
+static void
+run_clients (Echo           *echo,
+             guint           n_clients,
+             guint           n_messages,
+             SwConnectFlags  flags)
+{
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GPtrArray) connected = g_ptr_array_new ();
+  Clients clients = { 0 };
+  struct rusage usage;
+  gint64 start = g_get_monotonic_time ();
+
+  if (G_IS_INET_SOCKET_ADDRESS (echo->address))
+    connectable = echo_connectable (echo, "127.0.0.1");
+  else
+    connectable = G_SOCKET_CONNECTABLE (g_object_ref (echo->address));
+  clients = (Clients) { connectable, flags, echo->ca, n_clients, n_messages, 0, 0,
+                        connected, 0 };
+  clients_connect_next (&clients);
+  WAIT_UNTIL (clients.done == n_clients && echo->n_echo_ended == n_clients);
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &usage), ==, 0);
+  g_test_message ("%u clients x %u messages%s: %.2f s, peak RSS %ld KiB",
+                  n_clients, n_messages, (flags & SW_CONNECT_FLAGS_TLS) ? " over TLS" : "",
+                  (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC,
+                  usage.ru_maxrss);
+  g_assert_cmpuint (echo->accepted, ==, n_clients);
+  g_assert_cmpuint (echo->n_errors, ==, 0);
+  g_assert_no_error (echo->echo_error);
+}
+
+/* 200 clients at once, 100 messages each (fewer under valgrind). */
+static void
+many_clients (SwConnectFlags flags)
+{
+  gboolean quick = sw_test_under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL;
+  Echo echo;
+
+  if ((flags & SW_CONNECT_FLAGS_TLS) && !have_tls ())
+    return;
+  echo_init (&echo, (flags & SW_CONNECT_FLAGS_TLS) != 0);
+  run_clients (&echo, quick ? 10 : 200, quick ? 10 : 100, flags);
+  echo_clear (&echo);
+}
+
+static void
+test_tcp_many_clients (void)
+{
+  many_clients (SW_CONNECT_FLAGS_NONE);
+}
+
+static void
+test_tls_many_clients (void)
+{
+  many_clients (SW_CONNECT_FLAGS_TLS);
+}
+
+/* ---- UNIX listeners --------------------------------------------------- */
+
+static void
+test_unix_path (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("sw-service-XXXXXX", &error);
+  g_autofree char *path = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  Echo echo;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "socket", NULL);
+  address = g_unix_socket_address_new (path);
+  echo_init_for (&echo, FALSE, address);
+  run_clients (&echo, 3, 5, SW_CONNECT_FLAGS_NONE);
+  echo_clear (&echo);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static void
+test_unix_abstract (void)
+{
+  g_autofree char *name = g_strdup_printf ("sw-test-service-%d-%u", (int) getpid (),
+                                           g_random_int ());
+  g_autoptr(GSocketAddress) address = NULL;
+  Echo echo;
+
+  address = g_unix_socket_address_new_with_type (name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+  echo_init_for (&echo, FALSE, address);
+  run_clients (&echo, 3, 5, SW_CONNECT_FLAGS_NONE);
+  echo_clear (&echo);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/sw/service/tcp/many-clients", test_tcp_many_clients);
+  g_test_add_func ("/sw/service/tls/many-clients", test_tls_many_clients);
+  g_test_add_func ("/sw/service/unix/path", test_unix_path);
+  g_test_add_func ("/sw/service/unix/abstract", test_unix_abstract);
+
+  return g_test_run ();
+}
