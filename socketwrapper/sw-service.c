@@ -72,7 +72,6 @@ struct _SwService
   SwCodec         *codec;
   GTlsCertificate *certificate;
   gint64           handshake_timeout;
-  GTlsDatabase    *no_trust;           /* made on first use, in @context */
 };
 
 G_DEFINE_FINAL_TYPE (SwService, sw_service, G_TYPE_SOCKET_SERVICE)
@@ -98,64 +97,14 @@ enum
 
 static guint signals[N_SIGNALS];
 
-/* ---- a database that trusts nobody ------------------------------------ */
-
-/* The service asks clients for no certificate, so its TLS connections
- * need no authority. Left without a database, glib-networking's GnuTLS
- * backend copies the system's whole trust list into every server
- * connection: about 3.8 MB each, 760 MB for 200 clients. An empty
- * database of another type makes it keep none (about 20 KB each). */
-#define SW_TYPE_NO_TRUST_DATABASE (sw_no_trust_database_get_type ())
-G_DECLARE_FINAL_TYPE (SwNoTrustDatabase, sw_no_trust_database, SW, NO_TRUST_DATABASE,
-                      GTlsDatabase)
-
-struct _SwNoTrustDatabase
-{
-  GTlsDatabase parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (SwNoTrustDatabase, sw_no_trust_database, G_TYPE_TLS_DATABASE)
-
-static GTlsCertificateFlags
-sw_no_trust_database_verify_chain (GTlsDatabase             *database,
-                                   GTlsCertificate          *chain,
-                                   const char               *purpose,
-                                   GSocketConnectable       *identity,
-                                   GTlsInteraction          *interaction,
-                                   GTlsDatabaseVerifyFlags   flags,
-                                   GCancellable             *cancellable,
-                                   GError                  **error)
-{
-  return G_TLS_CERTIFICATE_UNKNOWN_CA;
-}
-
-static GTlsCertificate *
-sw_no_trust_database_lookup_certificate_issuer (GTlsDatabase             *database,
-                                                GTlsCertificate          *certificate,
-                                                GTlsInteraction          *interaction,
-                                                GTlsDatabaseLookupFlags   flags,
-                                                GCancellable             *cancellable,
-                                                GError                  **error)
-{
-  return NULL;
-}
-
-static void
-sw_no_trust_database_class_init (SwNoTrustDatabaseClass *klass)
-{
-  GTlsDatabaseClass *database_class = G_TLS_DATABASE_CLASS (klass);
-
-  database_class->verify_chain = sw_no_trust_database_verify_chain;
-  database_class->lookup_certificate_issuer = sw_no_trust_database_lookup_certificate_issuer;
-}
-
-static void
-sw_no_trust_database_init (SwNoTrustDatabase *self)
-{
-}
+/* ---- TLS -------------------------------------------------------------- */
 
 /* The server side of TLS over @connection, with the service's
- * certificate. */
+ * certificate. The service asks clients for no certificate, so it needs
+ * no authority: the database is set to none. Left unset, it is the
+ * system's, and glib-networking's GnuTLS backend copies that whole trust
+ * list into every connection — about 3.8 MB each, 760 MB for 200
+ * clients, against some 20 KB without. */
 static GIOStream *
 tls_server_new (SwService          *self,
                 GSocketConnection  *connection,
@@ -163,12 +112,10 @@ tls_server_new (SwService          *self,
 {
   GTlsBackend *backend = g_tls_backend_get_default ();
 
-  if (self->no_trust == NULL)
-    self->no_trust = g_object_new (SW_TYPE_NO_TRUST_DATABASE, NULL);
   return g_initable_new (g_tls_backend_get_server_connection_type (backend), NULL, error,
                          "base-io-stream", connection,
                          "certificate", self->certificate,
-                         "database", self->no_trust,
+                         "database", NULL,
                          NULL);
 }
 
@@ -389,7 +336,6 @@ sw_service_finalize (GObject *object)
   g_clear_object (&self->framing);
   g_clear_object (&self->codec);
   g_clear_object (&self->certificate);
-  g_clear_object (&self->no_trust);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (sw_service_parent_class)->finalize (object);

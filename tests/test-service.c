@@ -243,7 +243,21 @@ typedef struct
   guint               connecting;  /* connects under way */
   GPtrArray          *connected;   /* clients waiting for the others */
   guint               done;        /* clients finished */
+  guint64             rss_connected;  /* VmRSS once all are connected */
 } Clients;
+
+/* The process's resident set now, in KiB. */
+static guint64
+current_rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "\nVmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nVmRSS:"), NULL, 10);
+}
 
 typedef struct
 {
@@ -343,6 +357,7 @@ on_client_connected (GObject      *source,
       clients_connect_next (clients);
       return;
     }
+  clients->rss_connected = current_rss_kib ();
   for (guint i = 0; i < clients->connected->len; i++)
     client_exchange (g_ptr_array_index (clients->connected, i));
 }
@@ -380,13 +395,14 @@ run_clients (Echo           *echo,
   Clients clients = { 0 };
   struct rusage usage;
   gint64 start = g_get_monotonic_time ();
+  guint64 rss_start = current_rss_kib ();
 
   if (G_IS_INET_SOCKET_ADDRESS (echo->address))
     connectable = echo_connectable (echo, "127.0.0.1");
   else
     connectable = G_SOCKET_CONNECTABLE (g_object_ref (echo->address));
   clients = (Clients) { connectable, flags, echo->ca, n_clients, n_messages, 0, 0,
-                        connected, 0 };
+                        connected, 0, 0 };
   clients_connect_next (&clients);
   WAIT_UNTIL (clients.done == n_clients && echo->n_echo_ended == n_clients);
 
@@ -398,6 +414,12 @@ run_clients (Echo           *echo,
   g_assert_cmpuint (echo->accepted, ==, n_clients);
   g_assert_cmpuint (echo->n_errors, ==, 0);
   g_assert_no_error (echo->echo_error);
+
+  /* Both ends of a connection, TLS included, cost well under 1 MiB
+   * (valgrind's own growth would blur it). */
+  if (!sw_test_under_valgrind ())
+    g_assert_cmpuint ((clients.rss_connected - MIN (clients.rss_connected, rss_start))
+                      / n_clients, <, 1024);
 }
 
 /* 200 clients at once, 100 messages each (fewer under valgrind). */
