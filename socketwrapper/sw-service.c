@@ -125,12 +125,30 @@ typedef struct
 {
   SwService         *service;      /* a reference */
   GSocketConnection *connection;   /* as accepted */
+  char              *name;         /* its address, or NULL */
   GIOStream         *tls;          /* the server side of TLS, or NULL */
   GCancellable      *cancellable;  /* stops the handshake on timeout */
   GSource           *timeout;      /* the handshake's deadline, or NULL */
   guint              timeout_ms;   /* the deadline's length */
   gboolean           timed_out;
 } Client;
+
+/* The client's address, read at once: once the peer is gone, the socket
+ * has no peer name any more. */
+static char *
+describe_peer (GSocketConnection *connection)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  char *name;
+
+  address = g_socket_connection_get_remote_address (connection, NULL);
+  if (address == NULL)
+    return NULL;
+  name = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  if (name != NULL && *name == '\0')
+    g_clear_pointer (&name, g_free);   /* an unnamed UNIX socket */
+  return name;
+}
 
 static Client *
 client_new (SwService         *service,
@@ -151,26 +169,10 @@ client_free (Client *client)
   g_clear_pointer (&client->timeout, g_source_unref);
   g_clear_object (&client->cancellable);
   g_clear_object (&client->tls);
+  g_clear_pointer (&client->name, g_free);
   g_clear_object (&client->connection);
   g_clear_object (&client->service);
   g_free (client);
-}
-
-/* Names the client in an error: its address, when it has one. */
-static void
-client_prefix_error (Client  *client,
-                     GError **error)
-{
-  g_autoptr(GSocketAddress) address = NULL;
-  g_autofree char *name = NULL;
-
-  address = g_socket_connection_get_remote_address (client->connection, NULL);
-  if (address != NULL)
-    name = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
-  if (name != NULL && *name != '\0')
-    g_prefix_error (error, _("TLS handshake with %s failed: "), name);
-  else
-    g_prefix_error (error, _("TLS handshake with a client failed: "));
 }
 
 /* Reports @error through ::error and forgets the client, whose
@@ -181,7 +183,10 @@ client_fail (Client *client,
 {
   SwService *self = client->service;
 
-  client_prefix_error (client, &error);
+  if (client->name != NULL)
+    g_prefix_error (&error, _("TLS handshake with %s failed: "), client->name);
+  else
+    g_prefix_error (&error, _("TLS handshake with a client failed: "));
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
   g_error_free (error);
   client_free (client);
@@ -266,6 +271,7 @@ client_start_handshake (Client *client)
   SwService *self = client->service;
   GError *error = NULL;
 
+  client->name = describe_peer (client->connection);
   client->tls = tls_server_new (self, client->connection, &error);
   if (client->tls == NULL)
     {

@@ -383,8 +383,9 @@ clients_connect_next (Clients *clients)
 
 /* Runs @n_clients async clients of @echo in this thread's main context,
  * each exchanging @n_messages messages, all at once, and reports the wall
- * time and the process's peak RSS. */
-static void
+ * time and the process's peak RSS. Returns how much the resident set grew
+ * per client while they connected, in KiB. */
+static guint64
 run_clients (Echo           *echo,
              guint           n_clients,
              guint           n_messages,
@@ -396,6 +397,9 @@ run_clients (Echo           *echo,
   struct rusage usage;
   gint64 start = g_get_monotonic_time ();
   guint64 rss_start = current_rss_kib ();
+  guint accepted_before = echo->accepted;
+  guint ended_before = echo->n_echo_ended;
+  guint echo_errors_before = echo->n_echo_errors;
 
   if (G_IS_INET_SOCKET_ADDRESS (echo->address))
     connectable = echo_connectable (echo, "127.0.0.1");
@@ -404,22 +408,16 @@ run_clients (Echo           *echo,
   clients = (Clients) { connectable, flags, echo->ca, n_clients, n_messages, 0, 0,
                         connected, 0, 0 };
   clients_connect_next (&clients);
-  WAIT_UNTIL (clients.done == n_clients && echo->n_echo_ended == n_clients);
+  WAIT_UNTIL (clients.done == n_clients && echo->n_echo_ended == ended_before + n_clients);
 
   g_assert_cmpint (getrusage (RUSAGE_SELF, &usage), ==, 0);
   g_test_message ("%u clients x %u messages%s: %.2f s, peak RSS %ld KiB",
                   n_clients, n_messages, (flags & SW_CONNECT_FLAGS_TLS) ? " over TLS" : "",
                   (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC,
                   usage.ru_maxrss);
-  g_assert_cmpuint (echo->accepted, ==, n_clients);
-  g_assert_cmpuint (echo->n_errors, ==, 0);
-  g_assert_no_error (echo->echo_error);
-
-  /* Both ends of a connection, TLS included, cost well under 1 MiB
-   * (valgrind's own growth would blur it). */
-  if (!sw_test_under_valgrind ())
-    g_assert_cmpuint ((clients.rss_connected - MIN (clients.rss_connected, rss_start))
-                      / n_clients, <, 1024);
+  g_assert_cmpuint (echo->accepted - accepted_before, ==, n_clients);
+  g_assert_cmpuint (echo->n_echo_errors, ==, echo_errors_before);
+  return (clients.rss_connected - MIN (clients.rss_connected, rss_start)) / n_clients;
 }
 
 /* 200 clients at once, 100 messages each (fewer under valgrind). */
@@ -427,12 +425,19 @@ static void
 many_clients (SwConnectFlags flags)
 {
   gboolean quick = sw_test_under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL;
+  guint64 rss_per_client;
   Echo echo;
 
   if ((flags & SW_CONNECT_FLAGS_TLS) && !have_tls ())
     return;
   echo_init (&echo, (flags & SW_CONNECT_FLAGS_TLS) != 0);
-  run_clients (&echo, quick ? 10 : 200, quick ? 10 : 100, flags);
+  rss_per_client = run_clients (&echo, quick ? 10 : 200, quick ? 10 : 100, flags);
+  g_assert_cmpuint (echo.n_errors, ==, 0);
+  /* Both ends of a connection, TLS included, cost well under 1 MiB
+   * (valgrind's own growth, and few clients, would blur it). */
+  if (!quick)
+    g_assert_cmpuint (rss_per_client, <, 1024);
+  g_assert_no_error (echo.echo_error);
   echo_clear (&echo);
 }
 
@@ -483,6 +488,428 @@ test_unix_abstract (void)
   echo_clear (&echo);
 }
 
+/* ---- clients a service must survive ----------------------------------- */
+
+/* A plain client of @echo carrying raw bytes, as a stranger would. */
+static SwConnection *
+raw_client_new (Echo *echo)
+{
+  g_autoptr(GSocketConnectable) connectable = echo_connectable (echo, "127.0.0.1");
+  g_autoptr(GError) error = NULL;
+  SwConnection *connection = sw_connect (connectable, NULL, SW_CONNECT_FLAGS_NONE, NULL,
+                                         NULL, &error);
+
+  g_assert_no_error (error);
+  return connection;
+}
+
+static void
+raw_send (SwConnection *connection,
+          const void   *data,
+          gsize         size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (sw_connection_send_bytes (connection, bytes, -1, NULL, &error), ==, size);
+  g_assert_no_error (error);
+}
+
+/* Waits until @echo has reported @n errors, then checks the service still
+ * serves others and reports nothing more. */
+static void
+wait_errors_then_serve (Echo           *echo,
+                        guint           n,
+                        SwConnectFlags  flags)
+{
+  WAIT_UNTIL (echo->n_errors >= n);
+  run_clients (echo, 2, 3, flags);
+  g_assert_cmpuint (echo->n_errors, ==, n);
+}
+
+static void
+assert_error_names_client (GError *error)
+{
+  g_assert_nonnull (error);
+  if (!g_str_has_prefix (error->message, "TLS handshake with 127.0.0.1:"))
+    g_error ("the error does not name the client: %s", error->message);
+}
+
+typedef struct
+{
+  GSocketConnectable *connectable;
+  GTlsDatabase       *database;
+  GBytes             *reply;       /* to "hello", once connected */
+  GError             *error;
+  gint                done;        /* atomic */
+} SyncConnect;
+
+/* Blocking calls only: connects, exchanges a message, closes. */
+static gpointer
+sync_connect_thread (gpointer data)
+{
+  SyncConnect *sc = data;
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
+
+  connection = sw_connect (sc->connectable, sw_framing_get_default (),
+                           SW_CONNECT_FLAGS_TLS, sc->database, NULL, &sc->error);
+  if (connection != NULL &&
+      sw_connection_send_message (connection, message, -1, NULL, &sc->error))
+    sc->reply = sw_connection_receive_message (connection, -1, NULL, &sc->error);
+  if (connection != NULL && sc->error == NULL)
+    sw_connection_close (connection, NULL, &sc->error);
+  g_atomic_int_set (&sc->done, 1);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+/* sw_connect() to "localhost:PORT" and an exchange, in a thread, while
+ * this one runs the service. */
+static void
+sync_connect (Echo         *echo,
+              GTlsDatabase *database,
+              SyncConnect  *sc)
+{
+  GThread *thread;
+
+  sc->connectable = echo_connectable (echo, "localhost");
+  sc->database = database;
+  thread = g_thread_new ("connect", sync_connect_thread, sc);
+  WAIT_UNTIL (g_atomic_int_get (&sc->done));
+  g_thread_join (thread);
+  g_clear_object (&sc->connectable);
+}
+
+static void
+test_tls_sync_connect (void)
+{
+  SyncConnect sc = { 0 };
+  g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
+  Echo echo;
+
+  if (!have_tls ())
+    return;
+  echo_init (&echo, TRUE);
+  /* The name checked against the certificate is "localhost". */
+  sync_connect (&echo, echo.ca, &sc);
+  g_assert_no_error (sc.error);
+  g_assert_true (g_bytes_equal (sc.reply, message));
+  g_clear_pointer (&sc.reply, g_bytes_unref);
+  WAIT_UNTIL (echo.n_echo_ended == 1);
+  g_assert_cmpuint (echo.accepted, ==, 1);
+  g_assert_cmpuint (echo.n_errors, ==, 0);
+  echo_clear (&echo);
+}
+
+static void
+test_tls_wrong_ca (void)
+{
+  g_autoptr(GTlsDatabase) other_ca = NULL;
+  SyncConnect sc = { 0 };
+  Echo echo;
+
+  if (!have_tls ())
+    return;
+  echo_init (&echo, TRUE);
+  other_ca = load_database ("tls-other-ca.pem");
+  sync_connect (&echo, other_ca, &sc);
+  g_assert_null (sc.reply);
+  g_assert_error (sc.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+  g_assert_nonnull (strstr (sc.error->message, "not signed by a trusted authority"));
+  g_clear_error (&sc.error);
+
+  /* The service saw the client give up, once, and serves the others. */
+  wait_errors_then_serve (&echo, 1, SW_CONNECT_FLAGS_TLS);
+  assert_error_names_client (echo.error);
+  g_assert_cmpuint (echo.accepted, ==, 2);
+  echo_clear (&echo);
+}
+
+static void
+test_tls_garbage (void)
+{
+  static const char request[] = "GET / HTTP/1.0\r\n\r\n";
+  g_autoptr(SwConnection) raw = NULL;
+  Echo echo;
+
+  if (!have_tls ())
+    return;
+  echo_init (&echo, TRUE);
+  raw = raw_client_new (&echo);
+  raw_send (raw, request, sizeof request - 1);
+
+  wait_errors_then_serve (&echo, 1, SW_CONNECT_FLAGS_TLS);
+  /* NOT_TLS or MISC, as GnuTLS sees it. */
+  g_assert_true (echo.error->domain == G_TLS_ERROR);
+  assert_error_names_client (echo.error);
+  g_assert_cmpuint (echo.accepted, ==, 2);
+  echo_clear (&echo);
+}
+
+static void
+on_raw_received (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  GError **error = user_data;
+  g_autoptr(GBytes) bytes = NULL;
+
+  bytes = sw_connection_receive_bytes_finish (SW_CONNECTION (source), result, error);
+  g_assert_null (bytes);
+  g_assert_nonnull (*error);
+}
+
+static void
+test_tls_handshake_timeout (void)
+{
+  g_autoptr(SwConnection) raw = NULL;
+  g_autoptr(GError) raw_error = NULL;
+  Echo echo;
+
+  if (!have_tls ())
+    return;
+  echo_init (&echo, TRUE);
+  g_assert_cmpint (sw_service_get_handshake_timeout (echo.service), ==,
+                   SW_SERVICE_DEFAULT_HANDSHAKE_TIMEOUT);
+  sw_service_set_handshake_timeout (echo.service, 50 * 1000);
+
+  /* Connects and says nothing: the service gives up on it, reports it
+   * and closes its socket. */
+  raw = raw_client_new (&echo);
+  sw_connection_receive_bytes_async (raw, -1, PRIO, NULL, on_raw_received, &raw_error);
+  WAIT_UNTIL (echo.n_errors == 1);
+  g_assert_error (echo.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_error_names_client (echo.error);
+  g_assert_nonnull (strstr (echo.error->message, "within 50 ms"));
+  WAIT_UNTIL (raw_error != NULL);
+
+  /* The others get all the time they need: on a loaded machine a good
+   * handshake may well take 50 ms. */
+  sw_service_set_handshake_timeout (echo.service, -1);
+  wait_errors_then_serve (&echo, 1, SW_CONNECT_FLAGS_TLS);
+  g_assert_cmpuint (echo.accepted, ==, 2);
+  echo_clear (&echo);
+}
+
+/* A TLS client cancelled in the middle of its handshake, as soon as the
+ * service accepted it. */
+static gboolean
+on_incoming_cancel (GSocketService    *service,
+                    GSocketConnection *connection,
+                    GObject           *source_object,
+                    GCancellable      *cancellable)
+{
+  g_cancellable_cancel (cancellable);
+  return FALSE;
+}
+
+static void
+on_connect_cancelled (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  GError **error = user_data;
+  g_autoptr(SwConnection) connection = sw_connect_finish (result, error);
+
+  g_assert_null (connection);
+  g_assert_nonnull (*error);
+}
+
+static void
+test_tls_vanish (void)
+{
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  SwConnection *raw;
+  gulong id;
+  Echo echo;
+
+  if (!have_tls ())
+    return;
+  echo_init (&echo, TRUE);
+
+  /* Gone before the handshake began. */
+  raw = raw_client_new (&echo);
+  g_assert_true (sw_connection_close (raw, NULL, &error));
+  g_assert_no_error (error);
+  g_object_unref (raw);
+  WAIT_UNTIL (echo.n_errors == 1);
+  assert_error_names_client (echo.error);
+
+  /* Gone during it. */
+  id = g_signal_connect (echo.service, "incoming", G_CALLBACK (on_incoming_cancel),
+                         cancellable);
+  connectable = echo_connectable (&echo, "127.0.0.1");
+  sw_connect_async (connectable, NULL, SW_CONNECT_FLAGS_TLS, echo.ca, PRIO, cancellable,
+                    on_connect_cancelled, &error);
+  WAIT_UNTIL (error != NULL && echo.n_errors == 2);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  assert_error_names_client (echo.error);
+  g_signal_handler_disconnect (echo.service, id);
+
+  wait_errors_then_serve (&echo, 2, SW_CONNECT_FLAGS_TLS);
+  g_assert_cmpuint (echo.accepted, ==, 2);
+  echo_clear (&echo);
+}
+
+/* Without TLS the service hands every client out; what a client sends
+ * is its connection's business, and the others go on. */
+static void
+test_tcp_garbage (void)
+{
+  /* A varint header announcing 2^64 - 1 bytes. */
+  static const guint8 overlong[12] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  };
+  g_autoptr(SwConnection) raw = NULL;
+  Echo echo;
+
+  echo_init (&echo, FALSE);
+  raw = raw_client_new (&echo);
+  raw_send (raw, overlong, sizeof overlong);
+  WAIT_UNTIL (echo.n_echo_errors == 1);
+  g_assert_error (echo.echo_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+
+  run_clients (&echo, 2, 3, SW_CONNECT_FLAGS_NONE);
+  g_assert_cmpuint (echo.n_errors, ==, 0);
+  g_assert_cmpuint (echo.n_echo_errors, ==, 1);
+  echo_clear (&echo);
+}
+
+static void
+test_tcp_vanish (void)
+{
+  static const guint8 partial[4] = { 10, 'a', 'b', 'c' };   /* 10 bytes announced */
+  g_autoptr(GError) error = NULL;
+  SwConnection *raw;
+  Echo echo;
+
+  echo_init (&echo, FALSE);
+  raw = raw_client_new (&echo);
+  raw_send (raw, partial, sizeof partial);
+  g_assert_true (sw_connection_close (raw, NULL, &error));
+  g_assert_no_error (error);
+  g_object_unref (raw);
+  WAIT_UNTIL (echo.n_echo_errors == 1);
+  g_assert_error (echo.echo_error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT);
+
+  run_clients (&echo, 2, 3, SW_CONNECT_FLAGS_NONE);
+  g_assert_cmpuint (echo.n_errors, ==, 0);
+  g_assert_cmpuint (echo.n_echo_errors, ==, 1);
+  echo_clear (&echo);
+}
+
+static void
+test_tcp_refused (void)
+{
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  Echo echo;
+
+  /* A port that was just free. */
+  echo_init (&echo, FALSE);
+  connectable = echo_connectable (&echo, "127.0.0.1");
+  echo_clear (&echo);
+
+  connection = sw_connect (connectable, NULL, SW_CONNECT_FLAGS_NONE, NULL, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_null (connection);
+  g_clear_error (&error);
+
+  sw_connect_async (connectable, NULL, SW_CONNECT_FLAGS_NONE, NULL, PRIO, NULL,
+                    on_connect_cancelled, &error);
+  WAIT_UNTIL (error != NULL);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+}
+
+/* ---- where ::connection is emitted ------------------------------------ */
+
+typedef struct
+{
+  GMainContext *context;
+  gboolean      incoming;
+  SwConnection *connection;
+  gboolean      in_context;
+} Where;
+
+static gboolean
+on_incoming_seen (GSocketService    *service,
+                  GSocketConnection *connection,
+                  GObject           *source_object,
+                  Where             *where)
+{
+  where->incoming = TRUE;
+  return FALSE;
+}
+
+static void
+on_connection_where (SwService    *service,
+                     SwConnection *connection,
+                     Where        *where)
+{
+  where->in_context = g_source_get_context (g_main_current_source ()) == where->context;
+  where->connection = g_object_ref (connection);
+}
+
+static void
+on_connected_where (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  SwConnection **connection = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *connection = sw_connect_finish (result, &error);
+  g_assert_no_error (error);
+}
+
+/* A service made in another context accepts where its listener was
+ * added (here the default context) and emits ::connection in its own,
+ * with a connection carrying its framing and codec. */
+static void
+test_context (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(SwService) service = NULL;
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(SwConnection) client = NULL;
+  g_autoptr(GError) error = NULL;
+  Where where = { context, FALSE, NULL, FALSE };
+  guint16 port;
+
+  g_main_context_push_thread_default (context);
+  service = sw_service_new (NULL);
+  g_main_context_pop_thread_default (context);
+  g_assert_null (sw_service_get_framing (service));
+  sw_service_set_codec (service, codec);
+  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming_seen), &where);
+  g_signal_connect (service, "connection", G_CALLBACK (on_connection_where), &where);
+  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
+  g_assert_no_error (error);
+
+  address = g_inet_socket_address_new_from_string ("127.0.0.1", port);
+  sw_connect_async (G_SOCKET_CONNECTABLE (address), NULL, SW_CONNECT_FLAGS_NONE, NULL,
+                    PRIO, NULL, on_connected_where, &client);
+  WAIT_UNTIL (where.incoming && client != NULL);
+  g_assert_null (where.connection);
+  while (where.connection == NULL)
+    g_main_context_iteration (context, TRUE);
+
+  g_assert_true (where.in_context);
+  g_assert_null (sw_connection_get_framing (where.connection));
+  g_assert_true (sw_connection_get_codec (where.connection) == codec);
+
+  g_socket_service_stop (G_SOCKET_SERVICE (service));
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  g_clear_object (&where.connection);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -490,9 +917,18 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/service/tcp/many-clients", test_tcp_many_clients);
+  g_test_add_func ("/sw/service/tcp/garbage", test_tcp_garbage);
+  g_test_add_func ("/sw/service/tcp/vanish", test_tcp_vanish);
+  g_test_add_func ("/sw/service/tcp/refused", test_tcp_refused);
   g_test_add_func ("/sw/service/tls/many-clients", test_tls_many_clients);
+  g_test_add_func ("/sw/service/tls/sync-connect", test_tls_sync_connect);
+  g_test_add_func ("/sw/service/tls/wrong-ca", test_tls_wrong_ca);
+  g_test_add_func ("/sw/service/tls/garbage", test_tls_garbage);
+  g_test_add_func ("/sw/service/tls/handshake-timeout", test_tls_handshake_timeout);
+  g_test_add_func ("/sw/service/tls/vanish", test_tls_vanish);
   g_test_add_func ("/sw/service/unix/path", test_unix_path);
   g_test_add_func ("/sw/service/unix/abstract", test_unix_abstract);
+  g_test_add_func ("/sw/service/context", test_context);
 
   return g_test_run ();
 }
