@@ -75,8 +75,10 @@ static const struct
   GTlsCertificateFlags  flag;
   const char           *reason;
 } certificate_reasons[] = {
-  { G_TLS_CERTIFICATE_UNKNOWN_CA, N_("the server's certificate is not signed by a trusted authority") },
-  { G_TLS_CERTIFICATE_BAD_IDENTITY, N_("the server's certificate is not for the address connected to") },
+  { G_TLS_CERTIFICATE_UNKNOWN_CA,
+    N_("the server's certificate is not signed by a trusted authority") },
+  { G_TLS_CERTIFICATE_BAD_IDENTITY,
+    N_("the server's certificate is not for the address connected to") },
   { G_TLS_CERTIFICATE_NOT_ACTIVATED, N_("the server's certificate is not valid yet") },
   { G_TLS_CERTIFICATE_EXPIRED, N_("the server's certificate has expired") },
   { G_TLS_CERTIFICATE_REVOKED, N_("the server's certificate has been revoked") },
@@ -180,7 +182,8 @@ on_handshake_done (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
-  g_task_return_pointer (task, sw_connection_new_for_stream (data->tls, data->framing), g_object_unref);
+  g_task_return_pointer (task, sw_connection_new_for_stream (data->tls, data->framing),
+                         g_object_unref);
 }
 
 static void

@@ -503,18 +503,6 @@ raw_client_new (Echo *echo)
   return connection;
 }
 
-static void
-raw_send (SwConnection *connection,
-          const void   *data,
-          gsize         size)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (sw_connection_send_bytes (connection, bytes, -1, NULL, &error), ==, size);
-  g_assert_no_error (error);
-}
-
 /* Waits until @echo has reported @n errors, then checks the service still
  * serves others and reports nothing more. */
 static void
@@ -637,7 +625,7 @@ test_tls_garbage (void)
     return;
   echo_init (&echo, TRUE);
   raw = raw_client_new (&echo);
-  raw_send (raw, request, sizeof request - 1);
+  sw_test_send_raw (raw, request, sizeof request - 1);
 
   wait_errors_then_serve (&echo, 1, SW_CONNECT_FLAGS_TLS);
   /* NOT_TLS or MISC, as GnuTLS sees it. */
@@ -768,7 +756,7 @@ test_tcp_garbage (void)
 
   echo_init (&echo, FALSE);
   raw = raw_client_new (&echo);
-  raw_send (raw, overlong, sizeof overlong);
+  sw_test_send_raw (raw, overlong, sizeof overlong);
   WAIT_UNTIL (echo.n_echo_errors == 1);
   g_assert_error (echo.echo_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
 
@@ -788,7 +776,7 @@ test_tcp_vanish (void)
 
   echo_init (&echo, FALSE);
   raw = raw_client_new (&echo);
-  raw_send (raw, partial, sizeof partial);
+  sw_test_send_raw (raw, partial, sizeof partial);
   g_assert_true (sw_connection_close (raw, NULL, &error));
   g_assert_no_error (error);
   g_object_unref (raw);
