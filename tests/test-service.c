@@ -434,9 +434,14 @@ many_clients (SwConnectFlags flags)
   rss_per_client = run_clients (&echo, quick ? 10 : 200, quick ? 10 : 100, flags);
   g_assert_cmpuint (echo.n_errors, ==, 0);
   /* Both ends of a connection, TLS included, cost well under 1 MiB
-   * (valgrind's own growth, and few clients, would blur it). */
+   * (valgrind's own growth, ASan's quarantine of freed memory, and few
+   * clients would blur it). */
+#ifndef __SANITIZE_ADDRESS__
   if (!quick)
     g_assert_cmpuint (rss_per_client, <, 1024);
+#else
+  (void) rss_per_client;
+#endif
   g_assert_no_error (echo.echo_error);
   echo_clear (&echo);
 }
