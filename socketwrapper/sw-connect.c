@@ -120,7 +120,8 @@ explain_certificate_error (GIOStream  *tls,
  * proxy settings apply. With %SW_CONNECT_FLAGS_TLS the TLS handshake is
  * complete when this returns: the server's certificate has been checked
  * against @database (or the system's) and against @connectable's host
- * name. A refused certificate is %G_TLS_ERROR_BAD_CERTIFICATE, whose
+ * name (a UNIX socket address has none, so TLS needs a host name or an IP
+ * address). A refused certificate is %G_TLS_ERROR_BAD_CERTIFICATE, whose
  * message says why.
  *
  * This blocks the calling thread; see [func@Sw.connect_async].

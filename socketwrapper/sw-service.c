@@ -46,6 +46,11 @@
  * with the handshake, successful or not, at the latest after
  * [property@Sw.Service:handshake-timeout].
  *
+ * The service takes each client in the class handler of
+ * [signal@Gio.SocketService::incoming]: a handler of that signal that
+ * returns %TRUE keeps the client for itself, and the service neither
+ * handshakes nor emits [signal@Sw.Service::connection] for it.
+ *
  * [class@Gio.SocketService] itself handles accepting: it logs a failed
  * accept (for example when the process runs out of file descriptors)
  * with `g_warning()` and tries again; such failures do not reach
