@@ -21,4 +21,6 @@
 # include <socketwrapper/sw-multiprocessing-listener.h>
 # include <socketwrapper/sw-pipe.h>
 # include <socketwrapper/sw-spawn.h>
+# include <socketwrapper/sw-service.h>
+# include <socketwrapper/sw-connect.h>
 #undef SW_INSIDE

@@ -513,3 +513,23 @@ sw_test_run_bounded (gint64 bound_us)
                         (int) (bound_us / G_USEC_PER_SEC));
   return FALSE;
 }
+
+gboolean
+sw_test_under_valgrind (void)
+{
+  const char *preload = g_getenv ("LD_PRELOAD");
+
+  return preload != NULL && strstr (preload, "vgpreload") != NULL;
+}
+
+void
+sw_test_send_raw (SwConnection *connection,
+                  const void   *data,
+                  gsize         size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (sw_connection_send_bytes (connection, bytes, -1, NULL, &error), ==, size);
+  g_assert_no_error (error);
+}

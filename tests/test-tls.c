@@ -257,18 +257,6 @@ send_text (SwConnection *connection,
 }
 
 static void
-send_raw (SwConnection *connection,
-          const void   *data,
-          gsize         size)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (sw_connection_send_bytes (connection, bytes, -1, NULL, &error), ==, size);
-  g_assert_no_error (error);
-}
-
-static void
 assert_receives (SwConnection *connection,
                  gint64        timeout_us,
                  const char   *expected)
@@ -301,7 +289,7 @@ send_frame_head (SwConnection *connection,
   g_autoptr(GBytes) framed = frame (sw_framing_get_default (), message);
 
   g_assert_cmpuint (split, <, g_bytes_get_size (framed));
-  send_raw (connection, g_bytes_get_data (framed, NULL), split);
+  sw_test_send_raw (connection, g_bytes_get_data (framed, NULL), split);
   return g_bytes_new_from_bytes (framed, split, g_bytes_get_size (framed) - split);
 }
 
@@ -309,7 +297,7 @@ static void
 send_bytes_or_fail (SwConnection *connection,
                     GBytes       *bytes)
 {
-  send_raw (connection, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  sw_test_send_raw (connection, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
 /* An idle TLS connection: the 20 ms wait ends at its deadline, and a
@@ -605,7 +593,7 @@ test_tls_msgpack (void)
       g_byte_array_append (all, g_bytes_get_data (object, NULL),
                            (guint) g_bytes_get_size (object));
     }
-  send_raw (pair.server, all->data, all->len);
+  sw_test_send_raw (pair.server, all->data, all->len);
   g_byte_array_unref (all);
   for (guint i = 0; i < N_MSGPACK_OBJECTS; i++)
     {
@@ -623,13 +611,13 @@ test_tls_msgpack (void)
       Result r = { 0 };
 
       /* Sync: the first half alone is no message. */
-      send_raw (pair.server, g_bytes_get_data (object, NULL), split);
+      sw_test_send_raw (pair.server, g_bytes_get_data (object, NULL), split);
       assert_times_out (pair.client);
       send_bytes_or_fail (pair.server, rest);
       assert_receives_bytes (pair.client, object);
 
       /* Async: the second half completes the parked receive. */
-      send_raw (pair.server, g_bytes_get_data (object, NULL), split);
+      sw_test_send_raw (pair.server, g_bytes_get_data (object, NULL), split);
       sw_connection_receive_message_async (pair.client, PRIO, NULL, on_done, &r);
       when_parked (send_later_cb, &later);
       WAIT_UNTIL (r.done);
