@@ -13,6 +13,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-connection-private.h"
+#include "sw-fds-private.h"
 #include "sw-init-private.h"
 #include "sw-transport-private.h"
 
@@ -104,6 +105,9 @@ async_call_return (SwAsyncCall *call,
 
   if (error != NULL)
     g_task_return_error (task, error);
+  else if (sw_operation_is_receive (&call->op) && call->op.with_fds)
+    g_task_return_pointer (task, sw_operation_steal_received (&call->op),
+                           (GDestroyNotify) sw_received_free);
   else if (sw_operation_is_receive (&call->op))
     g_task_return_pointer (task, g_steal_pointer (&call->op.result),
                            (GDestroyNotify) g_bytes_unref);
@@ -161,7 +165,9 @@ is_corkable_send (SwLockWaiter *waiter)
   if (waiter->evict == NULL)
     return FALSE;  /* a blocking thread */
   call = async_call_from_waiter (waiter);
+  /* Its fds must go with its own frame: it is not merged into a batch. */
   return call->op.kind == SW_OPERATION_SEND_MESSAGE
+         && call->op.fds == NULL
          && call->driver.cancellable == NULL
          && sw_operation_check (&call->op, call->driver.channel, NULL);
 }
@@ -442,15 +448,15 @@ async_call_enqueue (SwAsyncCall *call)
     }
 }
 
-static void
-start_async (SwConnection        *self,
-             SwOperation         *op,
-             int                  io_priority,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             user_data,
-             const char          *name,
-             gpointer             tag)
+void
+sw_connection_start_async (SwConnection        *self,
+                           SwOperation         *op,
+                           int                  io_priority,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data,
+                           const char          *name,
+                           gpointer             tag)
 {
   async_call_enqueue (async_call_new (self, op, io_priority, cancellable, callback,
                                       user_data, name, tag));
@@ -605,8 +611,8 @@ sw_connection_send_message_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
   sw_operation_set_data (&op, message);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
+  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
+                             "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
 }
 
 /**
@@ -662,8 +668,8 @@ sw_connection_receive_message_async (SwConnection        *self,
     g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
+  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
+                             "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
 }
 
 /**
@@ -722,8 +728,8 @@ sw_connection_send_bytes_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
   sw_operation_set_data (&op, data);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
+  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
+                             "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
 }
 
 /**
@@ -785,8 +791,8 @@ sw_connection_receive_bytes_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_RECEIVE_BYTES);
   op.size = size;
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_receive_bytes_async", SW_TAG (sw_connection_receive_bytes_async));
+  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
+                             "sw_connection_receive_bytes_async", SW_TAG (sw_connection_receive_bytes_async));
 }
 
 /**
@@ -841,8 +847,8 @@ sw_connection_flush_async (SwConnection        *self,
     g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sw_operation_init (&op, SW_OPERATION_FLUSH);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_flush_async", SW_TAG (sw_connection_flush_async));
+  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
+                             "sw_connection_flush_async", SW_TAG (sw_connection_flush_async));
 }
 
 /**
@@ -904,9 +910,9 @@ sw_connection_send_messages_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
   sw_operation_set_messages (&op, messages, n_messages, TRUE);
-  start_async (self, &op, io_priority, cancellable, callback, user_data,
-               "sw_connection_send_messages_async",
-               SW_TAG (sw_connection_send_messages_async));
+  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
+                             "sw_connection_send_messages_async",
+                             SW_TAG (sw_connection_send_messages_async));
 }
 
 /**
