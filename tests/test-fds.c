@@ -224,11 +224,14 @@ test_sync_large_exact (void)
 
 /* ---- async ------------------------------------------------------------ */
 
+#define FILLER_SIZE (4 * 1024 * 1024)
+
 typedef struct
 {
   Plan        *plan;
   guint        sent;
   guint        received;
+  gboolean     filler;   /* a large plain message comes first */
   GMainLoop   *loop;
 } AsyncState;
 
@@ -259,19 +262,30 @@ on_received (GObject      *source,
   message = sw_connection_receive_message_with_fds_finish (SW_CONNECTION (source), result,
                                                            &fds, &error);
   g_assert_no_error (error);
-  plan_check (state->plan, state->received, message, fds);
-  if (++state->received < N_PLAN)
+  if (state->filler)
+    {
+      g_assert_cmpuint (g_bytes_get_size (message), ==, FILLER_SIZE);
+      g_assert_cmpint (g_unix_fd_list_get_length (fds), ==, 0);
+      state->filler = FALSE;
+    }
+  else
+    plan_check (state->plan, state->received++, message, fds);
+  if (state->received < N_PLAN)
     sw_connection_receive_message_with_fds_async (SW_CONNECTION (source), G_PRIORITY_DEFAULT,
                                                   NULL, on_received, state);
   else
     g_main_loop_quit (state->loop);
 }
 
-/* The async sends queue behind each other without a cancellable, so
- * plain ones are corked into batches: a frame with fds must still start
- * its own write. */
+/* The async sends queue behind each other without a cancellable. With
+ * @filler, a large message first fills the socket, so the plan's sends
+ * queue behind it and each one granted the lock corks the plain sends
+ * queued right behind it into its write (and a send with fds carries
+ * the plain ones after it): a frame with fds must still start a write of
+ * its own, and that write must carry nothing else. */
 static void
-run_async (gboolean read_ahead)
+run_async (gboolean read_ahead,
+           gboolean filler)
 {
   g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
   g_autoptr(SwConnection) a = NULL;
@@ -284,6 +298,13 @@ run_async (gboolean read_ahead)
   state.loop = g_main_loop_new (NULL, FALSE);
   sw_test_socketpair (framing, &a, &b);
   sw_connection_set_read_ahead (b, read_ahead);
+  state.filler = filler;
+  if (filler)
+    {
+      g_autoptr(GBytes) big = sw_test_pattern_bytes (FILLER_SIZE, 7);
+
+      sw_connection_send_message_async (a, big, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+    }
   for (guint i = 0; i < N_PLAN; i++)
     {
       g_autoptr(GUnixFDList) fds = plan_fds (&p, i);
@@ -303,13 +324,25 @@ run_async (gboolean read_ahead)
 static void
 test_async_read_ahead (void)
 {
-  run_async (TRUE);
+  run_async (TRUE, FALSE);
 }
 
 static void
 test_async_exact (void)
 {
-  run_async (FALSE);
+  run_async (FALSE, FALSE);
+}
+
+static void
+test_async_corked (void)
+{
+  run_async (TRUE, TRUE);
+}
+
+static void
+test_async_corked_exact (void)
+{
+  run_async (FALSE, TRUE);
 }
 
 /* ---- seqpacket -------------------------------------------------------- */
@@ -711,6 +744,8 @@ main (int    argc,
   g_test_add_func ("/sw/fds/sync/large-exact", test_sync_large_exact);
   g_test_add_func ("/sw/fds/async/read-ahead", test_async_read_ahead);
   g_test_add_func ("/sw/fds/async/exact", test_async_exact);
+  g_test_add_func ("/sw/fds/async/corked", test_async_corked);
+  g_test_add_func ("/sw/fds/async/corked-exact", test_async_corked_exact);
   g_test_add_func ("/sw/fds/seqpacket", test_seqpacket);
   g_test_add_func ("/sw/fds/plain-receive-closes", test_plain_receive_closes);
   g_test_add_func ("/sw/fds/close-with-queued-fds", test_close_with_queued_fds);
