@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <gio/gunixfdlist.h>
@@ -466,6 +467,70 @@ test_steal_closes_fds (void)
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
 }
 
+/* ---- lost fds (MSG_CTRUNC) -------------------------------------------- */
+
+/* The lowest descriptor number free: the next one the kernel gives. */
+static int
+lowest_free_fd (void)
+{
+  int fd = dup (0);
+
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  return fd;
+}
+
+/* The receiving process has room for one more descriptor only: the kernel
+ * installs what fits and reports MSG_CTRUNC. The message that lost fds
+ * fails, the ones that came are closed, the next message is fine. */
+static void
+test_lost_fds (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = bytes_of ("lost");
+  g_autoptr(GBytes) next = bytes_of ("next");
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  struct rlimit saved, tight;
+  guint baseline;
+
+  sw_test_socketpair (framing, &a, &b);
+  /* The thread's wake fd and buffers exist before the limit drops. */
+  g_assert_true (sw_connection_send_message (a, next, -1, NULL, &error));
+  got = sw_connection_receive_message (b, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&got, g_bytes_unref);
+  {
+    g_autoptr(GUnixFDList) many = fd_list_of (0, 10);
+
+    g_assert_true (sw_connection_send_message_with_fds (a, message, many, -1, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (sw_connection_send_message (a, next, -1, NULL, &error));
+  baseline = sw_test_count_open_fds ();
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  tight = saved;
+  /* Every number below the limit but the lowest free one is taken. */
+  tight.rlim_cur = (rlim_t) lowest_free_fd () + 1;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
+  got = sw_connection_receive_message_with_fds (b, &fds, -1, NULL, &error);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (got);
+  g_assert_null (fds);
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
+  g_clear_error (&error);
+  got = sw_connection_receive_message_with_fds (b, &fds, -1, NULL, &error);
+  g_assert_no_error (error);
+  assert_message (got, "next");
+  g_assert_cmpint (g_unix_fd_list_get_length (fds), ==, 0);
+}
+
 /* ---- refused ---------------------------------------------------------- */
 
 static void
@@ -751,6 +816,7 @@ main (int    argc,
   g_test_add_func ("/sw/fds/close-with-queued-fds", test_close_with_queued_fds);
   g_test_add_func ("/sw/fds/steal-closes-fds", test_steal_closes_fds);
   g_test_add_func ("/sw/fds/too-many", test_too_many_fds);
+  g_test_add_func ("/sw/fds/lost", test_lost_fds);
   g_test_add_func ("/sw/fds/not-supported", test_not_supported);
   g_test_add_func ("/sw/fds/handle/bad-input", test_handle_bad_input);
   g_test_add_func ("/sw/fds/handle/async", test_handle_async);
