@@ -516,6 +516,12 @@ test_lost_fds (void)
   tight = saved;
   /* Every number below the limit but the lowest free one is taken. */
   tight.rlim_cur = (rlim_t) lowest_free_fd () + 1;
+  /* Valgrind emulates the limit: the kernel never sees it lowered. */
+  if (g_strrstr (g_getenv ("LD_PRELOAD") ? g_getenv ("LD_PRELOAD") : "", "vgpreload") != NULL)
+    {
+      g_test_skip ("valgrind does not lower the kernel's descriptor limit");
+      return;
+    }
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
   got = sw_connection_receive_message_with_fds (b, &fds, -1, NULL, &error);
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
