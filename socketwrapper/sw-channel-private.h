@@ -56,6 +56,9 @@ typedef struct
   /* Fds received on a UNIX socket and not yet handed to the message they
    * belong to (SwFdBatch, sw-fds.c), oldest first. */
   GQueue   fd_batches;
+  /* Reads pass a control buffer and keep the fds that come: set for good
+   * by the first receive that asks for fds (sw-fds.c). */
+  gboolean collect_fds;
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept

@@ -76,9 +76,11 @@ sw_input_offset (const SwInput *in)
   return in->position - sw_input_available (in);
 }
 
-/* Every stream read of the receive operations: on AF_UNIX sockets with a
- * control buffer, so fds sent with a message are kept for it even when
- * a read-ahead brings them in before that message is asked for. */
+/* Every stream read of the receive operations. Once the connection was
+ * asked for fds, with a control buffer, so fds sent with a message are
+ * kept for it even when a read-ahead brings them in before that message
+ * is asked for; until then with read(), which costs less than recvmsg()
+ * and lets the kernel close any fds that come. */
 static inline SwIOStatus
 sw_channel_read (SwChannel     *channel,
                  guint8        *buffer,
@@ -89,7 +91,7 @@ sw_channel_read (SwChannel     *channel,
 {
   SwIOStatus status;
 
-  if (G_UNLIKELY (channel->transport.is_unix))
+  if (G_UNLIKELY (channel->input.collect_fds))
     return sw_fds_read_stream (channel, buffer, size, n_read, error);
   status = sw_transport_read (&channel->transport, buffer, size, n_read, cancellable, error);
   channel->input.position += *n_read;

@@ -570,7 +570,8 @@ receive_datagram_step (SwOperation   *op,
     }
 
   buffer = g_malloc (MAX (size, 1));
-  if (transport->is_unix)
+  /* A datagram is read whole: only a receive asking for fds needs them. */
+  if (op->with_fds)
     status = sw_fds_recv_datagram (transport, buffer, size, &n_read, &op->fds, &op->fds_lost, error);
   else
     status = sw_transport_recv_datagram (transport, buffer, size, &n_read, error);
@@ -1033,7 +1034,12 @@ sw_operation_validate (SwOperation  *op,
     sw_channel_sync_input (channel);
   else
     sw_channel_sync_output (channel);
-  return sw_operation_check (op, channel, error);
+  if (!sw_operation_check (op, channel, error))
+    return FALSE;
+  /* From the first receive that asks for fds on, every read keeps them. */
+  if (op->with_fds && sw_operation_is_receive (op))
+    channel->input.collect_fds = TRUE;
+  return TRUE;
 }
 
 gboolean

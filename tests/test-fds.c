@@ -346,10 +346,11 @@ test_async_corked_exact (void)
   run_async (FALSE, TRUE);
 }
 
-/* ---- seqpacket -------------------------------------------------------- */
+/* ---- datagrams -------------------------------------------------------- */
 
+/* Each datagram's fds belong to it. */
 static void
-test_seqpacket (void)
+run_datagrams (GSocketType type)
 {
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
@@ -357,8 +358,7 @@ test_seqpacket (void)
   Plan p;
 
   plan_init (&p, 0);
-  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_SEQPACKET, NULL,
-                                &a, &b, &error));
+  g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, type, NULL, &a, &b, &error));
   g_assert_no_error (error);
   send_all_thread (&(SendAll) { a, &p });
   for (guint i = 0; i < N_PLAN; i++)
@@ -373,20 +373,35 @@ test_seqpacket (void)
   plan_clear (&p);
 }
 
+static void
+test_seqpacket (void)
+{
+  run_datagrams (G_SOCKET_TYPE_SEQPACKET);
+}
+
+static void
+test_datagram (void)
+{
+  run_datagrams (G_SOCKET_TYPE_DATAGRAM);
+}
+
 /* ---- fds nobody asked for --------------------------------------------- */
 
-/* Sends "plain", then "with fds" carrying @n duplicates of a pipe end, and
- * returns the count of open fds once the sender's copies are closed. */
+/* Sends "lead", "plain", then "with fds" carrying @n duplicates of a pipe
+ * end, and returns the count of open fds once the sender's copies are
+ * closed. */
 static guint
-send_plain_then_fds (SwConnection *sender,
-                     guint         n)
+send_three (SwConnection *sender,
+            guint         n)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) lead = bytes_of ("lead");
   g_autoptr(GBytes) plain = bytes_of ("plain");
   g_autoptr(GBytes) with = bytes_of ("with fds");
   int fds[2];
 
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  g_assert_true (sw_connection_send_message (sender, lead, -1, NULL, &error));
   g_assert_true (sw_connection_send_message (sender, plain, -1, NULL, &error));
   {
     g_autoptr(GUnixFDList) list = fd_list_of (fds[1], n);
@@ -400,28 +415,61 @@ send_plain_then_fds (SwConnection *sender,
 }
 
 static void
+receive_expect (SwConnection *connection,
+                gboolean      with_fds,
+                const char   *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GBytes) message = NULL;
+
+  if (with_fds)
+    message = sw_connection_receive_message_with_fds (connection, &fds, -1, NULL, &error);
+  else
+    message = sw_connection_receive_message (connection, -1, NULL, &error);
+  g_assert_no_error (error);
+  assert_message (message, text);
+  if (with_fds)
+    g_assert_cmpint (g_unix_fd_list_get_length (fds), ==, 0);
+}
+
+/* Never asked for fds: plain reads, and the kernel closes what comes,
+ * although the read-ahead of the first receive reaches the fds. */
+static void
 test_plain_receive_closes (void)
 {
   g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) first = NULL;
-  g_autoptr(GBytes) second = NULL;
   guint baseline;
 
   sw_test_socketpair (framing, &a, &b);
-  baseline = send_plain_then_fds (a, 3);
+  baseline = send_three (a, 3);
+  receive_expect (b, FALSE, "lead");
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
+  receive_expect (b, FALSE, "plain");
+  receive_expect (b, FALSE, "with fds");
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
+}
 
-  /* With read-ahead, this read brings the fds in too... */
-  first = sw_connection_receive_message (b, -1, NULL, &error);
-  g_assert_no_error (error);
-  assert_message (first, "plain");
+/* Asked once: reads keep fds from then on; the read-ahead of that first
+ * receive brings them in, and a plain receive of their message closes
+ * them. */
+static void
+test_plain_receive_closes_kept (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  guint baseline;
+
+  sw_test_socketpair (framing, &a, &b);
+  baseline = send_three (a, 3);
+  receive_expect (b, TRUE, "lead");
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 3);
-  /* ...and receiving their message without asking closes them. */
-  second = sw_connection_receive_message (b, -1, NULL, &error);
-  g_assert_no_error (error);
-  assert_message (second, "with fds");
+  receive_expect (b, FALSE, "plain");
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 3);
+  receive_expect (b, FALSE, "with fds");
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
 }
 
@@ -432,13 +480,11 @@ test_close_with_queued_fds (void)
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) first = NULL;
   guint baseline;
 
   sw_test_socketpair (framing, &a, &b);
-  baseline = send_plain_then_fds (a, 2);
-  first = sw_connection_receive_message (b, -1, NULL, &error);
-  g_assert_no_error (error);
+  baseline = send_three (a, 2);
+  receive_expect (b, TRUE, "lead");
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 2);
   /* Closing b closes its socket and the two queued fds. */
   g_assert_true (sw_connection_close (b, NULL, &error));
@@ -453,17 +499,16 @@ test_steal_closes_fds (void)
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) first = NULL;
   g_autoptr(GBytes) stolen = NULL;
   guint baseline;
 
   sw_test_socketpair (framing, &a, &b);
-  baseline = send_plain_then_fds (a, 2);
-  first = sw_connection_receive_message (b, -1, NULL, &error);
-  g_assert_no_error (error);
+  baseline = send_three (a, 2);
+  receive_expect (b, TRUE, "lead");
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 2);
   stolen = sw_connection_steal_buffered_input (b, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (g_bytes_get_size (stolen), ==, 1 + strlen ("with fds"));
+  g_assert_cmpuint (g_bytes_get_size (stolen), ==, 2 + strlen ("plain") + strlen ("with fds"));
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
 }
 
@@ -702,6 +747,10 @@ test_handle_async (void)
 
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
   sw_test_socketpair (framing, &a, &b);
+  /* A plain receive comes first: without read-ahead it never reads into
+   * the handle's byte (with it, the handle's fd could be lost: the
+   * connection keeps fds only from its first receive asking for them). */
+  sw_connection_set_read_ahead (b, FALSE);
   g_assert_true (sw_connection_send_message (a, before, -1, NULL, &error));
   sw_multiprocessing_send_handle_async (a, fds[1], NULL, on_handle_sent, &sent);
   while (sent == 0)
@@ -818,7 +867,9 @@ main (int    argc,
   g_test_add_func ("/sw/fds/async/corked", test_async_corked);
   g_test_add_func ("/sw/fds/async/corked-exact", test_async_corked_exact);
   g_test_add_func ("/sw/fds/seqpacket", test_seqpacket);
+  g_test_add_func ("/sw/fds/datagram", test_datagram);
   g_test_add_func ("/sw/fds/plain-receive-closes", test_plain_receive_closes);
+  g_test_add_func ("/sw/fds/plain-receive-closes-kept", test_plain_receive_closes_kept);
   g_test_add_func ("/sw/fds/close-with-queued-fds", test_close_with_queued_fds);
   g_test_add_func ("/sw/fds/steal-closes-fds", test_steal_closes_fds);
   g_test_add_func ("/sw/fds/too-many", test_too_many_fds);
