@@ -154,6 +154,9 @@ sw_multiprocessing_send_handle_finish (SwConnection  *connection,
                                        GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, connection), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result,
+                                                  SW_TAG (sw_multiprocessing_send_handle_async)),
+                        FALSE);
 
   /* The async call returns the count of bytes written (1). */
   return g_task_propagate_int (G_TASK (result), error) > 0;

@@ -166,5 +166,31 @@ def handle_from_python():
     sw.close(None)
 
 
+@swtap.test
+def handle_from_python_after_a_message():
+    # Python sends a message, then the handle: receiving the message with
+    # receive_message_with_fds makes the connection keep fds from the
+    # start, so the read-ahead that reaches the handle's byte keeps it.
+    r, w = os.pipe()
+
+    def peer(conn):
+        conn.send_bytes(b'before')
+        multiprocessing.reduction.send_handle(conn, w, os.getpid())
+        conn.send_bytes(b'after')
+
+    sw, thread, errors = python_peer(peer)
+    thread.join()
+    equal(errors, [])
+    message, fds = sw.receive_message_with_fds(-1, None)
+    equal(message.get_data(), b'before')
+    equal(fds.get_length(), 0)
+    fd = Sw.multiprocessing_receive_handle(sw, None)
+    check(same_file(fd, w))
+    equal(sw.receive_message(-1, None).get_data(), b'after')
+    for x in (fd, r, w):
+        os.close(x)
+    sw.close(None)
+
+
 if __name__ == '__main__':
     swtap.run()
