@@ -387,33 +387,6 @@ test_datagram (void)
 
 /* ---- fds nobody asked for --------------------------------------------- */
 
-/* Sends "lead", "plain", then "with fds" carrying @n duplicates of a pipe
- * end, and returns the count of open fds once the sender's copies are
- * closed. */
-static guint
-send_three (SwConnection *sender,
-            guint         n)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) lead = bytes_of ("lead");
-  g_autoptr(GBytes) plain = bytes_of ("plain");
-  g_autoptr(GBytes) with = bytes_of ("with fds");
-  int fds[2];
-
-  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
-  g_assert_true (sw_connection_send_message (sender, lead, -1, NULL, &error));
-  g_assert_true (sw_connection_send_message (sender, plain, -1, NULL, &error));
-  {
-    g_autoptr(GUnixFDList) list = fd_list_of (fds[1], n);
-
-    g_assert_true (sw_connection_send_message_with_fds (sender, with, list, -1, NULL, &error));
-    g_assert_no_error (error);
-  }
-  close (fds[0]);
-  close (fds[1]);
-  return sw_test_count_open_fds ();
-}
-
 static void
 receive_expect (SwConnection *connection,
                 gboolean      with_fds,
@@ -433,40 +406,65 @@ receive_expect (SwConnection *connection,
     g_assert_cmpint (g_unix_fd_list_get_length (fds), ==, 0);
 }
 
-/* Never asked for fds: plain reads, and the kernel closes what comes,
- * although the read-ahead of the first receive reaches the fds. */
+/* A socketpair *@a → *@b carrying "lead", "plain", then "with fds" with @n
+ * duplicates of a pipe end; *@b has received "lead", asking for fds if
+ * @ask. Returns the count of open fds without the @n. With read-ahead,
+ * the read that brought "lead" reached the fds: they are queued if @ask
+ * (the connection keeps fds from then on), else closed by the kernel. */
+static guint
+three_messages (SwConnection **a,
+                SwConnection **b,
+                guint          n,
+                gboolean       ask)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) lead = bytes_of ("lead");
+  g_autoptr(GBytes) plain = bytes_of ("plain");
+  g_autoptr(GBytes) with = bytes_of ("with fds");
+  guint baseline;
+  int fds[2];
+
+  sw_test_socketpair (framing, a, b);
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  g_assert_true (sw_connection_send_message (*a, lead, -1, NULL, &error));
+  g_assert_true (sw_connection_send_message (*a, plain, -1, NULL, &error));
+  {
+    g_autoptr(GUnixFDList) list = fd_list_of (fds[1], n);
+
+    g_assert_true (sw_connection_send_message_with_fds (*a, with, list, -1, NULL, &error));
+    g_assert_no_error (error);
+  }
+  close (fds[0]);
+  close (fds[1]);
+  baseline = sw_test_count_open_fds ();
+  receive_expect (*b, ask, "lead");
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + (ask ? n : 0));
+  return baseline;
+}
+
+/* Never asked for fds: plain reads, and the kernel closes what comes. */
 static void
 test_plain_receive_closes (void)
 {
-  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
-  guint baseline;
+  guint baseline = three_messages (&a, &b, 3, FALSE);
 
-  sw_test_socketpair (framing, &a, &b);
-  baseline = send_three (a, 3);
-  receive_expect (b, FALSE, "lead");
-  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
   receive_expect (b, FALSE, "plain");
   receive_expect (b, FALSE, "with fds");
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
 }
 
-/* Asked once: reads keep fds from then on; the read-ahead of that first
- * receive brings them in, and a plain receive of their message closes
- * them. */
+/* Asked once: the fds stay queued until a plain receive of their message
+ * closes them. */
 static void
 test_plain_receive_closes_kept (void)
 {
-  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
-  guint baseline;
+  guint baseline = three_messages (&a, &b, 3, TRUE);
 
-  sw_test_socketpair (framing, &a, &b);
-  baseline = send_three (a, 3);
-  receive_expect (b, TRUE, "lead");
-  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 3);
   receive_expect (b, FALSE, "plain");
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 3);
   receive_expect (b, FALSE, "with fds");
@@ -476,16 +474,11 @@ test_plain_receive_closes_kept (void)
 static void
 test_close_with_queued_fds (void)
 {
-  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GError) error = NULL;
-  guint baseline;
+  guint baseline = three_messages (&a, &b, 2, TRUE);
 
-  sw_test_socketpair (framing, &a, &b);
-  baseline = send_three (a, 2);
-  receive_expect (b, TRUE, "lead");
-  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 2);
   /* Closing b closes its socket and the two queued fds. */
   g_assert_true (sw_connection_close (b, NULL, &error));
   g_assert_no_error (error);
@@ -495,17 +488,12 @@ test_close_with_queued_fds (void)
 static void
 test_steal_closes_fds (void)
 {
-  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) stolen = NULL;
-  guint baseline;
+  guint baseline = three_messages (&a, &b, 2, TRUE);
 
-  sw_test_socketpair (framing, &a, &b);
-  baseline = send_three (a, 2);
-  receive_expect (b, TRUE, "lead");
-  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 2);
   stolen = sw_connection_steal_buffered_input (b, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (stolen), ==, 2 + strlen ("plain") + strlen ("with fds"));
