@@ -448,6 +448,20 @@ async_call_enqueue (SwAsyncCall *call)
     }
 }
 
+static void
+start_async (SwConnection        *self,
+             SwOperation         *op,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             const char          *name,
+             gpointer             tag)
+{
+  async_call_enqueue (async_call_new (self, op, io_priority, cancellable, callback,
+                                      user_data, name, tag));
+}
+
 void
 sw_connection_start_async (SwConnection        *self,
                            SwOperation         *op,
@@ -458,8 +472,7 @@ sw_connection_start_async (SwConnection        *self,
                            const char          *name,
                            gpointer             tag)
 {
-  async_call_enqueue (async_call_new (self, op, io_priority, cancellable, callback,
-                                      user_data, name, tag));
+  start_async (self, op, io_priority, cancellable, callback, user_data, name, tag);
 }
 
 gboolean
@@ -611,8 +624,8 @@ sw_connection_send_message_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
   sw_operation_set_data (&op, message);
-  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
-                             "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_message_async", SW_TAG (sw_connection_send_message_async));
 }
 
 /**
@@ -668,8 +681,8 @@ sw_connection_receive_message_async (SwConnection        *self,
     g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sw_operation_init (&op, SW_OPERATION_RECEIVE_MESSAGE);
-  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
-                             "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_receive_message_async", SW_TAG (sw_connection_receive_message_async));
 }
 
 /**
@@ -728,8 +741,8 @@ sw_connection_send_bytes_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_BYTES);
   sw_operation_set_data (&op, data);
-  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
-                             "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_bytes_async", SW_TAG (sw_connection_send_bytes_async));
 }
 
 /**
@@ -791,8 +804,8 @@ sw_connection_receive_bytes_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_RECEIVE_BYTES);
   op.size = size;
-  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
-                             "sw_connection_receive_bytes_async", SW_TAG (sw_connection_receive_bytes_async));
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_receive_bytes_async", SW_TAG (sw_connection_receive_bytes_async));
 }
 
 /**
@@ -847,8 +860,8 @@ sw_connection_flush_async (SwConnection        *self,
     g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sw_operation_init (&op, SW_OPERATION_FLUSH);
-  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
-                             "sw_connection_flush_async", SW_TAG (sw_connection_flush_async));
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_flush_async", SW_TAG (sw_connection_flush_async));
 }
 
 /**
@@ -910,9 +923,9 @@ sw_connection_send_messages_async (SwConnection        *self,
 
   sw_operation_init (&op, SW_OPERATION_SEND_MESSAGE);
   sw_operation_set_messages (&op, messages, n_messages, TRUE);
-  sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
-                             "sw_connection_send_messages_async",
-                             SW_TAG (sw_connection_send_messages_async));
+  start_async (self, &op, io_priority, cancellable, callback, user_data,
+               "sw_connection_send_messages_async",
+               SW_TAG (sw_connection_send_messages_async));
 }
 
 /**
