@@ -3,6 +3,7 @@
 
 #include "sw-framing-private.h"
 #include "sw-transport-private.h"
+#include <gio/gunixfdlist.h>
 
 G_BEGIN_DECLS
 
@@ -48,6 +49,16 @@ typedef struct
   /* It reported while its framing scanned for its end: the report at
    * 100 % counts the whole frame, as those did (a delimiter included). */
   gboolean progress_scanned;
+
+  /* Bytes read from the transport so far: the stream offset just past the
+   * last byte read (into @data or @payload). */
+  guint64  position;
+  /* Fds received on a UNIX socket and not yet handed to the message they
+   * belong to (SwFdBatch, sw-fds.c), oldest first. */
+  GQueue   fd_batches;
+  /* Reads pass a control buffer and keep the fds that come: set for good
+   * by the first receive that asks for fds (sw-fds.c). */
+  gboolean collect_fds;
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept
@@ -61,6 +72,8 @@ typedef struct
   GBytes  *trailer;
   guint64  progress_next;   /* as in SwInput; 0: the frame reports nothing */
   guint64  progress_total;  /* the payload's size, kept once it is released */
+  /* Fds to attach to the frame's first write; dropped once it is done. */
+  GUnixFDList *fds;
 } SwOutFrame;
 
 /* The committed frames being written, in order. Owned by whoever holds the

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "sw-channel-private.h"
+#include "sw-fds-private.h"
 
 /* ---- channel ---------------------------------------------------------- */
 
@@ -49,6 +50,7 @@ sw_out_frame_clear (SwOutFrame *frame)
   g_clear_pointer (&frame->header_bytes, g_bytes_unref);
   g_clear_pointer (&frame->payload, g_bytes_unref);
   g_clear_pointer (&frame->trailer, g_bytes_unref);
+  g_clear_object (&frame->fds);
 }
 
 void
@@ -84,6 +86,7 @@ sw_channel_clear (SwChannel *channel)
 {
   sw_input_reset_frame (&channel->input);
   g_clear_pointer (&channel->input.data, g_free);
+  sw_fds_drop_all (&channel->input);
   sw_output_reset (&channel->output);
   g_clear_error (&channel->output.broken);
   g_clear_object (&channel->framing);
@@ -412,8 +415,7 @@ sw_input_fill (SwChannel     *channel,
   room = input_reserve (in, exact ? wanted : MAX (wanted, 4096));
   if (exact)
     room = MIN (room, wanted);
-  status = sw_transport_read (&channel->transport, in->data + in->end, room,
-                              &n_read, cancellable, error);
+  status = sw_channel_read (channel, in->data + in->end, room, &n_read, cancellable, error);
   in->end += n_read;
 
   if (in->start == in->end && in->data != NULL)
@@ -450,6 +452,8 @@ sw_channel_steal_input (SwChannel *channel)
   SwInput *in = &channel->input;
 
   sw_input_unwind (in);
+  /* The fds of the stolen bytes go with none of them. */
+  sw_fds_drop_all (in);
   if (sw_input_available (in) > 0)
     return sw_input_take (in, sw_input_available (in));
   input_release (in);

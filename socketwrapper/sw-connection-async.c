@@ -13,6 +13,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-connection-private.h"
+#include "sw-fds-private.h"
 #include "sw-init-private.h"
 #include "sw-transport-private.h"
 
@@ -104,6 +105,9 @@ async_call_return (SwAsyncCall *call,
 
   if (error != NULL)
     g_task_return_error (task, error);
+  else if (sw_operation_is_receive (&call->op) && call->op.with_fds)
+    g_task_return_pointer (task, sw_operation_steal_received (&call->op),
+                           (GDestroyNotify) sw_received_free);
   else if (sw_operation_is_receive (&call->op))
     g_task_return_pointer (task, g_steal_pointer (&call->op.result),
                            (GDestroyNotify) g_bytes_unref);
@@ -161,7 +165,9 @@ is_corkable_send (SwLockWaiter *waiter)
   if (waiter->evict == NULL)
     return FALSE;  /* a blocking thread */
   call = async_call_from_waiter (waiter);
+  /* Its fds must go with its own frame: it is not merged into a batch. */
   return call->op.kind == SW_OPERATION_SEND_MESSAGE
+         && call->op.fds == NULL
          && call->driver.cancellable == NULL
          && sw_operation_check (&call->op, call->driver.channel, NULL);
 }
@@ -454,6 +460,19 @@ start_async (SwConnection        *self,
 {
   async_call_enqueue (async_call_new (self, op, io_priority, cancellable, callback,
                                       user_data, name, tag));
+}
+
+void
+sw_connection_start_async (SwConnection        *self,
+                           SwOperation         *op,
+                           int                  io_priority,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data,
+                           const char          *name,
+                           gpointer             tag)
+{
+  start_async (self, op, io_priority, cancellable, callback, user_data, name, tag);
 }
 
 gboolean

@@ -27,6 +27,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-connection-private.h"
+#include "sw-fds-private.h"
 #include "sw-init-private.h"
 #include "sw-transport-private.h"
 
@@ -92,6 +93,9 @@ close_transport (SwConnection  *self,
    * as a stream's close may run user code. */
   g_mutex_lock (&self->closed_mutex);
   self->fds_released = TRUE;
+  /* Fds received with messages nobody took: both locks are sealed, no
+   * operation touches the input. */
+  sw_fds_drop_all (&self->channel.input);
   sw_transport_restore_fd_flags (transport);
   transport->in_fd = transport->out_fd = -1;
   transport->in_stream = NULL;

@@ -115,6 +115,25 @@ void         sw_connection_emit_closed     (SwConnection  *self,
 void         sw_connection_emit_error      (SwConnection  *self,
                                             const GError  *error);
 
+/* Runs @op with the sync driver under its direction's lock, then @after
+ * (may be NULL) on success; @op is left for the caller to clear. */
+gboolean     sw_connection_run_sync_then   (SwConnection  *self,
+                                            SwOperation   *op,
+                                            gint64         timeout_us,
+                                            GCancellable  *cancellable,
+                                            SwAfterFunc    after,
+                                            GError       **error);
+/* Starts @op (taken over) as an async call; a receive with @op->with_fds
+ * returns an SwReceived, other receives a GBytes. */
+void         sw_connection_start_async     (SwConnection        *self,
+                                            SwOperation         *op,
+                                            int                  io_priority,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data,
+                                            const char          *name,
+                                            gpointer             tag);
+
 /* The _finish of an async call tagged @tag (sw-connection-async.c). */
 gboolean     sw_connection_finish_boolean  (SwConnection  *self,
                                             GAsyncResult  *result,

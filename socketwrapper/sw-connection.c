@@ -152,13 +152,13 @@ sw_connection_lock_for (SwConnection *self,
 
 /* Runs @op with the sync driver, holding its direction's lock; then, on
  * success, @after, still holding it. */
-static gboolean
-run_sync_then (SwConnection  *self,
-               SwOperation   *op,
-               gint64         timeout_us,
-               GCancellable  *cancellable,
-               SwAfterFunc    after,
-               GError       **error)
+gboolean
+sw_connection_run_sync_then (SwConnection  *self,
+                             SwOperation   *op,
+                             gint64         timeout_us,
+                             GCancellable  *cancellable,
+                             SwAfterFunc    after,
+                             GError       **error)
 {
   gint64 deadline = sw_connection_deadline (timeout_us);
   SwCrossLock *lock = sw_connection_lock_for (self, op);
@@ -184,7 +184,7 @@ run_sync (SwConnection  *self,
           GCancellable  *cancellable,
           GError       **error)
 {
-  gboolean ok = run_sync_then (self, op, timeout_us, cancellable, NULL, error);
+  gboolean ok = sw_connection_run_sync_then (self, op, timeout_us, cancellable, NULL, error);
 
   sw_operation_clear (op);
   return ok;
@@ -200,7 +200,7 @@ run_sync_receive (SwConnection  *self,
 {
   GBytes *result = NULL;
 
-  if (run_sync_then (self, op, timeout_us, cancellable, NULL, error))
+  if (sw_connection_run_sync_then (self, op, timeout_us, cancellable, NULL, error))
     result = g_steal_pointer (&op->result);
   sw_operation_clear (op);
   return result;
@@ -1163,7 +1163,7 @@ sw_connection_shutdown_write (SwConnection  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   sw_operation_init (&op, SW_OPERATION_FLUSH);
-  ok = run_sync_then (self, &op, timeout_us, cancellable, sw_connection_shutdown_output, error);
+  ok = sw_connection_run_sync_then (self, &op, timeout_us, cancellable, sw_connection_shutdown_output, error);
   sw_operation_clear (&op);
   if (ok)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WRITABLE]);

@@ -301,4 +301,42 @@ SW_AVAILABLE_IN_ALL
 void          sw_connection_set_progress_threshold (SwConnection *self,
                                                     guint64       threshold);
 
+/* File descriptors with messages (sw-connection-fds.c). */
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_message_with_fds         (SwConnection        *self,
+                                                           GBytes              *message,
+                                                           GUnixFDList         *fds,
+                                                           gint64               timeout_us,
+                                                           GCancellable        *cancellable,
+                                                           GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_send_message_with_fds_async   (SwConnection        *self,
+                                                           GBytes              *message,
+                                                           GUnixFDList         *fds,
+                                                           int                  io_priority,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+gboolean      sw_connection_send_message_with_fds_finish  (SwConnection        *self,
+                                                           GAsyncResult        *result,
+                                                           GError             **error);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_receive_message_with_fds      (SwConnection        *self,
+                                                           GUnixFDList        **fds,
+                                                           gint64               timeout_us,
+                                                           GCancellable        *cancellable,
+                                                           GError             **error) G_GNUC_WARN_UNUSED_RESULT;
+SW_AVAILABLE_IN_ALL
+void          sw_connection_receive_message_with_fds_async  (SwConnection        *self,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+GBytes       *sw_connection_receive_message_with_fds_finish (SwConnection        *self,
+                                                             GAsyncResult        *result,
+                                                             GUnixFDList        **fds,
+                                                             GError             **error) G_GNUC_WARN_UNUSED_RESULT;
+
 G_END_DECLS

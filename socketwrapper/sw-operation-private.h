@@ -35,6 +35,13 @@ typedef struct
   GIOCondition    wait_for;     /* after SW_STEP_WOULD_BLOCK */
   gboolean        skipped;      /* receive: a frame over the limit was
                                  * dropped; the stream goes on */
+  /* fds: a send passes @fds with its frame (or bytes); a receive takes the
+   * fds that came with its result into @fds (closed by
+   * sw_operation_clear() unless the caller steals them). */
+  GUnixFDList    *fds;
+  gboolean        with_fds;     /* fds given or asked for: UNIX sockets only */
+  gboolean        fds_lost;     /* receive: some fds of the result were
+                                 * lost (MSG_CTRUNC) */
   /* Frames an interruption dropped, released by sw_operation_clear():
    * close() may interrupt an operation with a lock's mutex held, where no
    * GBytes free function may run. */

@@ -11,6 +11,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
 
+#include "sw-fds-private.h"
 #include "sw-operation-private.h"
 #include "sw-sync-wait-private.h"
 
@@ -225,9 +226,9 @@ read_direct_payload (SwOperation   *op,
                                                (guint64) in->payload_capacity);
           in->payload = g_realloc (in->payload, in->payload_capacity);
         }
-      status = sw_transport_read (&channel->transport, in->payload + in->payload_filled,
-                                  in->payload_capacity - in->payload_filled,
-                                  &n_read, cancellable, error);
+      status = sw_channel_read (channel, in->payload + in->payload_filled,
+                                in->payload_capacity - in->payload_filled,
+                                &n_read, cancellable, error);
       in->payload_filled += n_read;
       progress_step (channel, FALSE, &in->progress_next, in->payload_filled,
                      in->payload_length, channel->progress_from);
@@ -252,6 +253,7 @@ finish_frame (SwOperation *op,
   SwInput *in = &channel->input;
   guint64 total = in->progress_scanned ? input_frame_length (in) : in->payload_length;
   guint64 next = in->progress_next;
+  gsize frame_length = input_frame_length (in);
 
   if (in->payload != NULL)
     {
@@ -266,6 +268,12 @@ finish_frame (SwOperation *op,
       sw_input_consume (in, input_frame_length (in));
     }
   sw_input_reset_frame (in);
+  if (G_UNLIKELY (in->fd_batches.length > 0))
+    {
+      guint64 end = sw_input_offset (in);
+
+      sw_fds_claim (in, end - frame_length, end, &op->fds, &op->fds_lost);
+    }
   progress_finish (channel, FALSE, &next, total);
 }
 
@@ -482,6 +490,20 @@ receive_frame_step (SwOperation   *op,
 
 /* ---- receive raw bytes ------------------------------------------------ */
 
+/* Raw bytes just taken get the fds that came with them. */
+static SwStep
+take_bytes_fds (SwOperation *op,
+                SwInput     *in)
+{
+  if (G_UNLIKELY (in->fd_batches.length > 0))
+    {
+      guint64 end = sw_input_offset (in);
+
+      sw_fds_claim (in, end - g_bytes_get_size (op->result), end, &op->fds, &op->fds_lost);
+    }
+  return SW_STEP_DONE;
+}
+
 static SwStep
 receive_bytes_step (SwOperation   *op,
                     SwChannel     *channel,
@@ -505,12 +527,12 @@ receive_bytes_step (SwOperation   *op,
       if (!blind && available >= (gsize) op->size)
         {
           op->result = op->size == 0 ? g_bytes_new (NULL, 0) : sw_input_take (in, (gsize) op->size);
-          return SW_STEP_DONE;
+          return take_bytes_fds (op, in);
         }
       if (blind && available > 0)
         {
           op->result = sw_input_take (in, available);
-          return SW_STEP_DONE;
+          return take_bytes_fds (op, in);
         }
 
       /* A blind read takes the first chunk available, whatever its size. */
@@ -561,7 +583,11 @@ receive_datagram_step (SwOperation   *op,
     }
 
   buffer = g_malloc (MAX (size, 1));
-  status = sw_transport_recv_datagram (transport, buffer, size, &n_read, error);
+  /* A datagram is read whole: only a receive asking for fds needs them. */
+  if (op->with_fds)
+    status = sw_fds_recv_datagram (transport, buffer, size, &n_read, &op->fds, &op->fds_lost, error);
+  else
+    status = sw_transport_recv_datagram (transport, buffer, size, &n_read, error);
   if (status != SW_IO_DONE)
     {
       g_free (buffer);
@@ -647,12 +673,19 @@ output_writev (SwChannel     *channel,
   struct iovec vectors[SW_MAX_VECTORS];
   int n_vectors = 0;
   gsize skip = out->offset, n_written;
+  GUnixFDList *fds;
   SwIOStatus status;
 
   for (guint i = out->first; i < out->n_frames && n_vectors + 3 <= SW_MAX_VECTORS; i++)
     {
+      /* A frame with fds starts a write of its own and is all it carries
+       * (the binding rule at the top of sw-fds.c). */
+      if (G_UNLIKELY (out->frames[i].fds != NULL) && n_vectors > 0)
+        break;
       n_vectors += out_frame_vectors (&out->frames[i], skip, vectors + n_vectors);
       skip = 0;
+      if (G_UNLIKELY (out->frames[i].fds != NULL))
+        break;
     }
 
   /* A blocking stream write may be cancelled only before the frames'
@@ -660,10 +693,19 @@ output_writev (SwChannel     *channel,
   if (out->first > 0 || out->offset > 0)
     cancellable = NULL;
 
-  status = sw_transport_writev (&channel->transport, vectors, n_vectors,
-                                &n_written, cancellable, error);
+  fds = out->frames[out->first].fds;
+  if (G_UNLIKELY (fds != NULL))
+    status = sw_fds_sendmsg (&channel->transport, vectors, n_vectors, fds, &n_written, error);
+  else
+    status = sw_transport_writev (&channel->transport, vectors, n_vectors,
+                                  &n_written, cancellable, error);
   if (status == SW_IO_DONE)
-    output_advance (out, n_written);
+    {
+      /* Sent with the frame's first bytes; the rest goes without. */
+      if (fds != NULL && n_written > 0)
+        g_clear_object (&out->frames[out->first].fds);
+      output_advance (out, n_written);
+    }
   return status;
 }
 
@@ -695,11 +737,20 @@ output_send_datagram (SwChannel  *channel,
                       GError    **error)
 {
   SwOutput *out = &channel->output;
+  SwOutFrame *frame = &out->frames[out->first];
   gsize size;
-  const guint8 *data = g_bytes_get_data (out->frames[out->first].payload, &size);
+  const guint8 *data = g_bytes_get_data (frame->payload, &size);
   SwIOStatus status;
 
-  status = sw_transport_send_datagram (&channel->transport, data, size, error);
+  if (G_UNLIKELY (frame->fds != NULL))
+    {
+      struct iovec vector = { (guint8 *) data, size };
+      gsize sent;
+
+      status = sw_fds_sendmsg (&channel->transport, &vector, 1, frame->fds, &sent, error);
+    }
+  else
+    status = sw_transport_send_datagram (&channel->transport, data, size, error);
   if (status == SW_IO_DONE)
     {
       sw_out_frame_clear (&out->frames[out->first]);
@@ -818,6 +869,8 @@ output_start_frames (SwOperation  *op,
         sw_output_reset (out);
         return FALSE;
       }
+  if (op->fds != NULL && out->n_frames > 0)
+    out->frames[0].fds = g_object_ref (op->fds);
   out->active = TRUE;
   return TRUE;
 }
@@ -869,9 +922,15 @@ send_bytes_step (SwOperation   *op,
     {
       struct iovec vector = { (guint8 *) data + op->written, size - op->written };
       gsize n_written;
+      SwIOStatus status;
 
-      switch (sw_transport_writev (&channel->transport, &vector, 1, &n_written,
-                                   cancellable, error))
+      /* Fds go with the first bytes written. */
+      if (G_UNLIKELY (op->fds != NULL && op->written == 0))
+        status = sw_fds_sendmsg (&channel->transport, &vector, 1, op->fds, &n_written, error);
+      else
+        status = sw_transport_writev (&channel->transport, &vector, 1, &n_written,
+                                      cancellable, error);
+      switch (status)
         {
         case SW_IO_DONE:
           op->written += n_written;
@@ -961,6 +1020,7 @@ sw_operation_clear (SwOperation *op)
     }
   g_clear_pointer (&op->data, g_bytes_unref);
   g_clear_pointer (&op->result, g_bytes_unref);
+  g_clear_object (&op->fds);
 }
 
 gboolean
@@ -987,7 +1047,12 @@ sw_operation_validate (SwOperation  *op,
     sw_channel_sync_input (channel);
   else
     sw_channel_sync_output (channel);
-  return sw_operation_check (op, channel, error);
+  if (!sw_operation_check (op, channel, error))
+    return FALSE;
+  /* From the first receive that asks for fds on, every read keeps them. */
+  if (op->with_fds && sw_operation_is_receive (op))
+    channel->input.collect_fds = TRUE;
+  return TRUE;
 }
 
 gboolean
@@ -1020,6 +1085,12 @@ sw_operation_check (const SwOperation  *op,
                              "this connection has none"));
       return FALSE;
     }
+  if (op->with_fds && !transport->is_unix)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("File descriptors can only be passed on UNIX domain sockets"));
+      return FALSE;
+    }
   if (datagram && transport->socket_type == SOCK_SEQPACKET && has_empty_message (op))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -1028,6 +1099,24 @@ sw_operation_check (const SwOperation  *op,
       return FALSE;
     }
   return TRUE;
+}
+
+/* A receive that asked for fds fails when some of its message's fds were
+ * lost; the message is consumed (and its other fds closed). */
+static inline SwStep
+check_fds_lost (SwOperation  *op,
+                SwStep        step,
+                GError      **error)
+{
+  if (G_LIKELY (!op->fds_lost) || step != SW_STEP_DONE || !op->with_fds)
+    return step;
+  g_clear_pointer (&op->result, g_bytes_unref);
+  g_clear_object (&op->fds);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("File descriptors sent with the message were lost (too many "
+                         "for the control buffer, or no descriptor left in this "
+                         "process); the message was dropped"));
+  return SW_STEP_ERROR;
 }
 
 SwStep
@@ -1045,12 +1134,12 @@ sw_operation_step (SwOperation   *op,
     {
     case SW_OPERATION_RECEIVE_MESSAGE:
       if (datagram)
-        return receive_datagram_step (op, channel, error);
-      return receive_frame_step (op, channel, cancellable, error);
+        return check_fds_lost (op, receive_datagram_step (op, channel, error), error);
+      return check_fds_lost (op, receive_frame_step (op, channel, cancellable, error), error);
     case SW_OPERATION_RECEIVE_BYTES:
       if (datagram)
-        return receive_datagram_step (op, channel, error);
-      return receive_bytes_step (op, channel, cancellable, error);
+        return check_fds_lost (op, receive_datagram_step (op, channel, error), error);
+      return check_fds_lost (op, receive_bytes_step (op, channel, cancellable, error), error);
     case SW_OPERATION_SEND_MESSAGE:
       return send_frames_step (op, channel, cancellable, error);
     case SW_OPERATION_SEND_BYTES:

@@ -16,6 +16,7 @@ typedef struct
   int            out_fd;         /* -1 likewise for writes */
   gboolean       is_socket;      /* in_fd == out_fd is a socket */
   int            socket_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+  gboolean       is_unix;        /* an AF_UNIX socket: fds may travel */
   GInputStream  *in_stream;      /* fd-less input, or NULL */
   GOutputStream *out_stream;     /* fd-less output, or NULL */
   /* Fds switched to non-blocking that the connection did not create, with

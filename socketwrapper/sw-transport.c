@@ -531,6 +531,7 @@ sw_transport_init_from_socket (SwTransport *transport,
   transport->in_fd = fd;
   transport->out_fd = fd;
   transport->is_socket = TRUE;
+  transport->is_unix = g_socket_get_family (socket) == G_SOCKET_FAMILY_UNIX;
   switch (g_socket_get_socket_type (socket))
     {
     case G_SOCKET_TYPE_DATAGRAM:
