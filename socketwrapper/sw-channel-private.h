@@ -56,8 +56,8 @@ typedef struct
   /* Fds received on a UNIX socket and not yet handed to the message they
    * belong to (SwFdBatch, sw-fds.c), oldest first. */
   GQueue   fd_batches;
-  /* Reads pass a control buffer and keep the fds that come: set for good
-   * by the first receive that asks for fds (sw-fds.c). */
+  /* Stream reads pass a control buffer and keep the fds that come: set
+   * at construction on UNIX stream sockets (sw-fds.c). */
   gboolean collect_fds;
 } SwInput;
 

@@ -178,15 +178,10 @@ sw_connection_send_message_with_fds_finish (SwConnection  *self,
  * connection closes or [method@Sw.Connection.steal_buffered_input] takes
  * the bytes they came with.
  *
- * A connection starts keeping descriptors at its first receive that asks
- * for them (this call with @fds set, its async form, or
- * [func@Sw.multiprocessing_receive_handle]); until then its reads are
- * plain reads, which cost less, and the kernel closes descriptors that
- * arrive. With [property@Sw.Connection:read-ahead] on, a plain receive
- * made before that first call may read the start of the next message and
- * so lose that message's descriptors: on a connection that carries
- * descriptors, ask for them from the first receive on (or turn read-ahead
- * off, which never reads into the next message).
+ * Every read of a UNIX stream socket keeps the descriptors that come with
+ * it for the message they belong to, so a plain receive whose read-ahead
+ * reaches into a later message never takes or loses that message's
+ * descriptors: plain receives and this call mix freely.
  *
  * Errors, and the connection's state after them:
  *

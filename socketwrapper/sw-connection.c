@@ -291,6 +291,12 @@ sw_connection_constructed (GObject *object)
   else
     sw_transport_init_from_streams (transport, self->input_stream, self->output_stream);
 
+  /* On a UNIX stream socket every read keeps the fds that come with it,
+   * so a message's fds are never lost to an earlier receive that read
+   * ahead without asking for fds (sw-fds.c). */
+  transport = &self->channel.transport;
+  self->channel.input.collect_fds = transport->is_unix && !sw_transport_is_datagram (transport);
+
   if (self->socket != NULL)
     self->fd = g_socket_get_fd (self->socket);
   else

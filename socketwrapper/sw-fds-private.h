@@ -76,11 +76,10 @@ sw_input_offset (const SwInput *in)
   return in->position - sw_input_available (in);
 }
 
-/* Every stream read of the receive operations. Once the connection was
- * asked for fds, with a control buffer, so fds sent with a message are
- * kept for it even when a read-ahead brings them in before that message
- * is asked for; until then with read(), which costs less than recvmsg()
- * and lets the kernel close any fds that come. */
+/* Every stream read of the receive operations. On a UNIX socket with a
+ * control buffer, so fds sent with a message are kept for it even when a
+ * read-ahead brings them in before that message is asked for; elsewhere
+ * a plain read. */
 static inline SwIOStatus
 sw_channel_read (SwChannel     *channel,
                  guint8        *buffer,

@@ -21,20 +21,19 @@
  * batches with start < at <= end. Earlier batches (bytes that were
  * skipped, stolen or read raw) are closed. A datagram's fds belong to it.
  *
- * When reads collect fds: recvmsg() costs measurably more than read() (a
- * msghdr and iovec to import: about 130 ns a call here, 7 % of a 16-byte
- * write and read), so a connection reads with read() until the first
- * receive that asks for fds (SwInput.collect_fds); fds that arrive
- * meanwhile are closed by the kernel (read() passes no control buffer).
- * From then on every stream read passes a control buffer, so no fd is
- * dropped before the message it belongs to is asked for, even when a
- * read-ahead brings it in early; fds of a message that a caller receives
- * without asking for them are closed with the operation (MSG_CMSG_CLOEXEC:
- * never inherited meanwhile). Without read-ahead a read never reaches
- * into the next message, so a plain receive never takes its fds either
- * way; with read-ahead, a plain receive made before the first one that
- * asks can (the documented limit). A datagram is read whole, so only a
- * receive asking for fds passes a control buffer there. */
+ * When reads collect fds: every read of a UNIX stream socket passes a
+ * control buffer (SwInput.collect_fds, set at construction), so no fd is
+ * dropped before the message it belongs to is asked for, even when the
+ * read-ahead of a plain receive brings it in early. recvmsg() costs a
+ * little more than read() (about 130 ns a call here, 7 % of a 16-byte
+ * write and read without read-ahead; with read-ahead one read serves
+ * many messages); reading with read() until a receive asks for fds would
+ * save that, but the kernel closes the fds that reach a read(), so an
+ * earlier plain receive could silently lose a later message's fds. Fds of
+ * a message that a caller receives without asking for them are closed
+ * with the operation (MSG_CMSG_CLOEXEC: never inherited meanwhile). A
+ * datagram is read whole, so only a receive asking for fds passes a
+ * control buffer there. */
 #include "config.h"
 
 #include <errno.h>

@@ -1049,9 +1049,6 @@ sw_operation_validate (SwOperation  *op,
     sw_channel_sync_output (channel);
   if (!sw_operation_check (op, channel, error))
     return FALSE;
-  /* From the first receive that asks for fds on, every read keeps them. */
-  if (op->with_fds && sw_operation_is_receive (op))
-    channel->input.collect_fds = TRUE;
   return TRUE;
 }
 

@@ -409,8 +409,8 @@ receive_expect (SwConnection *connection,
 /* A socketpair *@a → *@b carrying "lead", "plain", then "with fds" with @n
  * duplicates of a pipe end; *@b has received "lead", asking for fds if
  * @ask. Returns the count of open fds without the @n. With read-ahead,
- * the read that brought "lead" reached the fds: they are queued if @ask
- * (the connection keeps fds from then on), else closed by the kernel. */
+ * the read that brought "lead" reached the fds: they are queued for their
+ * message whether or not "lead" was asked for with fds. */
 static guint
 three_messages (SwConnection **a,
                 SwConnection **b,
@@ -439,11 +439,12 @@ three_messages (SwConnection **a,
   close (fds[1]);
   baseline = sw_test_count_open_fds ();
   receive_expect (*b, ask, "lead");
-  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + (ask ? n : 0));
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + n);
   return baseline;
 }
 
-/* Never asked for fds: plain reads, and the kernel closes what comes. */
+/* Never asked for fds: they stay queued until a plain receive of their
+ * message closes them. */
 static void
 test_plain_receive_closes (void)
 {
@@ -452,22 +453,29 @@ test_plain_receive_closes (void)
   guint baseline = three_messages (&a, &b, 3, FALSE);
 
   receive_expect (b, FALSE, "plain");
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 3);
   receive_expect (b, FALSE, "with fds");
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
 }
 
-/* Asked once: the fds stay queued until a plain receive of their message
- * closes them. */
+/* Plain receives that read ahead into a message with fds leave its fds
+ * for it: the first receive that asks for fds gets them all. */
 static void
-test_plain_receive_closes_kept (void)
+test_plain_receives_then_ask (void)
 {
   g_autoptr(SwConnection) a = NULL;
   g_autoptr(SwConnection) b = NULL;
-  guint baseline = three_messages (&a, &b, 3, TRUE);
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GError) error = NULL;
+  guint baseline = three_messages (&a, &b, 3, FALSE);
 
   receive_expect (b, FALSE, "plain");
-  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline + 3);
-  receive_expect (b, FALSE, "with fds");
+  message = sw_connection_receive_message_with_fds (b, &fds, -1, NULL, &error);
+  g_assert_no_error (error);
+  assert_message (message, "with fds");
+  g_assert_cmpint (g_unix_fd_list_get_length (fds), ==, 3);
+  g_clear_object (&fds);
   g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
 }
 
@@ -735,9 +743,8 @@ test_handle_async (void)
 
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
   sw_test_socketpair (framing, &a, &b);
-  /* A plain receive comes first: without read-ahead it never reads into
-   * the handle's byte (with it, the handle's fd could be lost: the
-   * connection keeps fds only from its first receive asking for them). */
+  /* A plain receive comes first, exact: it never reads into the handle's
+   * byte (test_plain_receives_then_ask covers read-ahead). */
   sw_connection_set_read_ahead (b, FALSE);
   g_assert_true (sw_connection_send_message (a, before, -1, NULL, &error));
   sw_multiprocessing_send_handle_async (a, fds[1], NULL, on_handle_sent, &sent);
@@ -857,7 +864,7 @@ main (int    argc,
   g_test_add_func ("/sw/fds/seqpacket", test_seqpacket);
   g_test_add_func ("/sw/fds/datagram", test_datagram);
   g_test_add_func ("/sw/fds/plain-receive-closes", test_plain_receive_closes);
-  g_test_add_func ("/sw/fds/plain-receive-closes-kept", test_plain_receive_closes_kept);
+  g_test_add_func ("/sw/fds/plain-receives-then-ask", test_plain_receives_then_ask);
   g_test_add_func ("/sw/fds/close-with-queued-fds", test_close_with_queued_fds);
   g_test_add_func ("/sw/fds/steal-closes-fds", test_steal_closes_fds);
   g_test_add_func ("/sw/fds/too-many", test_too_many_fds);
