@@ -294,7 +294,9 @@ connect_socket (GTask               *task,
       g_socket_client_set_tls (client, TRUE);
       if (tls->ca_file != NULL)
         {
-          g_autoptr(GTlsDatabase) database = g_tls_file_database_new (tls->ca_file, error);
+          /* GTlsFileDatabase takes only absolute paths. */
+          g_autofree char *path = g_canonicalize_filename (tls->ca_file, NULL);
+          g_autoptr(GTlsDatabase) database = g_tls_file_database_new (path, error);
 
           if (database == NULL)
             return FALSE;

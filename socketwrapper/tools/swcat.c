@@ -193,17 +193,20 @@ on_receive_progress (SwConnection *connection,
 
 static void shut_down (Swcat *self);
 
-/* The peer ended the stream cleanly: ours ends too before the connection
- * goes, so that a TLS peer gets its close_notify rather than a torn
- * connection, even when standard input has more. */
+/* The peer ended its stream cleanly. The connection is over once ours
+ * has ended too: standard input is sent to its end, so nothing is lost
+ * when a peer has nothing to say, except when it is a terminal, whose
+ * user would otherwise have to end it by hand. The stream then ends at
+ * once, so that a TLS peer gets its close_notify rather than a torn
+ * connection. */
 static void
 end_stream (Swcat *self)
 {
   self->peer_ended = TRUE;
-  if (self->write_state == WRITE_OPEN)
-    shut_down (self);
-  else if (self->write_state == WRITE_DONE)
+  if (self->write_state == WRITE_DONE)
     end_connection (self, SWCAT_EXIT_OK, NULL);
+  else if (self->write_state == WRITE_OPEN && isatty (STDIN_FILENO))
+    shut_down (self);
 }
 
 static void
