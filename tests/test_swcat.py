@@ -509,6 +509,21 @@ def connection_refused_exits_1():
     one_error_line(err, '.')
 
 
+@test
+def standard_output_that_takes_no_more_exits_1():
+    r, w = os.pipe()
+    os.close(r)
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(varint_frame(b'nobody reads this'))
+        process = subprocess.Popen([SWCAT, f'fd:{b.fileno()}'], stdin=subprocess.PIPE, stdout=w,
+                                   stderr=subprocess.PIPE, pass_fds=[b.fileno()])
+        os.close(w)
+        _, err = process.communicate(timeout=WATCHDOG)
+    equal(process.returncode, 1, err)
+    one_error_line(err.decode(), 'standard output: Broken pipe')
+
+
 def read_terminal(master):
     """What a pty's master reads until its slave side is closed."""
     data = b''

@@ -29,15 +29,12 @@ static const Kind kinds[] = {
 
 #define LISTEN_PREFIX "listen:"
 
-static gboolean
-bad_address (GError    **error,
-             const char *format,
-             ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-bad_address (GError    **error,
-             const char *format,
-             ...)
+/* A usage error: %G_IO_ERROR_INVALID_ARGUMENT with a one-line message.
+ * Returns FALSE. */
+gboolean
+swcat_usage_error (GError    **error,
+                   const char *format,
+                   ...)
 {
   g_autofree char *message = NULL;
   va_list args;
@@ -63,7 +60,7 @@ parse_host_port (const char    *text,
   guint64 port;
 
   if (colon == NULL || colon == text)
-    return bad_address (error, _("Address “%s” needs HOST:PORT"), whole);
+    return swcat_usage_error (error, _("Address “%s” needs HOST:PORT"), whole);
   host = g_strndup (text, colon - text);
   if (host[0] == '[' && g_str_has_suffix (host, "]"))
     {
@@ -74,7 +71,7 @@ parse_host_port (const char    *text,
     }
   if (host[0] == '\0' ||
       !g_ascii_string_to_unsigned (colon + 1, 10, listen ? 0 : 1, G_MAXUINT16, &port, NULL))
-    return bad_address (error, _("Address “%s” needs a host and a port from %d to 65535"),
+    return swcat_usage_error (error, _("Address “%s” needs a host and a port from %d to 65535"),
                         whole, listen ? 0 : 1);
   address->name = g_steal_pointer (&host);
   address->port = port;
@@ -94,14 +91,14 @@ parse_command (const char    *text,
   g_autoptr(GError) local_error = NULL;
 
   if (*text != '\0' && !g_shell_parse_argv (text, NULL, &words, &local_error))
-    return bad_address (error, _("Cannot split the command of exec: %s"), local_error->message);
+    return swcat_usage_error (error, _("Cannot split the command of exec: %s"), local_error->message);
   if (words != NULL)
     g_strv_builder_addv (builder, (const char **) words);
   if (extra_args != NULL)
     g_strv_builder_addv (builder, (const char **) extra_args);
   address->argv = g_strv_builder_end (builder);
   if (address->argv[0] == NULL)
-    return bad_address (error, _("exec: needs a command"));
+    return swcat_usage_error (error, _("exec: needs a command"));
   return TRUE;
 }
 
@@ -119,7 +116,7 @@ parse_value (const char    *value,
     case SWCAT_ADDRESS_UNIX:
     case SWCAT_ADDRESS_ABSTRACT:
       if (*value == '\0')
-        return bad_address (error, _("Address “%s” needs a name after the colon"), whole);
+        return swcat_usage_error (error, _("Address “%s” needs a name after the colon"), whole);
       address->name = g_strdup (value);
       return TRUE;
     case SWCAT_ADDRESS_TCP:
@@ -128,7 +125,7 @@ parse_value (const char    *value,
     case SWCAT_ADDRESS_FD:
       /* 0, 1 and 2 carry the text of the messages. */
       if (!g_ascii_string_to_unsigned (value, 10, 3, G_MAXINT, &fd, NULL))
-        return bad_address (error, _("Address “%s” needs a descriptor number of 3 or more"), whole);
+        return swcat_usage_error (error, _("Address “%s” needs a descriptor number of 3 or more"), whole);
       address->fd = fd;
       return TRUE;
     case SWCAT_ADDRESS_EXEC:
@@ -165,12 +162,12 @@ swcat_address_parse (const char     *text,
     if (g_str_has_prefix (rest, kinds[i].prefix))
       kind = &kinds[i];
   if (kind == NULL)
-    return bad_address (error, _("Unknown address “%s”: expected unix:, abstract:, tcp:, tls:, fd:, exec: or listen:"),
+    return swcat_usage_error (error, _("Unknown address “%s”: expected unix:, abstract:, tcp:, tls:, fd:, exec: or listen:"),
                         text);
   if (address->listen && !kind->can_listen)
-    return bad_address (error, _("Cannot listen on “%s”: listen: takes unix:, abstract:, tcp: or tls:"), text);
+    return swcat_usage_error (error, _("Cannot listen on “%s”: listen: takes unix:, abstract:, tcp: or tls:"), text);
   if (kind->kind != SWCAT_ADDRESS_EXEC && extra_args != NULL && extra_args[0] != NULL)
-    return bad_address (error, _("Unexpected argument “%s” after the address"), extra_args[0]);
+    return swcat_usage_error (error, _("Unexpected argument “%s” after the address"), extra_args[0]);
   address->kind = kind->kind;
   return parse_value (rest + strlen (kind->prefix), text, extra_args, address, error);
 }

@@ -198,7 +198,7 @@ print_record (const void  *data,
     {
       int saved_errno = errno;
 
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    _("Cannot write to standard output: %s"), g_strerror (saved_errno));
       return FALSE;
     }
@@ -206,7 +206,8 @@ print_record (const void  *data,
 }
 
 /* Prints @message as the format says: a line of JSON text for a value,
- * the escaped or raw bytes otherwise. */
+ * the escaped or raw bytes otherwise. A message the codecs cannot convert
+ * fails with their G_IO_ERROR, standard output with a G_FILE_ERROR. */
 gboolean
 swcat_format_print (const SwcatFormat  *format,
                     GBytes             *message,

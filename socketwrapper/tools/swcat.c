@@ -232,8 +232,7 @@ on_received (GObject      *source,
     {
       /* A message that does not decode ends only this connection; a
        * standard output that takes no more ends everything. */
-      if (error->domain == G_IO_ERROR && error->code != G_IO_ERROR_INVALID_DATA &&
-          error->code != G_IO_ERROR_MESSAGE_TOO_LARGE && error->code != G_IO_ERROR_INVALID_ARGUMENT)
+      if (error->domain == G_FILE_ERROR)
         finish (self, SWCAT_EXIT_ERROR, error);
       else
         end_connection (self, SWCAT_EXIT_ERROR, error);
@@ -533,26 +532,6 @@ check_options (Swcat *self)
      "1 on an error, 2 on a bad option or address, 3 on --timeout.\n" \
      "See swcat(1) for the text formats and examples.")
 
-static gboolean
-bad_usage (GError    **error,
-           const char *format,
-           ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-bad_usage (GError    **error,
-           const char *format,
-           ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, message);
-  return FALSE;
-}
-
 /* Parses the command line into @self; returns FALSE with a one-line
  * message in @error for any usage error. */
 static gboolean
@@ -614,7 +593,7 @@ parse_command_line (Swcat     *self,
   if (command < argc)
     {
       if (rest[0] != NULL)
-        return bad_usage (error, _("Unexpected argument “%s” before the address"), rest[0]);
+        return swcat_usage_error (error, _("Unexpected argument “%s” before the address"), rest[0]);
       address = argv[command];
       extra = argv + command + 1;
     }
@@ -624,14 +603,14 @@ parse_command_line (Swcat     *self,
       extra = rest + 1;
     }
   if (address == NULL)
-    return bad_usage (error, _("Missing ADDRESS (see swcat --help)"));
+    return swcat_usage_error (error, _("Missing ADDRESS (see swcat --help)"));
   if (!swcat_address_parse (address, extra, &self->address, error) ||
       !(self->framing = framing_for_name (framing, error)) ||
       !codec_for_name (codec, &self->format.codec, error))
     return FALSE;
   problem = check_options (self);
   if (problem != NULL)
-    return bad_usage (error, "%s", problem);
+    return swcat_usage_error (error, "%s", problem);
   return TRUE;
 }
 

@@ -44,6 +44,9 @@ typedef struct
   char *certificate_file;
 } SwcatTls;
 
+gboolean swcat_usage_error   (GError        **error,
+                              const char     *format,
+                              ...) G_GNUC_PRINTF (2, 3);
 gboolean swcat_address_parse (const char     *text,
                               char          **extra_args,
                               SwcatAddress   *address,
