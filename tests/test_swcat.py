@@ -17,6 +17,7 @@ import os
 import pty
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -522,6 +523,45 @@ def standard_output_that_takes_no_more_exits_1():
         _, err = process.communicate(timeout=WATCHDOG)
     equal(process.returncode, 1, err)
     one_error_line(err.decode(), 'standard output: Broken pipe')
+
+
+@test
+def sigterm_removes_the_socket_file():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 's')
+        server = Swcat('--keep-listening', f'listen:unix:{path}')
+        server.wait_listening()
+        check(os.path.exists(path), 'no socket file')
+        server.process.send_signal(signal.SIGTERM)
+        status, out, err = server.finish()
+        equal(status, 128 + signal.SIGTERM, err)
+        check(not os.path.exists(path), 'the socket file is left behind')
+
+
+def serve_one_message(server):
+    conn, _ = server.accept()
+    with conn:
+        conn.sendall(varint_frame(b'to swcat'))
+        # swcat's input is empty: it ends its stream at once.
+        equal(conn.recv(100), b'')
+    server.close()
+
+
+@test
+def closed_standard_input_is_not_taken_by_the_connection():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 's')
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path)
+        server.listen()
+        peer = Peer(serve_one_message, server)
+        peer.start()
+        process = subprocess.Popen([SWCAT, f'unix:{path}'], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, preexec_fn=lambda: os.close(0))
+        out, err = process.communicate(timeout=WATCHDOG)
+        peer.join_checked()
+    succeeded(process.returncode, err)
+    equal(out, b'to swcat\n')
 
 
 def read_terminal(master):

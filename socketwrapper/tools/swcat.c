@@ -9,12 +9,15 @@
  * peer ends the stream. The manual is docs/swcat.md. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <locale.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 
 #include "swcat.h"
@@ -631,13 +634,49 @@ swcat_clear (Swcat *self)
   g_clear_pointer (&self->loop, g_main_loop_unref);
 }
 
+/* SIGINT and SIGTERM end swcat through the main loop, so that the socket
+ * file of listen:unix: goes too; the status is the shell's 128 + signal. */
+static void
+end_by_signal (Swcat *self,
+               int    signal_number)
+{
+  finish (self, 128 + signal_number, NULL);
+}
+
+static gboolean
+on_sigint (gpointer user_data)
+{
+  end_by_signal (user_data, SIGINT);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigterm (gpointer user_data)
+{
+  end_by_signal (user_data, SIGTERM);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A descriptor 0, 1 or 2 that is closed would be taken by the first
+ * socket swcat opens, which would then read its own connection as its
+ * input: they are opened on /dev/null first. */
+static void
+open_standard_descriptors (void)
+{
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl (fd, F_GETFD) < 0 && open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+      exit (SWCAT_EXIT_ERROR);
+}
+
 int
 main (int    argc,
       char **argv)
 {
   Swcat self = { 0, };
   g_autoptr(GError) error = NULL;
+  guint signal_ids[2];
 
+  open_standard_descriptors ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
@@ -657,6 +696,8 @@ main (int    argc,
   self.outgoing = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   swcat_splitter_init (&self.splitter);
 
+  signal_ids[0] = g_unix_signal_add (SIGINT, on_sigint, &self);
+  signal_ids[1] = g_unix_signal_add (SIGTERM, on_sigterm, &self);
   restart_timeout (&self);
   if (self.address.listen)
     {
@@ -675,6 +716,8 @@ main (int    argc,
   /* The connection is left to the end of the process, which closes its
    * descriptors: a close here would wait to finish a message the peer may
    * never read. */
+  g_source_remove (signal_ids[0]);
+  g_source_remove (signal_ids[1]);
   swcat_clear (&self);
   return self.status;
 }
