@@ -22,7 +22,8 @@ def escape(text):
     """Escapes roff's special characters in plain text."""
     text = text.replace('\\', '\\e')
     text = text.replace('-', '\\-')
-    return text
+    # Plain ASCII input, so troff needs no preconv(1).
+    return ''.join(c if ord(c) < 128 else f'\\[u{ord(c):04X}]' for c in text)
 
 
 def inline(text):
@@ -111,7 +112,7 @@ def convert(source, name, section, version):
                 while i < len(lines) and not lines[i].strip():
                     i += 1
                 if i < len(lines):
-                    out.append(line(inline(lines[i]).replace(' — ', ' \\- ', 1)))
+                    out.append(line(inline(lines[i].replace(' — ', ' - ', 1))))
                     i += 1
         elif text.startswith('# '):
             flush()
