@@ -506,16 +506,40 @@ codec_for_name (const char  *name,
   return *codec != NULL;
 }
 
+static gboolean
+parse_count (const char  *text,
+             gint64      *count,
+             GError     **error)
+{
+  guint64 n;
+
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &n, NULL))
+    return swcat_usage_error (error, _("--count needs a whole number of 1 or more, not “%s”"), text);
+  *count = n;
+  return TRUE;
+}
+
+/* A number of seconds above 0 that a GLib timeout in milliseconds holds. */
+static gboolean
+parse_timeout (const char  *text,
+               double      *timeout,
+               GError     **error)
+{
+  char *end;
+  double seconds = g_ascii_strtod (text, &end);
+
+  if (end == text || *end != '\0' || !(seconds > 0) || seconds > G_MAXUINT / 1000)
+    return swcat_usage_error (error, _("--timeout needs a number of seconds above 0, not “%s”"), text);
+  *timeout = seconds;
+  return TRUE;
+}
+
 /* Combinations of options that make no sense, as one line, or NULL. */
 static char *
 check_options (Swcat *self)
 {
   if ((self->format.raw || self->format.nul) && self->format.codec != NULL)
     return g_strdup (_("--raw and --null print and read records of bytes: they need --codec none"));
-  if (self->count == 0 || self->count < -1)
-    return g_strdup (_("--count needs a number of 1 or more"));
-  if (self->timeout < 0 || isnan (self->timeout) || self->timeout > G_MAXUINT / 1000)
-    return g_strdup (_("--timeout needs a positive number of seconds"));
   if (self->keep_listening && !self->address.listen)
     return g_strdup (_("--keep-listening needs a listen: address"));
   return swcat_address_check_tls (&self->address, &self->tls);
@@ -543,7 +567,7 @@ parse_command_line (Swcat     *self,
                     char     **argv,
                     GError   **error)
 {
-  g_autofree char *framing = NULL, *codec = NULL, *problem = NULL;
+  g_autofree char *framing = NULL, *codec = NULL, *count = NULL, *timeout = NULL, *problem = NULL;
   g_autoptr(GOptionContext) context = NULL;
   const char *address = NULL;
   g_autofree char **head = NULL;
@@ -558,9 +582,9 @@ parse_command_line (Swcat     *self,
       N_("Records end with NUL, not newline, on input and output (--codec none)"), NULL },
     { "raw", 'r', 0, G_OPTION_ARG_NONE, &self->format.raw,
       N_("Print received messages as they are, not escaped (--codec none)"), NULL },
-    { "count", 'n', 0, G_OPTION_ARG_INT64, &self->count,
+    { "count", 'n', 0, G_OPTION_ARG_STRING, &count,
       N_("Exit after receiving N messages"), N_("N") },
-    { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &self->timeout,
+    { "timeout", 't', 0, G_OPTION_ARG_STRING, &timeout,
       N_("Exit with status 3 after SECONDS with nothing connected, received or sent"), N_("SECONDS") },
     { "progress", 'p', 0, G_OPTION_ARG_NONE, &self->progress,
       N_("Show the progress of messages of 1 MiB or more when standard error is a terminal"), NULL },
@@ -609,7 +633,9 @@ parse_command_line (Swcat     *self,
     return swcat_usage_error (error, _("Missing ADDRESS (see swcat --help)"));
   if (!swcat_address_parse (address, extra, &self->address, error) ||
       !(self->framing = framing_for_name (framing, error)) ||
-      !codec_for_name (codec, &self->format.codec, error))
+      !codec_for_name (codec, &self->format.codec, error) ||
+      (count != NULL && !parse_count (count, &self->count, error)) ||
+      (timeout != NULL && !parse_timeout (timeout, &self->timeout, error)))
     return FALSE;
   problem = check_options (self);
   if (problem != NULL)
