@@ -509,9 +509,10 @@ def peer_vanishing_mid_frame_exits_1():
 @test
 def connection_refused_exits_1():
     with tempfile.TemporaryDirectory() as tmp:
-        status, out, err = run(f'unix:{os.path.join(tmp, "nobody")}')
+        path = os.path.join(tmp, "nobody")
+        status, out, err = run(f'unix:{path}')
     equal(status, 1, err)
-    one_error_line(err, '.')
+    one_error_line(err, f'^swcat: Cannot connect to unix:{re.escape(path)}: ')
 
 
 @test

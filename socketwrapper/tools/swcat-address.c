@@ -152,6 +152,7 @@ swcat_address_parse (const char     *text,
   const Kind *kind = NULL;
 
   memset (address, 0, sizeof *address);
+  address->text = g_strdup (text);
   address->fd = -1;
   if (g_str_has_prefix (rest, LISTEN_PREFIX))
     {
@@ -175,6 +176,7 @@ swcat_address_parse (const char     *text,
 void
 swcat_address_clear (SwcatAddress *address)
 {
+  g_clear_pointer (&address->text, g_free);
   g_clear_pointer (&address->name, g_free);
   g_clear_pointer (&address->argv, g_strfreev);
 }

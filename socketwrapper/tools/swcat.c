@@ -420,7 +420,10 @@ on_connected (GObject      *source,
   SwConnection *connection = swcat_connect_finish (result, &error);
 
   if (connection == NULL)
-    finish (self, SWCAT_EXIT_ERROR, error);
+    {
+      g_prefix_error (&error, _("Cannot connect to %s: "), self->address.text);
+      finish (self, SWCAT_EXIT_ERROR, error);
+    }
   else
     start_connection (self, connection);
 }

@@ -28,6 +28,7 @@ typedef enum
 
 typedef struct
 {
+  char *text;      /* as it was written */
   SwcatAddressKind kind;
   gboolean listen;
   char *name;      /* unix path, abstract name, or host for tcp/tls */
