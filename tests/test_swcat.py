@@ -136,6 +136,18 @@ class Peer(threading.Thread):
             raise self.error
 
 
+def start_unix_peer(directory, serve):
+    """Listens on a socket file in @directory, then serves one client with
+    @serve(listening socket) in a thread; returns (path, peer)."""
+    path = os.path.join(directory, 'peer.sock')
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+    peer = Peer(serve, server)
+    peer.start()
+    return path, peer
+
+
 def varint_frame(payload):
     # Lengths up to 240 are one byte in the varint framing.
     check(len(payload) <= 240)
@@ -262,12 +274,7 @@ def serve_json_lines(server):
 @test
 def json_lines_service():
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, 'service.sock')
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(path)
-        server.listen()
-        peer = Peer(serve_json_lines, server)
-        peer.start()
+        path, peer = start_unix_peer(tmp, serve_json_lines)
         stdin = b'{"id": 1, "x": 21}\n\n{"id": 2, "x": "ab"}\n'
         status, out, err = run('--framing', 'lines', '--codec', 'json', f'unix:{path}',
                                stdin_data=stdin)
@@ -555,12 +562,7 @@ def serve_one_message(server):
 @test
 def closed_standard_input_is_not_taken_by_the_connection():
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, 's')
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(path)
-        server.listen()
-        peer = Peer(serve_one_message, server)
-        peer.start()
+        path, peer = start_unix_peer(tmp, serve_one_message)
         process = subprocess.Popen([SWCAT, f'unix:{path}'], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, preexec_fn=lambda: os.close(0))
         out, err = process.communicate(timeout=WATCHDOG)
