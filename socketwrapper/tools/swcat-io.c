@@ -184,8 +184,17 @@ swcat_escape (const guint8 *data,
   return g_string_free (out, FALSE);
 }
 
-/* Writes @length bytes and a terminator to standard output and flushes,
- * so a reader at the other end of a pipe sees each message as it comes. */
+static gboolean
+output_failed (GError **error)
+{
+  int saved_errno = errno;
+
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+               _("Cannot write to standard output: %s"), g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* Writes @length bytes and a terminator to standard output's buffer. */
 static gboolean
 print_record (const void  *data,
               gsize        length,
@@ -193,20 +202,24 @@ print_record (const void  *data,
               GError     **error)
 {
   if ((length > 0 && fwrite (data, 1, length, stdout) != length) ||
-      fputc (terminator, stdout) == EOF ||
-      fflush (stdout) == EOF)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _("Cannot write to standard output: %s"), g_strerror (saved_errno));
-      return FALSE;
-    }
+      fputc (terminator, stdout) == EOF)
+    return output_failed (error);
   return TRUE;
 }
 
-/* Prints @message as the format says: a line of JSON text for a value,
- * the escaped or raw bytes otherwise. A message the codecs cannot convert
+/* Writes out what was printed, so that a reader at the other end of a
+ * pipe sees the messages received so far. */
+gboolean
+swcat_output_flush (GError **error)
+{
+  if (fflush (stdout) == EOF)
+    return output_failed (error);
+  return TRUE;
+}
+
+/* Prints @message as the format says, into standard output's buffer
+ * (see swcat_output_flush()): a line of JSON text for a value, the escaped
+ * or raw bytes otherwise. A message the codecs cannot convert
  * fails with their G_IO_ERROR, standard output with a G_FILE_ERROR. */
 gboolean
 swcat_format_print (const SwcatFormat  *format,

@@ -25,6 +25,9 @@
 /* Messages at least this long draw a progress bar with --progress. */
 #define PROGRESS_THRESHOLD (G_GUINT64_CONSTANT (1) << 20)
 #define INPUT_CHUNK 65536
+/* Messages taken at most from the read-ahead buffer between two trips
+ * through the main loop, which standard input also needs. */
+#define DRAIN_MAX 1024
 
 typedef enum
 {
@@ -212,25 +215,14 @@ end_stream (Swcat *self)
     shut_down (self);
 }
 
-static void
-on_received (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+/* Prints one message and counts it. Returns FALSE when that ended the
+ * connection or the program. */
+static gboolean
+take_message (Swcat  *self,
+              GBytes *message)
 {
-  Swcat *self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) message = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
 
-  if (self->done || source != (GObject *) self->connection)
-    return;
-  if (message == NULL)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-        end_stream (self);
-      else
-        end_connection (self, SWCAT_EXIT_ERROR, error);
-      return;
-    }
   if (!swcat_format_print (&self->format, message, &error))
     {
       /* A message that does not decode ends only this connection; a
@@ -239,15 +231,73 @@ on_received (GObject      *source,
         finish (self, SWCAT_EXIT_ERROR, error);
       else
         end_connection (self, SWCAT_EXIT_ERROR, error);
-      return;
+      return FALSE;
     }
   self->received++;
-  restart_timeout (self);
   if (self->count >= 0 && self->received >= (guint64) self->count)
     {
       finish (self, SWCAT_EXIT_OK, NULL);
-      return;
+      return FALSE;
     }
+  return TRUE;
+}
+
+/* Ends the connection on a failed receive; FALSE, like take_message(). */
+static gboolean
+receive_failed (Swcat        *self,
+                const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    end_stream (self);
+  else
+    end_connection (self, SWCAT_EXIT_ERROR, error);
+  return FALSE;
+}
+
+/* Takes the messages that need no wait, the connection having read them
+ * ahead: one trip through the main loop, and one write to standard
+ * output, serve many small messages. */
+static gboolean
+take_buffered_messages (Swcat *self)
+{
+  for (guint i = 0; i < DRAIN_MAX; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) message = sw_connection_receive_message (self->connection, 0, NULL, &error);
+
+      if (message == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        return TRUE;
+      if (message == NULL)
+        return receive_failed (self, error);
+      if (!take_message (self, message))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+on_received (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Swcat *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = sw_connection_receive_message_finish (SW_CONNECTION (source), result, &error);
+  gboolean go_on;
+
+  if (self->done || source != (GObject *) self->connection)
+    return;
+  if (message == NULL)
+    go_on = receive_failed (self, error);
+  else
+    go_on = take_message (self, message) && take_buffered_messages (self);
+
+  g_clear_error (&error);
+  if (!swcat_output_flush (&error))
+    finish (self, SWCAT_EXIT_ERROR, error);
+  if (!go_on || self->done)
+    return;
+  restart_timeout (self);
   sw_connection_receive_message_async (self->connection, G_PRIORITY_DEFAULT, NULL, on_received, self);
 }
 

@@ -110,6 +110,7 @@ GPtrArray *swcat_splitter_feed  (SwcatSplitter      *self,
 gboolean swcat_format_print (const SwcatFormat  *format,
                              GBytes             *message,
                              GError            **error);
+gboolean swcat_output_flush (GError            **error);
 char    *swcat_escape       (const guint8       *data,
                              gsize               length);
 
