@@ -492,12 +492,32 @@ sw_test_socketpair (SwFraming     *framing,
 guint
 sw_test_count_open_fds (void)
 {
+  return sw_test_count_open_fds_of (NULL);
+}
+
+guint
+sw_test_count_open_fds_of (const char *kind)
+{
   g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
   guint n = 0;
 
   g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *target = NULL;
+
+      if (kind == NULL)
+        {
+          n++;
+          continue;
+        }
+      path = g_build_filename ("/proc/self/fd", name, NULL);
+      target = g_file_read_link (path, NULL);
+      if (target != NULL && g_str_has_prefix (target, kind))
+        n++;
+    }
   return n;
 }
 

@@ -103,6 +103,10 @@ void     sw_test_socketpair     (SwFraming      *framing,
                                  SwConnection  **b);
 /* How many descriptors this process has open (/proc/self/fd). */
 guint    sw_test_count_open_fds (void);
+/* How many of them are of @kind, the start of their /proc/self/fd link
+ * ("pipe:", "socket:"): GLib's threads keep eventfds of their own, which
+ * come and go. */
+guint    sw_test_count_open_fds_of (const char *kind);
 /* Runs the current test case in a subprocess bounded by @bound_us, so a
  * case that hangs fails instead of stalling the suite. Returns TRUE in
  * the subprocess (the caller runs the case), FALSE in the parent (which

@@ -188,27 +188,6 @@ reset_close (int fd)
   close (fd);
 }
 
-/* How many open descriptors are sockets (GLib's threads keep eventfds
- * of their own, which come and go). */
-static guint
-count_open_sockets (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
-      g_autofree char *target = g_file_read_link (path, NULL);
-
-      if (target != NULL && g_str_has_prefix (target, "socket:"))
-        count++;
-    }
-  return count;
-}
-
 /* Reads until end of stream or reset: the service closed its side. */
 static void
 wait_closed (int fd)
@@ -238,7 +217,7 @@ test_unref_with_handshakes (void)
   Service s;
   int clients[N_IDLE];
   GWeakRef weak;
-  guint baseline = count_open_sockets ();
+  guint baseline = sw_test_count_open_fds_of ("socket:");
 
   if (!have_tls ())
     return;
@@ -266,7 +245,7 @@ test_unref_with_handshakes (void)
   WAIT_UNTIL (g_weak_ref_get (&weak) == NULL);
   g_weak_ref_clear (&weak);
   service_clear (&s);
-  g_assert_cmpuint (count_open_sockets (), ==, baseline);
+  g_assert_cmpuint (sw_test_count_open_fds_of ("socket:"), ==, baseline);
 }
 
 /* Clients that reset the connection in the middle of their handshake. */
@@ -274,6 +253,7 @@ static void
 test_reset_mid_handshake (void)
 {
   Service s;
+  guint baseline = sw_test_count_open_fds_of ("socket:");
 
   if (!have_tls ())
     return;
@@ -291,6 +271,7 @@ test_reset_mid_handshake (void)
   WAIT_UNTIL (s.n_errors == 20);
   g_assert_cmpuint (s.accepted, ==, 0);
   service_clear (&s);
+  g_assert_cmpuint (sw_test_count_open_fds_of ("socket:"), ==, baseline);
 }
 
 /* ---- ::connection handlers that drop or close ------------------------- */
@@ -312,6 +293,7 @@ check_handler (gboolean tls,
                Keep     keep)
 {
   g_autoptr(GSocketConnectable) connectable = NULL;
+  guint baseline = sw_test_count_open_fds_of ("socket:");
   Service s;
 
   if (tls && !have_tls ())
@@ -338,6 +320,7 @@ check_handler (gboolean tls,
     }
   g_assert_cmpuint (s.n_errors, ==, 0);
   service_clear (&s);
+  g_assert_cmpuint (sw_test_count_open_fds_of ("socket:"), ==, baseline);
 }
 
 static void
@@ -443,7 +426,7 @@ test_connect_cancelled_in_handshake (void)
   g_assert_true (g_socket_listen (listener, &error));
   bound = g_socket_get_local_address (listener, &error);
   g_assert_no_error (error);
-  baseline = count_open_sockets ();
+  baseline = sw_test_count_open_fds_of ("socket:");
   {
     g_autoptr(GSocketConnectable) connectable = G_SOCKET_CONNECTABLE (g_object_ref (bound));
 
@@ -464,7 +447,7 @@ test_connect_cancelled_in_handshake (void)
     ;
   g_assert_no_error (error);
   g_clear_object (&accepted);
-  g_assert_cmpuint (count_open_sockets (), ==, baseline);
+  g_assert_cmpuint (sw_test_count_open_fds_of ("socket:"), ==, baseline);
 }
 
 /* More clients than GIO has worker threads (at most 330) connect and say
