@@ -124,4 +124,22 @@ void     sw_test_send_raw (SwConnection *connection,
 /* Whether the test runs under valgrind, where a test runs fewer rounds. */
 gboolean sw_test_under_valgrind (void);
 
+/* Iterates the thread-default main context until @cond holds. */
+#define SW_TEST_WAIT_UNTIL(cond)                      \
+  G_STMT_START {                                      \
+    while (!(cond))                                   \
+      g_main_context_iteration (NULL, TRUE);          \
+  } G_STMT_END
+
+/* Whether a TLS backend is there; records a failure when not (the TLS
+ * tests need glib-networking). */
+gboolean         sw_test_have_tls            (void);
+/* The test service's certificate and key, tests/tls-server.pem. */
+GTlsCertificate *sw_test_load_server_certificate (void);
+/* A sw_connect_async() callback for a connect that must fail: stores the
+ * error in the GError ** @user_data. */
+void             sw_test_on_connect_failed   (GObject      *source,
+                                              GAsyncResult *result,
+                                              gpointer      user_data);
+
 G_END_DECLS

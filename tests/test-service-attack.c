@@ -16,11 +16,7 @@
 
 #define PRIO G_PRIORITY_DEFAULT
 
-#define WAIT_UNTIL(cond)                              \
-  G_STMT_START {                                      \
-    while (!(cond))                                   \
-      g_main_context_iteration (NULL, TRUE);          \
-  } G_STMT_END
+#define WAIT_UNTIL SW_TEST_WAIT_UNTIL
 
 /* ---- a service -------------------------------------------------------- */
 
@@ -81,26 +77,6 @@ on_incoming (GSocketService    *service,
   return FALSE;
 }
 
-static GTlsCertificate *
-load_certificate (void)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tls-server.pem", NULL);
-  g_autoptr(GError) error = NULL;
-  GTlsCertificate *certificate = g_tls_certificate_new_from_file (path, &error);
-
-  g_assert_no_error (error);
-  return certificate;
-}
-
-static gboolean
-have_tls (void)
-{
-  if (g_tls_backend_supports_tls (g_tls_backend_get_default ()))
-    return TRUE;
-  g_test_fail_printf ("No TLS backend: install glib-networking (GnuTLS)");
-  return FALSE;
-}
-
 static void
 service_init (Service  *s,
               gboolean  tls,
@@ -117,7 +93,7 @@ service_init (Service  *s,
   g_socket_listener_set_backlog (G_SOCKET_LISTENER (s->service), 1024);
   if (tls)
     {
-      g_autoptr(GTlsCertificate) certificate = load_certificate ();
+      g_autoptr(GTlsCertificate) certificate = sw_test_load_server_certificate ();
       g_autofree char *ca = g_test_build_filename (G_TEST_DIST, "tls-ca.pem", NULL);
 
       sw_service_set_tls_certificate (s->service, certificate);
@@ -219,7 +195,7 @@ test_unref_with_handshakes (void)
   GWeakRef weak;
   guint baseline = sw_test_count_open_fds_of ("socket:");
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   service_init (&s, TRUE, KEEP);
   sw_service_set_handshake_timeout (s.service, 100 * 1000);
@@ -255,7 +231,7 @@ test_reset_mid_handshake (void)
   Service s;
   guint baseline = sw_test_count_open_fds_of ("socket:");
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   service_init (&s, TRUE, KEEP);
   sw_service_set_handshake_timeout (s.service, -1);
@@ -296,7 +272,7 @@ check_handler (gboolean tls,
   guint baseline = sw_test_count_open_fds_of ("socket:");
   Service s;
 
-  if (tls && !have_tls ())
+  if (tls && !sw_test_have_tls ())
     return;
   service_init (&s, tls, keep);
   connectable = service_connectable (&s);
@@ -349,18 +325,6 @@ test_handler_closes_tls (void)
 
 /* ---- sw_connect_async cancelled --------------------------------------- */
 
-static void
-on_connect_failed (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      data)
-{
-  GError **error = data;
-  g_autoptr(SwConnection) connection = sw_connect_finish (result, error);
-
-  g_assert_null (connection);
-  g_assert_nonnull (*error);
-}
-
 /* Cancelled before it starts. */
 static void
 test_connect_cancelled_at_once (void)
@@ -374,7 +338,7 @@ test_connect_cancelled_at_once (void)
   connectable = service_connectable (&s);
   g_cancellable_cancel (cancellable);
   sw_connect_async (connectable, NULL, SW_CONNECT_FLAGS_TLS, NULL, PRIO, cancellable,
-                    on_connect_failed, &error);
+                    sw_test_on_connect_failed, &error);
   WAIT_UNTIL (error != NULL);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   service_clear (&s);
@@ -417,7 +381,7 @@ test_connect_cancelled_in_handshake (void)
   char byte;
   guint baseline;
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
                            G_SOCKET_PROTOCOL_DEFAULT, &error);
@@ -431,7 +395,7 @@ test_connect_cancelled_in_handshake (void)
     g_autoptr(GSocketConnectable) connectable = G_SOCKET_CONNECTABLE (g_object_ref (bound));
 
     sw_connect_async (connectable, NULL, SW_CONNECT_FLAGS_TLS, NULL, PRIO, cancellable,
-                      on_connect_failed, &connect_error);
+                      sw_test_on_connect_failed, &connect_error);
   }
   /* The client connects (from the backlog) and sends its ClientHello. */
   wait_readable (listener);
@@ -466,7 +430,7 @@ test_silent_clients (void)
   gint64 start;
   Service s;
 
-  if (!have_tls () || !sw_test_run_bounded (60 * G_USEC_PER_SEC))
+  if (!sw_test_have_tls () || !sw_test_run_bounded (60 * G_USEC_PER_SEC))
     return;
   service_init (&s, TRUE, KEEP);
   sw_service_set_handshake_timeout (s.service, -1);
