@@ -346,6 +346,43 @@ test_raw_read_takes_fds (void)
   close_pipe (p);
 }
 
+/* close() from another thread while a receive waits in the middle of a
+ * message whose fds came: the receive fails with CLOSED and the queued
+ * fds are closed with the socket. */
+static void
+test_close_while_receiving (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = NULL;
+  SwTestReceiver *receiver;
+  int raw, p[2];
+  guint pipes, sockets;
+
+  if (!sw_test_can_observe_threads ())
+    return;
+  make_pipe (p);
+  connection = foreign_pair (framing, TRUE, &raw);
+  /* The receiving thread has an eventfd of its own: count by kind. */
+  pipes = sw_test_count_open_fds_of ("pipe:");
+  sockets = sw_test_count_open_fds_of ("socket:");
+  raw_sendmsg (raw, "\005he", 3, p[1]);
+  receiver = sw_test_receiver_new (connection, NULL);
+  sw_test_receiver_wait_polling (receiver);
+  /* The fd is queued for the message being assembled. */
+  g_assert_cmpuint (sw_test_count_open_fds_of ("pipe:"), ==, pipes + 1);
+  g_assert_true (sw_connection_close (connection, NULL, &error));
+  g_assert_no_error (error);
+  message = sw_test_receiver_join (receiver, &error);
+  g_assert_null (message);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpuint (sw_test_count_open_fds_of ("pipe:"), ==, pipes);
+  g_assert_cmpuint (sw_test_count_open_fds_of ("socket:"), ==, sockets - 1);
+  close (raw);
+  close_pipe (p);
+}
+
 /* ---- refused messages carrying fds ------------------------------------ */
 
 /* A frame over max-message-size is skipped with its fds closed; they go
@@ -637,6 +674,7 @@ main (int    argc,
                    test_timeout_mid_frame_read_ahead);
   g_test_add_func ("/sw/fd-attack/timeout-mid-frame-exact", test_timeout_mid_frame_exact);
   g_test_add_func ("/sw/fd-attack/raw-read-takes-fds", test_raw_read_takes_fds);
+  g_test_add_func ("/sw/fd-attack/close-while-receiving", test_close_while_receiving);
   g_test_add_func ("/sw/fd-attack/too-large-read-ahead", test_too_large_read_ahead);
   g_test_add_func ("/sw/fd-attack/too-large-exact", test_too_large_exact);
   g_test_add_func ("/sw/fd-attack/datagram-too-large", test_datagram_too_large);
