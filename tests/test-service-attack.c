@@ -452,6 +452,133 @@ test_silent_clients (void)
   service_clear (&s);
 }
 
+/* ---- a name with several addresses, the first refusing --------------- */
+
+/* A GSocketConnectable giving a fixed list of addresses, in order. */
+G_DECLARE_FINAL_TYPE (ListEnumerator, list_enumerator, TEST, LIST_ENUMERATOR,
+                      GSocketAddressEnumerator)
+
+struct _ListEnumerator
+{
+  GSocketAddressEnumerator parent_instance;
+  GQueue                   addresses;
+};
+
+G_DEFINE_TYPE (ListEnumerator, list_enumerator, G_TYPE_SOCKET_ADDRESS_ENUMERATOR)
+
+static GSocketAddress *
+list_enumerator_next (GSocketAddressEnumerator  *enumerator,
+                      GCancellable              *cancellable,
+                      GError                   **error)
+{
+  return g_queue_pop_head (&((ListEnumerator *) enumerator)->addresses);
+}
+
+static void
+list_enumerator_finalize (GObject *object)
+{
+  g_queue_clear_full (&((ListEnumerator *) object)->addresses, g_object_unref);
+  G_OBJECT_CLASS (list_enumerator_parent_class)->finalize (object);
+}
+
+static void
+list_enumerator_class_init (ListEnumeratorClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = list_enumerator_finalize;
+  G_SOCKET_ADDRESS_ENUMERATOR_CLASS (klass)->next = list_enumerator_next;
+}
+
+static void
+list_enumerator_init (ListEnumerator *self)
+{
+}
+
+G_DECLARE_FINAL_TYPE (TwoAddresses, two_addresses, TEST, TWO_ADDRESSES, GObject)
+
+struct _TwoAddresses
+{
+  GObject         parent_instance;
+  GSocketAddress *addresses[2];
+};
+
+static void two_addresses_connectable_init (GSocketConnectableIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (TwoAddresses, two_addresses, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_SOCKET_CONNECTABLE,
+                                                two_addresses_connectable_init))
+
+static GSocketAddressEnumerator *
+two_addresses_enumerate (GSocketConnectable *connectable)
+{
+  TwoAddresses *self = (TwoAddresses *) connectable;
+  ListEnumerator *enumerator = g_object_new (list_enumerator_get_type (), NULL);
+
+  for (guint i = 0; i < 2; i++)
+    g_queue_push_tail (&enumerator->addresses, g_object_ref (self->addresses[i]));
+  return G_SOCKET_ADDRESS_ENUMERATOR (enumerator);
+}
+
+static void
+two_addresses_connectable_init (GSocketConnectableIface *iface)
+{
+  iface->enumerate = two_addresses_enumerate;
+}
+
+static void
+two_addresses_finalize (GObject *object)
+{
+  TwoAddresses *self = (TwoAddresses *) object;
+
+  g_clear_object (&self->addresses[0]);
+  g_clear_object (&self->addresses[1]);
+  G_OBJECT_CLASS (two_addresses_parent_class)->finalize (object);
+}
+
+static void
+two_addresses_class_init (TwoAddressesClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = two_addresses_finalize;
+}
+
+static void
+two_addresses_init (TwoAddresses *self)
+{
+}
+
+/* The first address refuses (a port bound but not listening), the
+ * second is the service: sw_connect() and sw_connect_async() go on to
+ * the second. */
+static void
+test_first_address_refuses (void)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocket) closed = NULL;
+  g_autoptr(TwoAddresses) connectable = g_object_new (two_addresses_get_type (), NULL);
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(SwConnection) async_connection = NULL;
+  g_autoptr(GError) error = NULL;
+  Service s;
+
+  closed = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (closed, any, TRUE, &error));
+  service_init (&s, FALSE, KEEP);
+  connectable->addresses[0] = g_socket_get_local_address (closed, &error);
+  g_assert_no_error (error);
+  connectable->addresses[1] = g_object_ref (s.address);
+
+  connection = sw_connect (G_SOCKET_CONNECTABLE (connectable), NULL, SW_CONNECT_FLAGS_NONE,
+                           NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (connection);
+  sw_connect_async (G_SOCKET_CONNECTABLE (connectable), NULL, SW_CONNECT_FLAGS_NONE, NULL,
+                    PRIO, NULL, on_connected, &async_connection);
+  WAIT_UNTIL (async_connection != NULL && s.accepted == 2);
+  service_clear (&s);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -465,6 +592,8 @@ main (int    argc,
   g_test_add_func ("/sw/service-attack/tcp/handler-closes", test_handler_closes_tcp);
   g_test_add_func ("/sw/service-attack/tls/handler-drops", test_handler_drops_tls);
   g_test_add_func ("/sw/service-attack/tls/handler-closes", test_handler_closes_tls);
+  g_test_add_func ("/sw/service-attack/connect/first-address-refuses",
+                   test_first_address_refuses);
   g_test_add_func ("/sw/service-attack/connect/cancelled-at-once",
                    test_connect_cancelled_at_once);
   g_test_add_func ("/sw/service-attack/connect/cancelled-in-handshake",
