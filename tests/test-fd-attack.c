@@ -383,6 +383,47 @@ test_close_while_receiving (void)
   close_pipe (p);
 }
 
+/* Fds queued for a message not yet received are close-on-exec: a child
+ * forked and exec'd meanwhile inherits none. And a framing set between
+ * messages leaves them with their message. */
+static void
+test_queued_fds_cloexec (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwFraming) other = SW_FRAMING (sw_multiprocessing_framing_new ());
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  const char *name;
+  int raw, p[2];
+  ino_t inode = make_pipe (p);
+  guint queued = 0;
+
+  connection = foreign_pair (framing, TRUE, &raw);
+  raw_sendmsg (raw, "\002ab", 3, -1);
+  raw_sendmsg (raw, "\0\0\0\003cde", 7, p[1]);
+  expect_message (connection, "ab", 0, 0);
+  /* The second message's fd came with the first read: it is queued. */
+  dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      int fd = (int) g_ascii_strtoll (name, NULL, 10);
+      struct stat st;
+
+      if (fd == p[1] || fstat (fd, &st) != 0 || st.st_ino != inode)
+        continue;
+      queued++;
+      g_assert_true (sw_test_fd_is_cloexec (fd));
+    }
+  /* p[0] has the same inode. */
+  g_assert_cmpuint (queued, ==, 2);
+  sw_connection_set_framing (connection, other);
+  expect_message (connection, "cde", 1, inode);
+  close (raw);
+  close_pipe (p);
+}
+
 /* ---- refused messages carrying fds ------------------------------------ */
 
 /* A frame over max-message-size is skipped with its fds closed; they go
@@ -675,6 +716,7 @@ main (int    argc,
   g_test_add_func ("/sw/fd-attack/timeout-mid-frame-exact", test_timeout_mid_frame_exact);
   g_test_add_func ("/sw/fd-attack/raw-read-takes-fds", test_raw_read_takes_fds);
   g_test_add_func ("/sw/fd-attack/close-while-receiving", test_close_while_receiving);
+  g_test_add_func ("/sw/fd-attack/queued-fds-cloexec", test_queued_fds_cloexec);
   g_test_add_func ("/sw/fd-attack/too-large-read-ahead", test_too_large_read_ahead);
   g_test_add_func ("/sw/fd-attack/too-large-exact", test_too_large_exact);
   g_test_add_func ("/sw/fd-attack/datagram-too-large", test_datagram_too_large);
