@@ -168,7 +168,11 @@ sw_connection_send_message_with_fds_finish (SwConnection  *self,
  * Receives one whole message like [method@Sw.Connection.receive_message],
  * with the file descriptors the peer sent with exactly this message
  * (by [method@Sw.Connection.send_message_with_fds] or any sender that
- * starts a message's write with its fds): an empty list when it sent none.
+ * starts a message's write with its fds and writes no byte of a later
+ * message in that same system call): an empty list when it sent none.
+ * A peer that writes several messages in the call carrying fds gets them
+ * delivered with one of those messages, which one depending on how the
+ * reads split the stream.
  * The descriptors are close-on-exec and yours to close
  * ([method@Gio.UnixFDList.steal_fds]).
  *

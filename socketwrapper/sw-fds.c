@@ -197,10 +197,12 @@ sw_fds_read_stream (SwChannel  *channel,
   return SW_IO_ERROR;
 }
 
-/* Moves the fds of @from to the list *@into (created as needed). */
+/* Moves the fds of @from to the list *@into (created as needed); sets
+ * *@truncated when one could not be kept. */
 static void
 give_fds (GArray       *from,
-          GUnixFDList **into)
+          GUnixFDList **into,
+          gboolean     *truncated)
 {
   if (*into == NULL)
     {
@@ -212,8 +214,11 @@ give_fds (GArray       *from,
     {
       int fd = g_array_index (from, int, i);
 
-      /* Appending dups: the list keeps its copy, this one is closed. */
-      g_unix_fd_list_append (*into, fd, NULL);
+      /* Appending dups: the list keeps its copy, this one is closed. The
+       * dup fails when the process is out of descriptors: that fd is
+       * lost, and the receive must say so. */
+      if (g_unix_fd_list_append (*into, fd, NULL) < 0)
+        *truncated = TRUE;
     }
   close_fds (from);
 }
@@ -235,7 +240,7 @@ sw_fds_recv_datagram (SwTransport   *transport,
   result = recv_with_fds (transport->in_fd, buffer, size, MSG_TRUNC, &received, truncated);
   if (received != NULL)
     {
-      give_fds (received, fds);
+      give_fds (received, fds, truncated);
       g_array_unref (received);
     }
   if (result < 0)
@@ -308,6 +313,7 @@ sw_fds_claim (SwInput       *in,
               GUnixFDList  **fds,
               gboolean      *truncated)
 {
+  g_autoptr(GArray) claimed = NULL;
   SwFdBatch *batch;
 
   while ((batch = g_queue_peek_head (&in->fd_batches)) != NULL && batch->at <= end)
@@ -316,11 +322,20 @@ sw_fds_claim (SwInput       *in,
       if (batch->at > start)
         {
           *truncated = *truncated || batch->truncated;
+          /* The fds of several reads are gathered and given as one
+           * array: appending to a list would dup them, which can fail. */
           if (fds != NULL)
-            give_fds (batch->fds, fds);
+            {
+              if (claimed == NULL)
+                claimed = g_array_new (FALSE, FALSE, sizeof (int));
+              g_array_append_vals (claimed, batch->fds->data, batch->fds->len);
+              g_array_set_size (batch->fds, 0);
+            }
         }
       fd_batch_free (batch);
     }
+  if (claimed != NULL)
+    give_fds (claimed, fds, truncated);
 }
 
 void

@@ -44,7 +44,9 @@
  *
  * A TLS handshake in progress holds a reference on the service; it ends
  * with the handshake, successful or not, at the latest after
- * [property@Sw.Service:handshake-timeout].
+ * [property@Sw.Service:handshake-timeout]. A handshake starts when the
+ * client's first bytes arrive: clients that connect and say nothing take
+ * none of the worker threads GIO's TLS backend runs handshakes in.
  *
  * The service takes each client in the class handler of
  * [signal@Gio.SocketService::incoming]: a handler of that signal that
@@ -134,6 +136,7 @@ typedef struct
   GIOStream         *tls;          /* the server side of TLS, or NULL */
   GCancellable      *cancellable;  /* stops the handshake on timeout */
   GSource           *timeout;      /* the handshake's deadline, or NULL */
+  GSource           *hello;        /* waits for the client's first bytes */
   guint              timeout_ms;   /* the deadline's length */
   gboolean           timed_out;
 } Client;
@@ -172,6 +175,9 @@ client_free (Client *client)
   if (client->timeout != NULL)
     g_source_destroy (client->timeout);
   g_clear_pointer (&client->timeout, g_source_unref);
+  if (client->hello != NULL)
+    g_source_destroy (client->hello);
+  g_clear_pointer (&client->hello, g_source_unref);
   g_clear_object (&client->cancellable);
   g_clear_object (&client->tls);
   g_clear_pointer (&client->name, g_free);
@@ -218,6 +224,23 @@ client_deliver (Client    *client,
   client_free (client);
 }
 
+/* Fails the client with @error, or with TIMED_OUT when its deadline
+ * cancelled what it waited for (@error NULL or CANCELLED). */
+static void
+client_fail_or_time_out (Client *client,
+                         GError *error)
+{
+  if (client->timed_out
+      && (error == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+    {
+      g_clear_error (&error);
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   _("The client did not complete it within %u ms"),
+                   client->timeout_ms);
+    }
+  client_fail (client, error);
+}
+
 static void
 on_handshake_done (GObject      *source,
                    GAsyncResult *result,
@@ -227,19 +250,38 @@ on_handshake_done (GObject      *source,
   GError *error = NULL;
 
   if (g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      client_deliver (client, client->tls);
-      return;
-    }
+    client_deliver (client, client->tls);
+  else
+    client_fail_or_time_out (client, error);
+}
 
-  if (client->timed_out && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+/* The client's first bytes came (or it went, or its time ran out): only
+ * now does the handshake take one of GIO's worker threads, where
+ * glib-networking runs it, blocking until the client answers. Clients
+ * that connect and say nothing thus hold no thread: they cannot fill the
+ * pool and keep every other client's handshake waiting until they time
+ * out. */
+static gboolean
+on_client_hello (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  Client *client = user_data;
+  SwService *self = client->service;
+
+  g_clear_pointer (&client->hello, g_source_unref);
+  /* Only the deadline cancels it. */
+  if (g_cancellable_is_cancelled (client->cancellable))
     {
-      g_clear_error (&error);
-      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   _("The client did not complete it within %u ms"),
-                   client->timeout_ms);
+      client_fail_or_time_out (client, NULL);
+      return G_SOURCE_REMOVE;
     }
-  client_fail (client, error);
+  /* The handshake's callback comes in the service's context. */
+  g_main_context_push_thread_default (self->context);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client->tls), G_PRIORITY_DEFAULT,
+                                    client->cancellable, on_handshake_done, client);
+  g_main_context_pop_thread_default (self->context);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -286,11 +328,11 @@ client_start_handshake (Client *client)
 
   client->cancellable = g_cancellable_new ();
   client_start_timeout (client);
-  /* The handshake's callback comes in the service's context. */
-  g_main_context_push_thread_default (self->context);
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (client->tls), G_PRIORITY_DEFAULT,
-                                    client->cancellable, on_handshake_done, client);
-  g_main_context_pop_thread_default (self->context);
+  client->hello = g_socket_create_source (g_socket_connection_get_socket (client->connection),
+                                          G_IO_IN | G_IO_HUP | G_IO_ERR, client->cancellable);
+  g_source_set_static_name (client->hello, "[sw] SwService client hello");
+  g_source_set_callback (client->hello, G_SOURCE_FUNC (on_client_hello), client, NULL);
+  g_source_attach (client->hello, self->context);
 }
 
 static void

@@ -492,12 +492,32 @@ sw_test_socketpair (SwFraming     *framing,
 guint
 sw_test_count_open_fds (void)
 {
+  return sw_test_count_open_fds_of (NULL);
+}
+
+guint
+sw_test_count_open_fds_of (const char *kind)
+{
   g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
   guint n = 0;
 
   g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *target = NULL;
+
+      if (kind == NULL)
+        {
+          n++;
+          continue;
+        }
+      path = g_build_filename ("/proc/self/fd", name, NULL);
+      target = g_file_read_link (path, NULL);
+      if (target != NULL && g_str_has_prefix (target, kind))
+        n++;
+    }
   return n;
 }
 
@@ -532,4 +552,36 @@ sw_test_send_raw (SwConnection *connection,
 
   g_assert_cmpint (sw_connection_send_bytes (connection, bytes, -1, NULL, &error), ==, size);
   g_assert_no_error (error);
+}
+
+gboolean
+sw_test_have_tls (void)
+{
+  if (g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    return TRUE;
+  g_test_fail_printf ("No TLS backend: install glib-networking (GnuTLS)");
+  return FALSE;
+}
+
+GTlsCertificate *
+sw_test_load_server_certificate (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tls-server.pem", NULL);
+  g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate = g_tls_certificate_new_from_file (path, &error);
+
+  g_assert_no_error (error);
+  return certificate;
+}
+
+void
+sw_test_on_connect_failed (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  GError **error = user_data;
+  g_autoptr(SwConnection) connection = sw_connect_finish (result, error);
+
+  g_assert_null (connection);
+  g_assert_nonnull (*error);
 }

@@ -103,6 +103,10 @@ void     sw_test_socketpair     (SwFraming      *framing,
                                  SwConnection  **b);
 /* How many descriptors this process has open (/proc/self/fd). */
 guint    sw_test_count_open_fds (void);
+/* How many of them are of @kind, the start of their /proc/self/fd link
+ * ("pipe:", "socket:"): GLib's threads keep eventfds of their own, which
+ * come and go. */
+guint    sw_test_count_open_fds_of (const char *kind);
 /* Runs the current test case in a subprocess bounded by @bound_us, so a
  * case that hangs fails instead of stalling the suite. Returns TRUE in
  * the subprocess (the caller runs the case), FALSE in the parent (which
@@ -119,5 +123,23 @@ void     sw_test_send_raw (SwConnection *connection,
 
 /* Whether the test runs under valgrind, where a test runs fewer rounds. */
 gboolean sw_test_under_valgrind (void);
+
+/* Iterates the thread-default main context until @cond holds. */
+#define SW_TEST_WAIT_UNTIL(cond)                      \
+  G_STMT_START {                                      \
+    while (!(cond))                                   \
+      g_main_context_iteration (NULL, TRUE);          \
+  } G_STMT_END
+
+/* Whether a TLS backend is there; records a failure when not (the TLS
+ * tests need glib-networking). */
+gboolean         sw_test_have_tls            (void);
+/* The test service's certificate and key, tests/tls-server.pem. */
+GTlsCertificate *sw_test_load_server_certificate (void);
+/* A sw_connect_async() callback for a connect that must fail: stores the
+ * error in the GError ** @user_data. */
+void             sw_test_on_connect_failed   (GObject      *source,
+                                              GAsyncResult *result,
+                                              gpointer      user_data);
 
 G_END_DECLS

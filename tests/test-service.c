@@ -15,11 +15,7 @@
 
 #define PRIO G_PRIORITY_DEFAULT
 
-#define WAIT_UNTIL(cond)                              \
-  G_STMT_START {                                      \
-    while (!(cond))                                   \
-      g_main_context_iteration (NULL, TRUE);          \
-  } G_STMT_END
+#define WAIT_UNTIL SW_TEST_WAIT_UNTIL
 
 /* ---- the echo service ------------------------------------------------- */
 
@@ -115,17 +111,6 @@ on_error (SwService *service,
   echo->error = g_error_copy (error);
 }
 
-static GTlsCertificate *
-load_certificate (void)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tls-server.pem", NULL);
-  g_autoptr(GError) error = NULL;
-  GTlsCertificate *certificate = g_tls_certificate_new_from_file (path, &error);
-
-  g_assert_no_error (error);
-  return certificate;
-}
-
 static GTlsDatabase *
 load_database (const char *name)
 {
@@ -135,16 +120,6 @@ load_database (const char *name)
 
   g_assert_no_error (error);
   return database;
-}
-
-/* Checks for a TLS backend; the TLS tests fail without one. */
-static gboolean
-have_tls (void)
-{
-  if (g_tls_backend_supports_tls (g_tls_backend_get_default ()))
-    return TRUE;
-  g_test_fail_printf ("No TLS backend: install glib-networking (GnuTLS)");
-  return FALSE;
 }
 
 static void
@@ -161,7 +136,7 @@ echo_init_for (Echo           *echo,
   g_socket_listener_set_backlog (G_SOCKET_LISTENER (echo->service), 512);
   if (tls)
     {
-      g_autoptr(GTlsCertificate) certificate = load_certificate ();
+      g_autoptr(GTlsCertificate) certificate = sw_test_load_server_certificate ();
 
       sw_service_set_tls_certificate (echo->service, certificate);
       echo->ca = load_database ("tls-ca.pem");
@@ -428,7 +403,7 @@ many_clients (SwConnectFlags flags)
   guint64 rss_per_client;
   Echo echo;
 
-  if ((flags & SW_CONNECT_FLAGS_TLS) && !have_tls ())
+  if ((flags & SW_CONNECT_FLAGS_TLS) && !sw_test_have_tls ())
     return;
   echo_init (&echo, (flags & SW_CONNECT_FLAGS_TLS) != 0);
   rss_per_client = run_clients (&echo, quick ? 10 : 200, quick ? 10 : 100, flags);
@@ -581,7 +556,7 @@ test_tls_sync_connect (void)
   g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
   Echo echo;
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   echo_init (&echo, TRUE);
   /* The name checked against the certificate is "localhost". */
@@ -602,7 +577,7 @@ test_tls_wrong_ca (void)
   SyncConnect sc = { 0 };
   Echo echo;
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   echo_init (&echo, TRUE);
   other_ca = load_database ("tls-other-ca.pem");
@@ -626,7 +601,7 @@ test_tls_garbage (void)
   g_autoptr(SwConnection) raw = NULL;
   Echo echo;
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   echo_init (&echo, TRUE);
   raw = raw_client_new (&echo);
@@ -660,7 +635,7 @@ test_tls_handshake_timeout (void)
   g_autoptr(GError) raw_error = NULL;
   Echo echo;
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   echo_init (&echo, TRUE);
   g_assert_cmpint (sw_service_get_handshake_timeout (echo.service), ==,
@@ -698,18 +673,6 @@ on_incoming_cancel (GSocketService    *service,
 }
 
 static void
-on_connect_cancelled (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  GError **error = user_data;
-  g_autoptr(SwConnection) connection = sw_connect_finish (result, error);
-
-  g_assert_null (connection);
-  g_assert_nonnull (*error);
-}
-
-static void
 test_tls_vanish (void)
 {
   g_autoptr(GSocketConnectable) connectable = NULL;
@@ -719,7 +682,7 @@ test_tls_vanish (void)
   gulong id;
   Echo echo;
 
-  if (!have_tls ())
+  if (!sw_test_have_tls ())
     return;
   echo_init (&echo, TRUE);
 
@@ -736,7 +699,7 @@ test_tls_vanish (void)
                          cancellable);
   connectable = echo_connectable (&echo, "127.0.0.1");
   sw_connect_async (connectable, NULL, SW_CONNECT_FLAGS_TLS, echo.ca, PRIO, cancellable,
-                    on_connect_cancelled, &error);
+                    sw_test_on_connect_failed, &error);
   WAIT_UNTIL (error != NULL && echo.n_errors == 2);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   assert_error_names_client (echo.error);
@@ -813,7 +776,7 @@ test_tcp_refused (void)
   g_clear_error (&error);
 
   sw_connect_async (connectable, NULL, SW_CONNECT_FLAGS_NONE, NULL, PRIO, NULL,
-                    on_connect_cancelled, &error);
+                    sw_test_on_connect_failed, &error);
   WAIT_UNTIL (error != NULL);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
 }
