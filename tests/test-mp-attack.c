@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* SwMultiprocessingListener and sw_multiprocessing_connect against hostile
+ * peers and careless callers: raw clients that lie, stall, leave or reset
+ * in the middle of the handshake, and a listener closed from another
+ * thread. Every case runs bounded, so a hang fails instead of stalling
+ * the suite. */
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <gio/gunixsocketaddress.h>
+
+#include "sw-test-util.h"
+
+#define KEY "socketwrapper"
+#define BOUND_US (30 * G_USEC_PER_SEC)
+/* 4-byte header, "#CHALLENGE#{sha256}" and 40 random bytes. */
+#define CHALLENGE_FRAME (4 + 19 + 40)
+
+static GBytes *
+key_bytes (void)
+{
+  return g_bytes_new_static (KEY, strlen (KEY));
+}
+
+static SwMultiprocessingListener *
+new_listener (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes ();
+  SwMultiprocessingListener *listener = sw_multiprocessing_listener_new (NULL, key, &error);
+
+  g_assert_no_error (error);
+  return listener;
+}
+
+/* A raw client of @listener, as a blocking fd. */
+static int
+connect_raw (SwMultiprocessingListener *listener)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_DEFAULT, &error);
+  int fd;
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_connect (socket, sw_multiprocessing_listener_get_address (listener),
+                                   NULL, &error));
+  g_assert_no_error (error);
+  fd = dup (g_socket_get_fd (socket));
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+/* Our client with the right key in a thread, accepted here: the listener
+ * still works. */
+static gpointer
+connect_thread (gpointer data)
+{
+  SwMultiprocessingListener *listener = data;
+  g_autoptr(GBytes) key = key_bytes ();
+
+  return sw_multiprocessing_connect (sw_multiprocessing_listener_get_address (listener), key,
+                                     NULL, NULL);
+}
+
+static void
+assert_accepts_next (SwMultiprocessingListener *listener)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) server = NULL;
+  g_autoptr(SwConnection) client = NULL;
+  g_autoptr(GBytes) sent = g_bytes_new_static ("ping", 4);
+  g_autoptr(GBytes) received = NULL;
+  GThread *thread = g_thread_new ("client", connect_thread, listener);
+
+  server = sw_multiprocessing_listener_accept (listener, NULL, &error);
+  g_assert_no_error (error);
+  client = g_thread_join (thread);
+  g_assert_nonnull (client);
+  g_assert_true (sw_connection_send_message (client, sent, -1, NULL, &error));
+  g_assert_no_error (error);
+  received = sw_connection_receive_message (server, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (received, sent));
+}
+
+/* ---- hostile clients --------------------------------------------------------- */
+
+typedef struct
+{
+  const char *name;
+  const char *frame;      /* what the client writes before accept runs */
+  gsize       frame_len;
+  int         code;       /* the accept's error */
+  gboolean    failure;    /* whether the client is sent #FAILURE# */
+} Hostile;
+
+#define FRAME(s) s, sizeof s - 1
+
+static const Hostile hostiles[] = {
+  { "silent-eof", FRAME (""), G_IO_ERROR_CONNECTION_CLOSED, FALSE },
+  { "declares-1GiB", FRAME ("\x40\x00\x00\x00" "abc"), G_IO_ERROR_INVALID_DATA, TRUE },
+  { "declares-2^62", FRAME ("\xff\xff\xff\xff" "\x40\0\0\0\0\0\0\0" "abc"),
+    G_IO_ERROR_INVALID_DATA, TRUE },
+  { "negative-length", FRAME ("\xff\xff\xff\xfe"), G_IO_ERROR_INVALID_DATA, TRUE },
+  { "challenge-back", FRAME ("\0\0\0\x13" "#CHALLENGE#{sha256}"), G_IO_ERROR_INVALID_DATA, TRUE },
+  { "empty-answer", FRAME ("\0\0\0\0"), G_IO_ERROR_INVALID_DATA, TRUE },
+  { "17-bytes", FRAME ("\0\0\0\x11" "0123456789abcdefg"), G_IO_ERROR_INVALID_DATA, TRUE },
+  { "16-bytes-wrong", FRAME ("\0\0\0\x10" "0123456789abcdef"), G_IO_ERROR_PERMISSION_DENIED, TRUE },
+  { "sha3", FRAME ("\0\0\0\x15" "{sha3_256}01234567890"), G_IO_ERROR_NOT_SUPPORTED, TRUE },
+  { "partial-answer", FRAME ("\0\0\0\x30" "{sha256}"), G_IO_ERROR_PARTIAL_INPUT, FALSE },
+};
+
+/* Reads what the listener sent @fd until it closed the connection. */
+static GByteArray *
+read_until_eof (int fd)
+{
+  GByteArray *all = g_byte_array_new ();
+  guint8 buffer[512];
+  gssize n;
+
+  while ((n = read (fd, buffer, sizeof buffer)) > 0)
+    g_byte_array_append (all, buffer, n);
+  g_assert_cmpint (n, ==, 0);
+  return all;
+}
+
+static void
+test_hostile (gconstpointer data)
+{
+  const Hostile *hostile = data;
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GByteArray) received = NULL;
+  guint fds_before;
+  int fd;
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  listener = new_listener ();
+  fds_before = sw_test_count_open_fds ();
+  fd = connect_raw (listener);
+  sw_test_write_all (fd, hostile->frame, hostile->frame_len);
+  g_assert_no_errno (shutdown (fd, SHUT_WR));
+  connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, hostile->code);
+  g_assert_null (connection);
+  received = read_until_eof (fd);
+  close (fd);
+  if (hostile->failure)
+    {
+      g_assert_cmpuint (received->len, ==, CHALLENGE_FRAME + 4 + 9);
+      g_assert_cmpmem (received->data + CHALLENGE_FRAME, 13, "\0\0\0\x09#FAILURE#", 13);
+    }
+  else
+    g_assert_cmpuint (received->len, ==, CHALLENGE_FRAME);
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
+  assert_accepts_next (listener);
+}
+
+/* A client that answers right, then leaves before the verdict. */
+static gpointer
+answer_and_leave (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  guint8 challenge[CHALLENGE_FRAME];
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guint8 *) KEY, strlen (KEY));
+  guint8 answer[4 + 8 + 32] = { 0, 0, 0, 8 + 32, '{', 's', 'h', 'a', '2', '5', '6', '}' };
+  gsize digest_len = 32;
+
+  sw_test_read_all (fd, challenge, sizeof challenge);
+  g_hmac_update (hmac, challenge + 4 + 11, sizeof challenge - 4 - 11);
+  g_hmac_get_digest (hmac, answer + 12, &digest_len);
+  sw_test_write_all (fd, answer, sizeof answer);
+  close (fd);
+  return NULL;
+}
+
+static void
+test_answer_then_leave (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  GThread *thread;
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  listener = new_listener ();
+  thread = g_thread_new ("client", answer_and_leave, GINT_TO_POINTER (connect_raw (listener)));
+  connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
+  g_thread_join (thread);
+  /* Our #WELCOME# may or may not reach the socket before it is gone. */
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == G_IO_ERROR
+                 && (error->code == G_IO_ERROR_CONNECTION_CLOSED
+                     || error->code == G_IO_ERROR_BROKEN_PIPE));
+  g_assert_null (connection);
+  assert_accepts_next (listener);
+}
+
+/* ---- close() from another thread while accept() blocks ------------------------ */
+
+typedef struct
+{
+  SwMultiprocessingListener *listener;
+  pid_t                      accepter;
+} Closer;
+
+static gpointer
+close_when_blocked (gpointer data)
+{
+  Closer *closer = data;
+
+  sw_test_wait_thread_polling (closer->accepter);
+  sw_multiprocessing_listener_close (closer->listener);
+  return NULL;
+}
+
+static void
+test_close_while_accepting (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  Closer closer;
+  GThread *thread;
+  guint fds_before;
+
+  if (!sw_test_run_bounded (BOUND_US) || !sw_test_can_observe_threads ())
+    return;
+  fds_before = sw_test_count_open_fds ();
+  listener = new_listener ();
+  closer.listener = listener;
+  closer.accepter = sw_test_thread_id ();
+  thread = g_thread_new ("closer", close_when_blocked, &closer);
+  connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
+  g_thread_join (thread);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_null (connection);
+  g_assert_true (sw_multiprocessing_listener_get_closed (listener));
+  g_clear_object (&listener);
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hostiles); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/sw/mp-attack/hostile/%s", hostiles[i].name);
+
+      g_test_add_data_func (path, &hostiles[i], test_hostile);
+    }
+  g_test_add_func ("/sw/mp-attack/answer-then-leave", test_answer_then_leave);
+  g_test_add_func ("/sw/mp-attack/close-while-accepting", test_close_while_accepting);
+
+  return g_test_run ();
+}
