@@ -245,6 +245,280 @@ test_close_while_accepting (void)
   g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
 }
 
+/* ---- careless callers -------------------------------------------------------- */
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+static void
+iterate_until (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* A listener made with g_object_new() was never bound: every call is a
+ * clear error or a no-op. */
+static void
+test_unbound (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  listener = g_object_new (SW_TYPE_MULTIPROCESSING_LISTENER, NULL);
+  g_assert_true (sw_multiprocessing_listener_get_closed (listener));
+  g_assert_null (sw_multiprocessing_listener_get_address (listener));
+  connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &result);
+  iterate_until (&result);
+  connection = sw_multiprocessing_listener_accept_finish (listener, result, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_null (connection);
+  sw_multiprocessing_listener_set_backlog (listener, 3);
+  g_assert_cmpint (sw_multiprocessing_listener_get_backlog (listener), ==, 3);
+  sw_multiprocessing_listener_close (listener);
+}
+
+/* Two accept_async() at once and one client: one gets it, the other
+ * goes on waiting until close(). */
+static void
+two_accepts (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = new_listener ();
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) second = NULL;
+  g_autoptr(GAsyncResult) connected = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes ();
+  g_autoptr(SwConnection) server = NULL;
+  g_autoptr(SwConnection) client = NULL;
+  g_autoptr(SwConnection) other = NULL;
+  GAsyncResult **waiting;
+
+  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &first);
+  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &second);
+  sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
+                                    NULL, store_result, &connected);
+  iterate_until (&connected);
+  client = sw_multiprocessing_connect_finish (connected, &error);
+  g_assert_no_error (error);
+  g_assert_true ((first == NULL) != (second == NULL));
+  server = sw_multiprocessing_listener_accept_finish (listener, first ? first : second, &error);
+  g_assert_no_error (error);
+  waiting = first == NULL ? &first : &second;
+  sw_multiprocessing_listener_close (listener);
+  iterate_until (waiting);
+  other = sw_multiprocessing_listener_accept_finish (listener, *waiting, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_null (other);
+}
+
+static void
+test_two_accepts (void)
+{
+  guint fds_before;
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  /* The first round makes what the thread and GLib keep for good (main
+   * context and wake-up descriptors); the second must leave none. */
+  two_accepts ();
+  fds_before = sw_test_count_open_fds ();
+  two_accepts ();
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
+}
+
+typedef struct
+{
+  SwConnection *connection;
+  GBytes       *key;
+  GError       *deliver_error;
+  GError       *answer_error;
+  gboolean      done;
+} Nested;
+
+/* A blocking handshake inside a callback of the loop that runs an async
+ * receive on the same connection fails at once with PENDING. */
+static gboolean
+handshake_in_callback (gpointer data)
+{
+  Nested *nested = data;
+
+  g_assert_false (sw_multiprocessing_answer_challenge (nested->connection, nested->key, -1,
+                                                       NULL, &nested->answer_error));
+  g_assert_false (sw_multiprocessing_deliver_challenge (nested->connection, nested->key, -1,
+                                                        NULL, &nested->deliver_error));
+  nested->done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_sync_handshake_behind_async (void)
+{
+  g_autoptr(SwMultiprocessingFraming) framing = sw_multiprocessing_framing_new ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) received = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GError) error = NULL;
+  Nested nested = { 0 };
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  sw_test_socketpair (SW_FRAMING (framing), &a, &b);
+  nested.connection = a;
+  nested.key = key_bytes ();
+  sw_connection_receive_message_async (a, G_PRIORITY_DEFAULT, cancellable, store_result,
+                                       &received);
+  g_idle_add (handshake_in_callback, &nested);
+  while (!nested.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (nested.answer_error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_error (nested.deliver_error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_cancellable_cancel (cancellable);
+  iterate_until (&received);
+  message = sw_connection_receive_message_finish (a, received, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&nested.answer_error);
+  g_clear_error (&nested.deliver_error);
+  g_bytes_unref (nested.key);
+}
+
+/* A TCP client that resets its connection before the accept runs. */
+static void
+test_reset_client (void)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GBytes) key = key_bytes ();
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  struct linger linger = { 1, 0 };
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  listener = sw_multiprocessing_listener_new (address, key, &error);
+  g_assert_no_error (error);
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_connect (socket, sw_multiprocessing_listener_get_address (listener),
+                                   NULL, &error));
+  g_assert_no_error (error);
+  g_assert_no_errno (setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER,
+                                 &linger, sizeof linger));
+  g_assert_true (g_socket_close (socket, &error));
+  connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_assert_null (connection);
+  g_test_message ("reset client: %s", error->message);
+}
+
+/* Our async client against a listener that never accepts (the kernel
+ * completes the connect), cancelled before it starts, at its first
+ * step and in the handshake: CANCELLED each time. */
+static void
+connects_cancelled (SwMultiprocessingListener *listener)
+{
+  g_autoptr(GBytes) key = key_bytes ();
+
+  for (int stage = 0; stage < 3; stage++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GAsyncResult) connected = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SwConnection) client = NULL;
+
+      if (stage == 0)
+        g_cancellable_cancel (cancellable);
+      sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
+                                        cancellable, store_result, &connected);
+      for (int i = 0; i < stage; i++)
+        g_main_context_iteration (NULL, FALSE);
+      g_cancellable_cancel (cancellable);
+      iterate_until (&connected);
+      client = sw_multiprocessing_connect_finish (connected, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_null (client);
+    }
+}
+
+static void
+test_connect_async_cancelled (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  guint fds_before;
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  listener = new_listener ();
+  /* The first round makes what GLib keeps for good; the second must
+   * leave nothing open but the clients queued on the listener. */
+  connects_cancelled (listener);
+  fds_before = sw_test_count_open_fds ();
+  connects_cancelled (listener);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
+}
+
+typedef struct
+{
+  GCancellable *cancellable;
+  pid_t         connecter;
+} ConnectCanceller;
+
+static gpointer
+cancel_connect_when_blocked (gpointer data)
+{
+  ConnectCanceller *canceller = data;
+
+  sw_test_wait_thread_polling (canceller->connecter);
+  g_cancellable_cancel (canceller->cancellable);
+  return NULL;
+}
+
+/* The sync client's handshake has no timeout; its cancellable stops it. */
+static void
+test_connect_sync_cancelled (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes ();
+  g_autoptr(SwConnection) client = NULL;
+  ConnectCanceller canceller = { cancellable, sw_test_thread_id () };
+  GThread *thread;
+
+  if (!sw_test_run_bounded (BOUND_US) || !sw_test_can_observe_threads ())
+    return;
+  listener = new_listener ();
+  thread = g_thread_new ("canceller", cancel_connect_when_blocked, &canceller);
+  client = sw_multiprocessing_connect (sw_multiprocessing_listener_get_address (listener), key,
+                                       cancellable, &error);
+  g_thread_join (thread);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (client);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -259,6 +533,12 @@ main (int    argc,
     }
   g_test_add_func ("/sw/mp-attack/answer-then-leave", test_answer_then_leave);
   g_test_add_func ("/sw/mp-attack/close-while-accepting", test_close_while_accepting);
+  g_test_add_func ("/sw/mp-attack/unbound", test_unbound);
+  g_test_add_func ("/sw/mp-attack/two-accepts", test_two_accepts);
+  g_test_add_func ("/sw/mp-attack/sync-handshake-behind-async", test_sync_handshake_behind_async);
+  g_test_add_func ("/sw/mp-attack/reset-client", test_reset_client);
+  g_test_add_func ("/sw/mp-attack/connect-async-cancelled", test_connect_async_cancelled);
+  g_test_add_func ("/sw/mp-attack/connect-sync-cancelled", test_connect_sync_cancelled);
 
   return g_test_run ();
 }
