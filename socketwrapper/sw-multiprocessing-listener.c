@@ -734,9 +734,12 @@ sw_multiprocessing_listener_accept_finish (SwMultiprocessingListener  *self,
  *
  * Gets the address the listener is bound to, as Python's
  * `Listener.address`: for a TCP address asked with port 0, the port the
- * system chose; for a %NULL address, the path that was made.
+ * system chose; for a %NULL address, the path that was made. A listener
+ * made with g_object_new() instead of
+ * [ctor@Sw.MultiprocessingListener.new] is bound to nothing (and closed).
  *
- * Returns: (transfer none): the bound address
+ * Returns: (transfer none) (nullable): the bound address, or %NULL for a
+ *   listener that was never bound
  *
  * Since: 0.1
  */

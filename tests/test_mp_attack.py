@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import swtap  # noqa: E402
 from swtap import check, equal, test  # noqa: E402
 
-from gi.repository import Gio, GLib, Sw  # noqa: E402
+from gi.repository import Gio, GLib, GObject, Sw  # noqa: E402
 
 KEY = b'socketwrapper'
 _counter = iter(range(1 << 30))
@@ -106,6 +106,16 @@ def path_with_nul_refused():
         except ValueError:
             continue
         raise AssertionError(f'{address!r} was taken')
+
+
+@test
+def unbound_listener():
+    """GObject.new() skips new(): a listener bound to nothing, closed."""
+    listener = GObject.new(Sw.MultiprocessingListener)
+    equal(listener.address, None)
+    check(listener.get_closed())
+    swtap.raises(Gio.IOErrorEnum.CLOSED, listener.accept)
+    listener.close()
 
 
 def deep_list_pickle(depth):

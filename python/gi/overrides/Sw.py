@@ -732,8 +732,10 @@ class MultiprocessingListener(Sw.MultiprocessingListener):
     def address(self):
         """The bound address as Listener.address gives it: a str path,
         bytes b'\\0name' for an abstract name, (host, port) for IPv4,
-        (host, port, flowinfo, scope_id) for IPv6."""
-        return _python_address(self.get_address())
+        (host, port, flowinfo, scope_id) for IPv6; None for a listener
+        made with GObject.new(), which is bound to nothing."""
+        address = self.get_address()
+        return None if address is None else _python_address(address)
 
     def __enter__(self):
         return self
