@@ -519,6 +519,39 @@ test_connect_sync_cancelled (void)
   g_assert_null (client);
 }
 
+/* ---- timeouts ----------------------------------------------------------------- */
+
+/* A peer that wrote a legacy challenge and its #WELCOME# before we look:
+ * answering needs no wait, so a timeout of 0 succeeds, and so does the
+ * largest one (a deadline that does not fit in 64 bits is "for ever"). */
+static void
+test_answer_prewritten (gconstpointer data)
+{
+  gint64 timeout_us = *(const gint64 *) data;
+  g_autoptr(SwMultiprocessingFraming) framing = sw_multiprocessing_framing_new ();
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes ();
+  static const char frames[] = "\0\0\0\x1f" "#CHALLENGE#" "01234567890123456789"
+                               "\0\0\0\x09" "#WELCOME#";
+  guint8 answer[4 + 16];
+  int fds[2];
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  connection = sw_test_connection_for_socket_fd (fds[1], SW_FRAMING (framing));
+  sw_test_write_all (fds[0], frames, sizeof frames - 1);
+  g_assert_true (sw_multiprocessing_answer_challenge (connection, key, timeout_us, NULL, &error));
+  g_assert_no_error (error);
+  sw_test_read_all (fds[0], answer, sizeof answer);
+  g_assert_cmpmem (answer, 4, "\0\0\0\x10", 4);
+  close (fds[0]);
+}
+
+static const gint64 timeout_zero = 0;
+static const gint64 timeout_max = G_MAXINT64;
+
 int
 main (int    argc,
       char **argv)
@@ -534,6 +567,10 @@ main (int    argc,
   g_test_add_func ("/sw/mp-attack/answer-then-leave", test_answer_then_leave);
   g_test_add_func ("/sw/mp-attack/close-while-accepting", test_close_while_accepting);
   g_test_add_func ("/sw/mp-attack/unbound", test_unbound);
+  g_test_add_data_func ("/sw/mp-attack/timeout/zero-prewritten", &timeout_zero,
+                        test_answer_prewritten);
+  g_test_add_data_func ("/sw/mp-attack/timeout/max-prewritten", &timeout_max,
+                        test_answer_prewritten);
   g_test_add_func ("/sw/mp-attack/two-accepts", test_two_accepts);
   g_test_add_func ("/sw/mp-attack/sync-handshake-behind-async", test_sync_handshake_behind_async);
   g_test_add_func ("/sw/mp-attack/reset-client", test_reset_client);
