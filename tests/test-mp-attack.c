@@ -351,6 +351,50 @@ typedef struct
   gboolean      done;
 } Nested;
 
+/* A client stalled in the handshake holds only its own accept_async():
+ * another one serves the next client meanwhile. */
+static void
+test_stalled_beside (void)
+{
+  g_autoptr(SwMultiprocessingListener) listener = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) stalled_result = NULL;
+  g_autoptr(GAsyncResult) accepted = NULL;
+  g_autoptr(GAsyncResult) connected = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = key_bytes ();
+  g_autoptr(SwConnection) server = NULL;
+  g_autoptr(SwConnection) client = NULL;
+  g_autoptr(SwConnection) none = NULL;
+  GPollFD poll_fd = { 0, G_IO_IN, 0 };
+
+  if (!sw_test_run_bounded (BOUND_US))
+    return;
+  listener = new_listener ();
+  poll_fd.fd = connect_raw (listener);
+  sw_multiprocessing_listener_accept_async (listener, cancellable, store_result,
+                                            &stalled_result);
+  /* Until the stalled client has its challenge. */
+  while (g_poll (&poll_fd, 1, 0) == 0)
+    g_main_context_iteration (NULL, TRUE);
+  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
+  sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
+                                    NULL, store_result, &connected);
+  iterate_until (&connected);
+  iterate_until (&accepted);
+  g_assert_null (stalled_result);
+  client = sw_multiprocessing_connect_finish (connected, &error);
+  g_assert_no_error (error);
+  server = sw_multiprocessing_listener_accept_finish (listener, accepted, &error);
+  g_assert_no_error (error);
+  g_cancellable_cancel (cancellable);
+  iterate_until (&stalled_result);
+  none = sw_multiprocessing_listener_accept_finish (listener, stalled_result, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (none);
+  close (poll_fd.fd);
+}
+
 /* A blocking handshake inside a callback of the loop that runs an async
  * receive on the same connection fails at once with PENDING. */
 static gboolean
@@ -572,6 +616,7 @@ main (int    argc,
   g_test_add_data_func ("/sw/mp-attack/timeout/max-prewritten", &timeout_max,
                         test_answer_prewritten);
   g_test_add_func ("/sw/mp-attack/two-accepts", test_two_accepts);
+  g_test_add_func ("/sw/mp-attack/stalled-beside", test_stalled_beside);
   g_test_add_func ("/sw/mp-attack/sync-handshake-behind-async", test_sync_handshake_behind_async);
   g_test_add_func ("/sw/mp-attack/reset-client", test_reset_client);
   g_test_add_func ("/sw/mp-attack/connect-async-cancelled", test_connect_async_cancelled);
