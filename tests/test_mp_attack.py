@@ -118,6 +118,39 @@ def unbound_listener():
     listener.close()
 
 
+def wait_polling(thread):
+    """Returns once @thread sleeps in poll() or ppoll()."""
+    path = f'/proc/self/task/{thread.native_id}/syscall'
+    while True:
+        with open(path) as f:
+            if f.read().split(' ')[0] in {'7', '271'}:
+                return
+        os.sched_yield()
+
+
+@test
+def close_from_other_thread_ends_accept():
+    """The pattern of a server thread in accept() stopped by close()."""
+    listener = Sw.MultiprocessingListener(authkey=KEY)
+    outcome = []
+
+    def serve():
+        try:
+            outcome.append(listener.accept())
+        except GLib.Error as e:
+            outcome.append(e)
+
+    # A daemon: without the fix the accept never returns.
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    wait_polling(thread)
+    listener.close()
+    thread.join(swtap.WATCHDOG)
+    check(not thread.is_alive(), 'accept() went on after close()')
+    check(isinstance(outcome[0], GLib.Error) and outcome[0].matches(
+        Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED), repr(outcome))
+
+
 def deep_list_pickle(depth):
     """A pickle of lists nested @depth deep, which Python's own pickler
     cannot write (it recurses)."""
