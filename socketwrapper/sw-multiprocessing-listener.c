@@ -802,7 +802,11 @@ sw_multiprocessing_listener_set_backlog (SwMultiprocessingListener *self,
  * the socket file of a UNIX path address (a file already gone is fine),
  * and the directory made for a %NULL address. Connections already
  * accepted stay open. Closing twice does nothing; the last reference
- * going away closes the listener too.
+ * going away closes the listener too, but a pending
+ * [method@Sw.MultiprocessingListener.accept_async] holds one (as every
+ * GIO async call holds its source object): close the listener to end it.
+ *
+ * May be called from another thread than the one accepting.
  *
  * Since: 0.1
  */

@@ -513,3 +513,21 @@ sw_test_run_bounded (gint64 bound_us)
                         (int) (bound_us / G_USEC_PER_SEC));
   return FALSE;
 }
+
+void
+sw_test_store_result (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+void
+sw_test_iterate_until (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+}

@@ -203,19 +203,25 @@ test_answer_then_leave (void)
 
 /* ---- close() from another thread while accept() blocks ------------------------ */
 
+/* Once thread @blocked sleeps in poll(), closes @listener or cancels
+ * @cancellable (whichever is set). */
 typedef struct
 {
+  pid_t                      blocked;
   SwMultiprocessingListener *listener;
-  pid_t                      accepter;
-} Closer;
+  GCancellable              *cancellable;
+} Interrupter;
 
 static gpointer
-close_when_blocked (gpointer data)
+interrupt_when_blocked (gpointer data)
 {
-  Closer *closer = data;
+  Interrupter *interrupter = data;
 
-  sw_test_wait_thread_polling (closer->accepter);
-  sw_multiprocessing_listener_close (closer->listener);
+  sw_test_wait_thread_polling (interrupter->blocked);
+  if (interrupter->listener != NULL)
+    sw_multiprocessing_listener_close (interrupter->listener);
+  else
+    g_cancellable_cancel (interrupter->cancellable);
   return NULL;
 }
 
@@ -225,7 +231,7 @@ test_close_while_accepting (void)
   g_autoptr(SwMultiprocessingListener) listener = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(SwConnection) connection = NULL;
-  Closer closer;
+  Interrupter closer = { sw_test_thread_id (), NULL, NULL };
   GThread *thread;
   guint fds_before;
 
@@ -234,8 +240,7 @@ test_close_while_accepting (void)
   fds_before = sw_test_count_open_fds ();
   listener = new_listener ();
   closer.listener = listener;
-  closer.accepter = sw_test_thread_id ();
-  thread = g_thread_new ("closer", close_when_blocked, &closer);
+  thread = g_thread_new ("closer", interrupt_when_blocked, &closer);
   connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
   g_thread_join (thread);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
@@ -246,24 +251,6 @@ test_close_while_accepting (void)
 }
 
 /* ---- careless callers -------------------------------------------------------- */
-
-static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  g_assert_null (*out);
-  *out = g_object_ref (result);
-}
-
-static void
-iterate_until (GAsyncResult **result)
-{
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 /* A listener made with g_object_new() was never bound: every call is a
  * clear error or a no-op. */
@@ -283,8 +270,8 @@ test_unbound (void)
   connection = sw_multiprocessing_listener_accept (listener, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_clear_error (&error);
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &result);
-  iterate_until (&result);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &result);
+  sw_test_iterate_until (&result);
   connection = sw_multiprocessing_listener_accept_finish (listener, result, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_null (connection);
@@ -309,11 +296,11 @@ two_accepts (void)
   g_autoptr(SwConnection) other = NULL;
   GAsyncResult **waiting;
 
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &first);
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &second);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &first);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &second);
   sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
-                                    NULL, store_result, &connected);
-  iterate_until (&connected);
+                                    NULL, sw_test_store_result, &connected);
+  sw_test_iterate_until (&connected);
   client = sw_multiprocessing_connect_finish (connected, &error);
   g_assert_no_error (error);
   g_assert_true ((first == NULL) != (second == NULL));
@@ -321,7 +308,7 @@ two_accepts (void)
   g_assert_no_error (error);
   waiting = first == NULL ? &first : &second;
   sw_multiprocessing_listener_close (listener);
-  iterate_until (waiting);
+  sw_test_iterate_until (waiting);
   other = sw_multiprocessing_listener_accept_finish (listener, *waiting, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_null (other);
@@ -372,23 +359,23 @@ test_stalled_beside (void)
     return;
   listener = new_listener ();
   poll_fd.fd = connect_raw (listener);
-  sw_multiprocessing_listener_accept_async (listener, cancellable, store_result,
+  sw_multiprocessing_listener_accept_async (listener, cancellable, sw_test_store_result,
                                             &stalled_result);
   /* Until the stalled client has its challenge. */
   while (g_poll (&poll_fd, 1, 0) == 0)
     g_main_context_iteration (NULL, TRUE);
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &accepted);
   sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
-                                    NULL, store_result, &connected);
-  iterate_until (&connected);
-  iterate_until (&accepted);
+                                    NULL, sw_test_store_result, &connected);
+  sw_test_iterate_until (&connected);
+  sw_test_iterate_until (&accepted);
   g_assert_null (stalled_result);
   client = sw_multiprocessing_connect_finish (connected, &error);
   g_assert_no_error (error);
   server = sw_multiprocessing_listener_accept_finish (listener, accepted, &error);
   g_assert_no_error (error);
   g_cancellable_cancel (cancellable);
-  iterate_until (&stalled_result);
+  sw_test_iterate_until (&stalled_result);
   none = sw_multiprocessing_listener_accept_finish (listener, stalled_result, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (none);
@@ -427,7 +414,7 @@ test_sync_handshake_behind_async (void)
   sw_test_socketpair (SW_FRAMING (framing), &a, &b);
   nested.connection = a;
   nested.key = key_bytes ();
-  sw_connection_receive_message_async (a, G_PRIORITY_DEFAULT, cancellable, store_result,
+  sw_connection_receive_message_async (a, G_PRIORITY_DEFAULT, cancellable, sw_test_store_result,
                                        &received);
   g_idle_add (handshake_in_callback, &nested);
   while (!nested.done)
@@ -435,7 +422,7 @@ test_sync_handshake_behind_async (void)
   g_assert_error (nested.answer_error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_assert_error (nested.deliver_error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_cancellable_cancel (cancellable);
-  iterate_until (&received);
+  sw_test_iterate_until (&received);
   message = sw_connection_receive_message_finish (a, received, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&nested.answer_error);
@@ -494,11 +481,11 @@ connects_cancelled (SwMultiprocessingListener *listener)
       if (stage == 0)
         g_cancellable_cancel (cancellable);
       sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
-                                        cancellable, store_result, &connected);
+                                        cancellable, sw_test_store_result, &connected);
       for (int i = 0; i < stage; i++)
         g_main_context_iteration (NULL, FALSE);
       g_cancellable_cancel (cancellable);
-      iterate_until (&connected);
+      sw_test_iterate_until (&connected);
       client = sw_multiprocessing_connect_finish (connected, &error);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       g_assert_null (client);
@@ -524,22 +511,6 @@ test_connect_async_cancelled (void)
   g_assert_cmpuint (sw_test_count_open_fds (), ==, fds_before);
 }
 
-typedef struct
-{
-  GCancellable *cancellable;
-  pid_t         connecter;
-} ConnectCanceller;
-
-static gpointer
-cancel_connect_when_blocked (gpointer data)
-{
-  ConnectCanceller *canceller = data;
-
-  sw_test_wait_thread_polling (canceller->connecter);
-  g_cancellable_cancel (canceller->cancellable);
-  return NULL;
-}
-
 /* The sync client's handshake has no timeout; its cancellable stops it. */
 static void
 test_connect_sync_cancelled (void)
@@ -549,13 +520,13 @@ test_connect_sync_cancelled (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) key = key_bytes ();
   g_autoptr(SwConnection) client = NULL;
-  ConnectCanceller canceller = { cancellable, sw_test_thread_id () };
+  Interrupter canceller = { sw_test_thread_id (), NULL, cancellable };
   GThread *thread;
 
   if (!sw_test_run_bounded (BOUND_US) || !sw_test_can_observe_threads ())
     return;
   listener = new_listener ();
-  thread = g_thread_new ("canceller", cancel_connect_when_blocked, &canceller);
+  thread = g_thread_new ("canceller", interrupt_when_blocked, &canceller);
   client = sw_multiprocessing_connect (sw_multiprocessing_listener_get_address (listener), key,
                                        cancellable, &error);
   g_thread_join (thread);
