@@ -169,6 +169,22 @@ setup_free (Setup *setup)
   g_free (setup);
 }
 
+/* Ends @task, whose reference the caller holds, with @error. What it was
+ * setting up is closed now, not when the task goes: the caller may keep
+ * the failed result (a Python traceback does) while a hostile peer
+ * would keep the descriptor. */
+static void
+setup_fail (GTask  *task,
+            GError *error)
+{
+  Setup *setup = g_task_get_task_data (task);
+
+  g_clear_object (&setup->socket);
+  g_clear_pointer (&setup->connection, close_connection);
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
 static GTask *
 setup_task_new (gpointer             source_object,
                 GBytes              *authkey,
@@ -210,9 +226,7 @@ on_step_done (GObject      *source,
            : sw_multiprocessing_answer_challenge_finish (connection, result, &error);
   if (!done)
     {
-      /* setup_free() closes the half-authenticated connection. */
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      setup_fail (task, error);
       return;
     }
   setup->step++;
@@ -250,14 +264,6 @@ setup_start (GTask   *task,
   setup->connection = wrap_socket (socket);
   g_object_unref (socket);
   setup_next (task);
-}
-
-static void
-task_fail (GTask  *task,
-           GError *error)
-{
-  g_task_return_error (task, error);
-  g_object_unref (task);
 }
 
 /* Waits for @condition on @socket; @closing (nullable) also ends the
@@ -696,7 +702,7 @@ sw_multiprocessing_listener_accept_async (SwMultiprocessingListener *self,
   g_task_set_source_tag (task, SW_TAG (sw_multiprocessing_listener_accept_async));
   if (!check_open (self, &error))
     {
-      task_fail (task, error);
+      setup_fail (task, error);
       return;
     }
   attach_wait (task, self->socket, G_IO_IN, self->closing, on_client_waiting);
@@ -904,10 +910,9 @@ on_connect_ready (GSocket      *socket,
   Setup *setup = g_task_get_task_data (task);
   GError *error = NULL;
 
-  if (g_task_return_error_if_cancelled (task))
-    return G_SOURCE_REMOVE;
-  if (!g_socket_check_connect_result (socket, &error))
-    g_task_return_error (task, error);
+  if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error)
+      || !g_socket_check_connect_result (socket, &error))
+    setup_fail (g_object_ref (task), error);
   else
     setup_start (g_object_ref (task), g_steal_pointer (&setup->socket));
   return G_SOURCE_REMOVE;
@@ -947,7 +952,7 @@ sw_multiprocessing_connect_async (GSocketAddress      *address,
   setup->socket = new_socket_for (address, &error);
   if (setup->socket == NULL)
     {
-      task_fail (task, error);
+      setup_fail (task, error);
       return;
     }
   g_socket_set_blocking (setup->socket, FALSE);
@@ -960,7 +965,7 @@ sw_multiprocessing_connect_async (GSocketAddress      *address,
       g_object_unref (task);
     }
   else
-    task_fail (task, error);
+    setup_fail (task, error);
 }
 
 /**
