@@ -136,9 +136,16 @@ sw_connection_check_open (SwConnection  *self,
 gint64
 sw_connection_deadline (gint64 timeout_us)
 {
+  gint64 now;
+
   if (timeout_us < 0)
     return -1;
-  return g_get_monotonic_time () + timeout_us;
+  now = g_get_monotonic_time ();
+  /* A deadline later than 64 bits can hold (G_MAXINT64 as "for ever")
+   * is none; the sum would overflow. */
+  if (timeout_us > G_MAXINT64 - now)
+    return -1;
+  return now + timeout_us;
 }
 
 SwCrossLock *

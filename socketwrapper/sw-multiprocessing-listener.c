@@ -29,10 +29,11 @@
  * Python does, removes the socket file of a UNIX path address (and the
  * directory it made for a %NULL address).
  *
- * A listener is used from one thread at a time. A blocked accept is
- * stopped by cancelling its cancellable; close the listener afterwards.
- * An accept_async() still waiting for a client when the listener is
- * closed fails with %G_IO_ERROR_CLOSED.
+ * A listener is used from one thread at a time, but for
+ * [method@Sw.MultiprocessingListener.close]: an accept() blocked in
+ * another thread waiting for a client, or an accept_async() waiting for
+ * one, then fails with %G_IO_ERROR_CLOSED. Cancelling its cancellable
+ * stops a blocked accept too.
  *
  * Since: 0.1
  */
@@ -60,7 +61,8 @@ struct _SwMultiprocessingListener
 {
   GObject         parent_instance;
 
-  GSocket        *socket;       /* NULL once closed */
+  GSocket        *socket;       /* kept until finalized: a blocked accept()
+                                 * in another thread still uses it */
   GSocketAddress *address;      /* read-only after construction */
   GBytes         *authkey;      /* read-only after construction; NULL: none */
   char           *unlink_path;  /* the socket file close() removes, or NULL */
@@ -167,6 +169,22 @@ setup_free (Setup *setup)
   g_free (setup);
 }
 
+/* Ends @task, whose reference the caller holds, with @error. What it was
+ * setting up is closed now, not when the task goes: the caller may keep
+ * the failed result (a Python traceback does) while a hostile peer
+ * would keep the descriptor. */
+static void
+setup_fail (GTask  *task,
+            GError *error)
+{
+  Setup *setup = g_task_get_task_data (task);
+
+  g_clear_object (&setup->socket);
+  g_clear_pointer (&setup->connection, close_connection);
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
 static GTask *
 setup_task_new (gpointer             source_object,
                 GBytes              *authkey,
@@ -208,9 +226,7 @@ on_step_done (GObject      *source,
            : sw_multiprocessing_answer_challenge_finish (connection, result, &error);
   if (!done)
     {
-      /* setup_free() closes the half-authenticated connection. */
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      setup_fail (task, error);
       return;
     }
   setup->step++;
@@ -250,14 +266,6 @@ setup_start (GTask   *task,
   setup_next (task);
 }
 
-static void
-task_fail (GTask  *task,
-           GError *error)
-{
-  g_task_return_error (task, error);
-  g_object_unref (task);
-}
-
 /* Waits for @condition on @socket; @closing (nullable) also ends the
  * wait, as a cancellation would, so @callback runs and finds out why. */
 static void
@@ -283,10 +291,16 @@ attach_wait (GTask              *task,
 /* ---- the listener ------------------------------------------------------------ */
 
 static gboolean
+is_open (SwMultiprocessingListener *self)
+{
+  return self->socket != NULL && !g_socket_is_closed (self->socket);
+}
+
+static gboolean
 check_open (SwMultiprocessingListener  *self,
             GError                    **error)
 {
-  if (self->socket != NULL)
+  if (is_open (self))
     return TRUE;
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
                        _("The listener is closed"));
@@ -358,12 +372,11 @@ bind_and_listen (SwMultiprocessingListener  *self,
 static gboolean
 release (SwMultiprocessingListener *self)
 {
-  gboolean was_open = self->socket != NULL;
+  gboolean was_open = is_open (self);
 
   if (was_open)
     {
       g_socket_close (self->socket, NULL);
-      g_clear_object (&self->socket);
       g_cancellable_cancel (self->closing);
     }
   if (self->unlink_path != NULL)
@@ -378,7 +391,10 @@ release (SwMultiprocessingListener *self)
 static void
 sw_multiprocessing_listener_dispose (GObject *object)
 {
-  release (SW_MULTIPROCESSING_LISTENER (object));
+  SwMultiprocessingListener *self = SW_MULTIPROCESSING_LISTENER (object);
+
+  release (self);
+  g_clear_object (&self->socket);
   G_OBJECT_CLASS (sw_multiprocessing_listener_parent_class)->dispose (object);
 }
 
@@ -410,7 +426,7 @@ sw_multiprocessing_listener_get_property (GObject    *object,
       g_value_set_int (value, self->backlog);
       break;
     case PROP_CLOSED:
-      g_value_set_boolean (value, self->socket == NULL);
+      g_value_set_boolean (value, !is_open (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -538,6 +554,41 @@ sw_multiprocessing_listener_new (GSocketAddress  *address,
   return g_steal_pointer (&self);
 }
 
+static void
+cancel_wait (GCancellable *cancelled,
+             gpointer      user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+/* Waits until a client is waiting to be accepted. @cancellable and
+ * close(), which may come from another thread and closes the socket
+ * without waking a poll() on it, end the wait. */
+static gboolean
+wait_for_client (SwMultiprocessingListener  *self,
+                 GCancellable               *cancellable,
+                 GError                    **error)
+{
+  g_autoptr(GCancellable) wait = g_cancellable_new ();
+  GError *local_error = NULL;
+  gulong on_closing, on_cancelled = 0;
+  gboolean ready;
+
+  on_closing = g_cancellable_connect (self->closing, G_CALLBACK (cancel_wait), wait, NULL);
+  if (cancellable != NULL)
+    on_cancelled = g_cancellable_connect (cancellable, G_CALLBACK (cancel_wait), wait, NULL);
+  ready = g_socket_condition_wait (self->socket, G_IO_IN, wait, &local_error);
+  g_cancellable_disconnect (self->closing, on_closing);
+  if (cancellable != NULL)
+    g_cancellable_disconnect (cancellable, on_cancelled);
+  if (ready)
+    return TRUE;
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error) && check_open (self, error))
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  g_clear_error (&local_error);
+  return FALSE;
+}
+
 /**
  * sw_multiprocessing_listener_accept:
  * @self: a listener
@@ -555,7 +606,8 @@ sw_multiprocessing_listener_new (GSocketAddress  *address,
  * client is closed and the listener can accept the next one. Neither the
  * wait nor the handshake has a timeout: cancel @cancellable to stop them
  * (%G_IO_ERROR_CANCELLED), for example when a client stalls in the
- * middle of the handshake. A closed listener gives %G_IO_ERROR_CLOSED.
+ * middle of the handshake. A closed listener gives %G_IO_ERROR_CLOSED,
+ * also when another thread closes it while this waits for a client.
  *
  * Returns: (transfer full): the connection, or %NULL with @error set
  *
@@ -574,8 +626,7 @@ sw_multiprocessing_listener_accept (SwMultiprocessingListener  *self,
 
   while (socket == NULL)
     {
-      if (!check_open (self, error)
-          || !g_socket_condition_wait (self->socket, G_IO_IN, cancellable, error))
+      if (!check_open (self, error) || !wait_for_client (self, cancellable, error))
         return NULL;
       socket = g_socket_accept (self->socket, cancellable, &local_error);
       /* Another accepter may have taken the client: wait again. */
@@ -651,7 +702,7 @@ sw_multiprocessing_listener_accept_async (SwMultiprocessingListener *self,
   g_task_set_source_tag (task, SW_TAG (sw_multiprocessing_listener_accept_async));
   if (!check_open (self, &error))
     {
-      task_fail (task, error);
+      setup_fail (task, error);
       return;
     }
   attach_wait (task, self->socket, G_IO_IN, self->closing, on_client_waiting);
@@ -689,9 +740,12 @@ sw_multiprocessing_listener_accept_finish (SwMultiprocessingListener  *self,
  *
  * Gets the address the listener is bound to, as Python's
  * `Listener.address`: for a TCP address asked with port 0, the port the
- * system chose; for a %NULL address, the path that was made.
+ * system chose; for a %NULL address, the path that was made. A listener
+ * made with g_object_new() instead of
+ * [ctor@Sw.MultiprocessingListener.new] is bound to nothing (and closed).
  *
- * Returns: (transfer none): the bound address
+ * Returns: (transfer none) (nullable): the bound address, or %NULL for a
+ *   listener that was never bound
  *
  * Since: 0.1
  */
@@ -741,7 +795,7 @@ sw_multiprocessing_listener_set_backlog (SwMultiprocessingListener *self,
     return;
   self->backlog = backlog;
   /* GSocket refuses a new backlog once listening; listen(2) takes it. */
-  if (self->socket != NULL && listen (g_socket_get_fd (self->socket), backlog) != 0)
+  if (is_open (self) && listen (g_socket_get_fd (self->socket), backlog) != 0)
     g_warning ("Could not apply the backlog: %s", g_strerror (errno));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKLOG]);
 }
@@ -754,7 +808,11 @@ sw_multiprocessing_listener_set_backlog (SwMultiprocessingListener *self,
  * the socket file of a UNIX path address (a file already gone is fine),
  * and the directory made for a %NULL address. Connections already
  * accepted stay open. Closing twice does nothing; the last reference
- * going away closes the listener too.
+ * going away closes the listener too, but a pending
+ * [method@Sw.MultiprocessingListener.accept_async] holds one (as every
+ * GIO async call holds its source object): close the listener to end it.
+ *
+ * May be called from another thread than the one accepting.
  *
  * Since: 0.1
  */
@@ -782,7 +840,7 @@ sw_multiprocessing_listener_get_closed (SwMultiprocessingListener *self)
 {
   g_return_val_if_fail (SW_IS_MULTIPROCESSING_LISTENER (self), TRUE);
 
-  return self->socket == NULL;
+  return !is_open (self);
 }
 
 /* ---- the client -------------------------------------------------------------- */
@@ -852,10 +910,9 @@ on_connect_ready (GSocket      *socket,
   Setup *setup = g_task_get_task_data (task);
   GError *error = NULL;
 
-  if (g_task_return_error_if_cancelled (task))
-    return G_SOURCE_REMOVE;
-  if (!g_socket_check_connect_result (socket, &error))
-    g_task_return_error (task, error);
+  if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error)
+      || !g_socket_check_connect_result (socket, &error))
+    setup_fail (g_object_ref (task), error);
   else
     setup_start (g_object_ref (task), g_steal_pointer (&setup->socket));
   return G_SOURCE_REMOVE;
@@ -895,7 +952,7 @@ sw_multiprocessing_connect_async (GSocketAddress      *address,
   setup->socket = new_socket_for (address, &error);
   if (setup->socket == NULL)
     {
-      task_fail (task, error);
+      setup_fail (task, error);
       return;
     }
   g_socket_set_blocking (setup->socket, FALSE);
@@ -908,7 +965,7 @@ sw_multiprocessing_connect_async (GSocketAddress      *address,
       g_object_unref (task);
     }
   else
-    task_fail (task, error);
+    setup_fail (task, error);
 }
 
 /**

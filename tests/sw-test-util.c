@@ -585,3 +585,21 @@ sw_test_on_connect_failed (GObject      *source,
   g_assert_null (connection);
   g_assert_nonnull (*error);
 }
+
+void
+sw_test_store_result (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+void
+sw_test_iterate_until (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+}

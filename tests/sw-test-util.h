@@ -101,6 +101,13 @@ void            sw_test_receiver_wait_polling (SwTestReceiver *receiver);
 void     sw_test_socketpair     (SwFraming      *framing,
                                  SwConnection  **a,
                                  SwConnection  **b);
+/* A GAsyncReadyCallback storing a reference on its result in the
+ * GAsyncResult * that @user_data points to (which must be NULL), and
+ * the wait for it in the thread-default main context. */
+void     sw_test_store_result   (GObject        *source,
+                                 GAsyncResult   *result,
+                                 gpointer        user_data);
+void     sw_test_iterate_until  (GAsyncResult  **result);
 /* How many descriptors this process has open (/proc/self/fd). */
 guint    sw_test_count_open_fds (void);
 /* How many of them are of @kind, the start of their /proc/self/fd link

@@ -543,24 +543,6 @@ test_connect_errors (void)
 
 /* ---- async ------------------------------------------------------------------------ */
 
-static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  g_assert_null (*out);
-  *out = g_object_ref (result);
-}
-
-static void
-iterate_until (GAsyncResult **result)
-{
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 static SwConnection *
 finish_accept (SwMultiprocessingListener  *listener,
                GAsyncResult              **result,
@@ -568,7 +550,7 @@ finish_accept (SwMultiprocessingListener  *listener,
 {
   SwConnection *connection;
 
-  iterate_until (result);
+  sw_test_iterate_until (result);
   connection = sw_multiprocessing_listener_accept_finish (listener, *result, error);
   g_clear_object (result);
   return connection;
@@ -580,7 +562,7 @@ finish_connect (GAsyncResult  **result,
 {
   SwConnection *connection;
 
-  iterate_until (result);
+  sw_test_iterate_until (result);
   connection = sw_multiprocessing_connect_finish (*result, error);
   g_clear_object (result);
   return connection;
@@ -601,9 +583,9 @@ async_pair (SwMultiprocessingListener *listener,
   g_autoptr(SwConnection) server = NULL;
   g_autoptr(SwConnection) client = NULL;
 
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &accepted);
   sw_multiprocessing_connect_async (sw_multiprocessing_listener_get_address (listener), key,
-                                    NULL, store_result, &connected);
+                                    NULL, sw_test_store_result, &connected);
   server = finish_accept (listener, &accepted, &server_error);
   client = finish_connect (&connected, &client_error);
   if (expected != -1)
@@ -670,7 +652,7 @@ test_async_main_loop (void)
   g_autoptr(SwConnection) connection = NULL;
   SpawnLater later = { listener, &accepted, NULL };
 
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &accepted);
   g_idle_add (spawn_client_later, &later);
   connection = finish_accept (listener, &accepted, &error);
   g_assert_no_error (error);
@@ -690,7 +672,7 @@ test_async_closed (void)
   int fds[2];
 
   /* Closed while waiting for a client. */
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &accepted);
   g_main_context_iteration (NULL, FALSE);
   g_assert_null (accepted);
   sw_multiprocessing_listener_close (listener);
@@ -704,7 +686,7 @@ test_async_closed (void)
   close (fds[0]);
   close (fds[1]);
   /* Started on a closed listener. */
-  sw_multiprocessing_listener_accept_async (listener, NULL, store_result, &accepted);
+  sw_multiprocessing_listener_accept_async (listener, NULL, sw_test_store_result, &accepted);
   connection = finish_accept (listener, &accepted, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_null (connection);
@@ -755,7 +737,7 @@ test_stalled_async (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(SwConnection) connection = NULL;
 
-  sw_multiprocessing_listener_accept_async (listener, cancellable, store_result, &accepted);
+  sw_multiprocessing_listener_accept_async (listener, cancellable, sw_test_store_result, &accepted);
   /* Until the challenge was sent: the accept now waits for the answer. */
   while (!(g_socket_condition_check (stalled, G_IO_IN) & G_IO_IN))
     g_main_context_iteration (NULL, TRUE);

@@ -639,12 +639,26 @@ def _authkey(authkey):
 
 def _unix_address(address):
     name = os.fsencode(address)
-    if len(name) > _MAX_UNIX_NAME + (name[:1] == b'\0'):
+    abstract = name[:1] == b'\0'
+    if len(name) > _MAX_UNIX_NAME + abstract:
         raise OSError(errno.ENAMETOOLONG, 'AF_UNIX path too long')
-    if name[:1] == b'\0':
-        return Gio.UnixSocketAddress.new_with_type(
-            name[1:], Gio.UnixSocketAddressType.ABSTRACT)
-    return Gio.UnixSocketAddress.new(os.fsdecode(name))
+    if abstract:
+        name, kind = name[1:], Gio.UnixSocketAddressType.ABSTRACT
+    elif b'\0' in name:
+        raise ValueError('embedded null byte')  # as socket.bind() says
+    else:
+        kind = Gio.UnixSocketAddressType.PATH
+    # The name travels as its bytes (an abstract name may hold NULs, a
+    # path any bytes os.fsencode() gives), which PyGObject takes only as
+    # signed chars.
+    return Gio.UnixSocketAddress.new_with_type(
+        [byte - 256 if byte > 127 else byte for byte in name], kind)
+
+
+def _unix_name(address):
+    """The bytes of a Gio.UnixSocketAddress's path or name: get_path()
+    stops at a NUL and fails on bytes that are not UTF-8."""
+    return bytes(address.props.path_as_array)
 
 
 def _inet_address(address):
@@ -679,10 +693,10 @@ def _socket_address(address):
 def _python_address(address):
     """A Gio.SocketAddress in the shape Python's getsockname() gives."""
     if isinstance(address, Gio.UnixSocketAddress):
-        path = address.get_path()
+        name = _unix_name(address)
         if address.get_address_type() == Gio.UnixSocketAddressType.PATH:
-            return path
-        return b'\0' + os.fsencode(path)
+            return os.fsdecode(name)
+        return b'\0' + name
     host = address.get_address().to_string()
     if address.get_family() == Gio.SocketFamily.IPV6:
         return (host, address.get_port(), address.get_flowinfo(),
@@ -718,8 +732,10 @@ class MultiprocessingListener(Sw.MultiprocessingListener):
     def address(self):
         """The bound address as Listener.address gives it: a str path,
         bytes b'\\0name' for an abstract name, (host, port) for IPv4,
-        (host, port, flowinfo, scope_id) for IPv6."""
-        return _python_address(self.get_address())
+        (host, port, flowinfo, scope_id) for IPv6; None for a listener
+        made with GObject.new(), which is bound to nothing."""
+        address = self.get_address()
+        return None if address is None else _python_address(address)
 
     def __enter__(self):
         return self
