@@ -532,6 +532,7 @@ typedef struct
 {
   GSocketConnectable *connectable;
   GTlsDatabase       *database;
+  SwConnectFlags      flags;       /* besides TLS */
   GBytes             *reply;       /* to "hello", once connected */
   GError             *error;
   gint                done;        /* atomic */
@@ -546,7 +547,7 @@ sync_connect_thread (gpointer data)
   g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
 
   connection = sw_connect (sc->connectable, sw_framing_get_default (),
-                           SW_CONNECT_FLAGS_TLS, sc->database, NULL, &sc->error);
+                           SW_CONNECT_FLAGS_TLS | sc->flags, sc->database, NULL, &sc->error);
   if (connection != NULL &&
       sw_connection_send_message (connection, message, -1, NULL, &sc->error))
     sc->reply = sw_connection_receive_message (connection, -1, NULL, &sc->error);
@@ -616,6 +617,29 @@ test_tls_wrong_ca (void)
   wait_errors_then_serve (&echo, 1, SW_CONNECT_FLAGS_TLS);
   assert_error_names_client (echo.error);
   g_assert_cmpuint (echo.accepted, ==, 2);
+  echo_clear (&echo);
+}
+
+/* A client that accepts any certificate connects to a service whose
+ * certificate no authority it knows signed, and talks to it. */
+static void
+test_tls_accept_any (void)
+{
+  SyncConnect sc = { 0 };
+  g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
+  Echo echo;
+
+  if (!have_tls ())
+    return;
+  echo_init (&echo, TRUE);
+  sc.flags = SW_CONNECT_FLAGS_TLS_ACCEPT_ANY;
+  /* No database: the system's authorities do not know the test's. */
+  sync_connect (&echo, NULL, &sc);
+  g_assert_no_error (sc.error);
+  g_assert_true (g_bytes_equal (sc.reply, message));
+  g_clear_pointer (&sc.reply, g_bytes_unref);
+  WAIT_UNTIL (echo.n_echo_ended == 1);
+  g_assert_cmpuint (echo.n_errors, ==, 0);
   echo_clear (&echo);
 }
 
@@ -916,6 +940,7 @@ main (int   argc,
   g_test_add_func ("/sw/service/tls/many-clients", test_tls_many_clients);
   g_test_add_func ("/sw/service/tls/sync-connect", test_tls_sync_connect);
   g_test_add_func ("/sw/service/tls/wrong-ca", test_tls_wrong_ca);
+  g_test_add_func ("/sw/service/tls/accept-any", test_tls_accept_any);
   g_test_add_func ("/sw/service/tls/garbage", test_tls_garbage);
   g_test_add_func ("/sw/service/tls/handshake-timeout", test_tls_handshake_timeout);
   g_test_add_func ("/sw/service/tls/vanish", test_tls_vanish);
