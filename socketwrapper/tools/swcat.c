@@ -53,6 +53,7 @@ typedef struct
   gboolean done;
   guint timeout_id;
   SwcatListener *listener;
+  GQueue waiting;           /* clients connected while another is served */
 
   /* The current connection, and how far its sending has come. */
   SwConnection *connection;
@@ -478,28 +479,38 @@ on_connected (GObject      *source,
     start_connection (self, connection);
 }
 
+/* A client of the listening service, handshake done. Clients are served
+ * one at a time: the service stops accepting while one is served, and
+ * one whose handshake was under way then waits its turn. */
 static void
-on_accepted (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+on_service_connection (SwService    *service,
+                       SwConnection *connection,
+                       gpointer      user_data)
 {
   Swcat *self = user_data;
-  g_autoptr(GError) error = NULL;
-  SwConnection *connection = swcat_listener_accept_finish (self->listener, result, &error);
 
   if (self->done)
-    {
-      g_clear_object (&connection);
-      return;
-    }
-  if (connection != NULL)
-    start_connection (self, connection);
-  else if (self->keep_listening)
-    {
-      /* A client whose TLS handshake failed: the next one may do better. */
-      g_printerr ("swcat: %s\n", error->message);
-      accept_next (self);
-    }
+    return;
+  g_socket_service_stop (G_SOCKET_SERVICE (service));
+  if (self->connection != NULL)
+    g_queue_push_tail (&self->waiting, g_object_ref (connection));
+  else
+    start_connection (self, g_object_ref (connection));
+}
+
+/* A client whose TLS handshake failed or timed out: with
+ * --keep-listening the next one may do better. */
+static void
+on_service_error (SwService    *service,
+                  const GError *error,
+                  gpointer      user_data)
+{
+  Swcat *self = user_data;
+
+  if (self->done)
+    return;
+  if (self->keep_listening || self->connection != NULL)
+    g_printerr ("swcat: %s\n", error->message);
   else
     finish (self, SWCAT_EXIT_ERROR, error);
 }
@@ -507,7 +518,27 @@ on_accepted (GObject      *source,
 static void
 accept_next (Swcat *self)
 {
-  swcat_listener_accept_async (self->listener, NULL, on_accepted, self);
+  SwConnection *waiting = g_queue_pop_head (&self->waiting);
+
+  if (waiting != NULL)
+    start_connection (self, waiting);
+  else
+    g_socket_service_start (G_SOCKET_SERVICE (self->listener->service));
+}
+
+static void
+start_listening (Swcat *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->listener = swcat_listener_new (&self->address, &self->tls, self->framing, &error);
+  if (self->listener == NULL)
+    {
+      finish (self, SWCAT_EXIT_ERROR, error);
+      return;
+    }
+  g_signal_connect (self->listener->service, "connection", G_CALLBACK (on_service_connection), self);
+  g_signal_connect (self->listener->service, "error", G_CALLBACK (on_service_error), self);
 }
 
 /* ---- the command line ---------------------------------------------------- */
@@ -700,6 +731,7 @@ static void
 swcat_clear (Swcat *self)
 {
   g_clear_handle_id (&self->timeout_id, g_source_remove);
+  g_queue_clear_full (&self->waiting, g_object_unref);
   g_clear_pointer (&self->listener, swcat_listener_free);
   g_clear_pointer (&self->outgoing, g_ptr_array_unref);
   g_clear_object (&self->input);
@@ -779,13 +811,7 @@ main (int    argc,
   signal_ids[1] = g_unix_signal_add (SIGTERM, on_sigterm, &self);
   restart_timeout (&self);
   if (self.address.listen)
-    {
-      self.listener = swcat_listener_new (&self.address, &self.tls, self.framing, &error);
-      if (self.listener == NULL)
-        finish (&self, SWCAT_EXIT_ERROR, error);
-      else
-        accept_next (&self);
-    }
+    start_listening (&self);
   else
     swcat_connect_async (&self.address, &self.tls, self.framing, NULL, on_connected, &self);
 
