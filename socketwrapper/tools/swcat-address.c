@@ -417,3 +417,91 @@ swcat_listener_free (SwcatListener *self)
   g_clear_object (&self->service);
   g_free (self);
 }
+
+/* ---- multiprocessing authentication ------------------------------------- */
+
+/* The challenges of multiprocessing.connection: a Listener delivers its
+ * challenge and then answers the client's; a Client answers first. */
+typedef struct
+{
+  GBytes *authkey;
+  gboolean server;
+  gboolean first_done;
+} Authentication;
+
+static void
+authentication_free (Authentication *auth)
+{
+  g_bytes_unref (auth->authkey);
+  g_free (auth);
+}
+
+static void authentication_step (GTask *task);
+
+static void
+on_authentication_step (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Authentication *auth = g_task_get_task_data (task);
+  gboolean delivered = auth->server != auth->first_done;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (delivered)
+    ok = sw_multiprocessing_deliver_challenge_finish (SW_CONNECTION (source), result, &error);
+  else
+    ok = sw_multiprocessing_answer_challenge_finish (SW_CONNECTION (source), result, &error);
+  if (!ok)
+    g_task_return_error (task, error);
+  else if (auth->first_done)
+    g_task_return_boolean (task, TRUE);
+  else
+    {
+      auth->first_done = TRUE;
+      authentication_step (g_steal_pointer (&task));
+    }
+}
+
+/* Runs the next challenge; takes @task's reference. */
+static void
+authentication_step (GTask *task)
+{
+  Authentication *auth = g_task_get_task_data (task);
+  SwConnection *connection = g_task_get_source_object (task);
+
+  if (auth->server != auth->first_done)
+    sw_multiprocessing_deliver_challenge_async (connection, auth->authkey, g_task_get_cancellable (task),
+                                                on_authentication_step, task);
+  else
+    sw_multiprocessing_answer_challenge_async (connection, auth->authkey, g_task_get_cancellable (task),
+                                               on_authentication_step, task);
+}
+
+/* Proves to the peer of @connection, a multiprocessing.connection Client
+ * (@server) or Listener, that both know @authkey, and checks that it
+ * does. */
+void
+swcat_authenticate_async (SwConnection        *connection,
+                          GBytes              *authkey,
+                          gboolean             server,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  GTask *task = g_task_new (connection, cancellable, callback, user_data);
+  Authentication *auth = g_new0 (Authentication, 1);
+
+  auth->authkey = g_bytes_ref (authkey);
+  auth->server = server;
+  g_task_set_task_data (task, auth, (GDestroyNotify) authentication_free);
+  authentication_step (task);
+}
+
+gboolean
+swcat_authenticate_finish (GAsyncResult  *result,
+                           GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

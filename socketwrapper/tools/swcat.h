@@ -80,6 +80,15 @@ void           swcat_listener_free (SwcatListener       *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SwcatListener, swcat_listener_free)
 
+void     swcat_authenticate_async  (SwConnection         *connection,
+                                    GBytes               *authkey,
+                                    gboolean              server,
+                                    GCancellable         *cancellable,
+                                    GAsyncReadyCallback   callback,
+                                    gpointer              user_data);
+gboolean swcat_authenticate_finish (GAsyncResult         *result,
+                                    GError              **error);
+
 /* ---- standard input and output (swcat-io.c) ----------------------------- */
 
 /* How messages are written as text and read from it. */
