@@ -16,7 +16,8 @@
 
 G_DEFINE_FLAGS_TYPE (SwConnectFlags, sw_connect_flags,
   G_DEFINE_ENUM_VALUE (SW_CONNECT_FLAGS_NONE, "none"),
-  G_DEFINE_ENUM_VALUE (SW_CONNECT_FLAGS_TLS, "tls"))
+  G_DEFINE_ENUM_VALUE (SW_CONNECT_FLAGS_TLS, "tls"),
+  G_DEFINE_ENUM_VALUE (SW_CONNECT_FLAGS_TLS_ACCEPT_ANY, "tls-accept-any"))
 
 typedef struct
 {
@@ -54,8 +55,19 @@ connect_data_free (ConnectData *data)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConnectData, connect_data_free)
 
+static gboolean
+accept_any_certificate (GTlsConnection       *connection,
+                        GTlsCertificate      *certificate,
+                        GTlsCertificateFlags  errors,
+                        gpointer              user_data)
+{
+  return TRUE;
+}
+
 /* The client side of TLS over @base, checking the server's certificate
- * against @data's database (or the system's) and identity. */
+ * against @data's database (or the system's) and identity, unless the
+ * caller asked to accept any: GIO then asks ::accept-certificate, which
+ * says yes. */
 static GIOStream *
 tls_client_new (ConnectData       *data,
                 GSocketConnection *base,
@@ -67,6 +79,8 @@ tls_client_new (ConnectData       *data,
                                                    error));
   if (tls != NULL && data->database != NULL)
     g_tls_connection_set_database (G_TLS_CONNECTION (tls), data->database);
+  if (tls != NULL && (data->flags & SW_CONNECT_FLAGS_TLS_ACCEPT_ANY))
+    g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
   return tls;
 }
 
@@ -108,7 +122,8 @@ explain_certificate_error (GIOStream  *tls,
  *   [class@Gio.InetSocketAddress], a UNIX socket address...
  * @framing: (nullable): the framing of the connection, or %NULL for raw
  *   bytes
- * @flags: how to connect: %SW_CONNECT_FLAGS_TLS for TLS
+ * @flags: how to connect: %SW_CONNECT_FLAGS_TLS for TLS, adding
+ *   %SW_CONNECT_FLAGS_TLS_ACCEPT_ANY to accept any certificate
  * @database: (nullable): with TLS, the certificate authorities to trust
  *   instead of the system's, or %NULL
  * @cancellable: (nullable): a cancellable, or %NULL
@@ -122,7 +137,8 @@ explain_certificate_error (GIOStream  *tls,
  * against @database (or the system's) and against @connectable's host
  * name (a UNIX socket address has none, so TLS needs a host name or an IP
  * address). A refused certificate is %G_TLS_ERROR_BAD_CERTIFICATE, whose
- * message says why.
+ * message says why. With %SW_CONNECT_FLAGS_TLS_ACCEPT_ANY no certificate
+ * is refused (and @database is not needed).
  *
  * This blocks the calling thread; see [func@Sw.connect_async].
  *
@@ -229,7 +245,7 @@ on_connected (GObject      *source,
  * @connectable: where to connect, as for [func@Sw.connect]
  * @framing: (nullable): the framing of the connection, or %NULL for raw
  *   bytes
- * @flags: how to connect: %SW_CONNECT_FLAGS_TLS for TLS
+ * @flags: how to connect, as for [func@Sw.connect]
  * @database: (nullable): with TLS, the certificate authorities to trust
  *   instead of the system's, or %NULL
  * @io_priority: the I/O priority of the TLS handshake

@@ -17,6 +17,10 @@ G_BEGIN_DECLS
  * @SW_CONNECT_FLAGS_NONE: a plain connection
  * @SW_CONNECT_FLAGS_TLS: wrap the connection in TLS and complete the
  *   handshake, checking the server's certificate, before returning it
+ * @SW_CONNECT_FLAGS_TLS_ACCEPT_ANY: with %SW_CONNECT_FLAGS_TLS, accept
+ *   whatever certificate the server presents, whatever its errors (self-signed,
+ *   for another name, expired...): the connection is encrypted but the
+ *   server is not authenticated, so use it only for testing or debugging.
  *
  * How [func@Sw.connect] connects.
  *
@@ -26,6 +30,7 @@ typedef enum /*< flags >*/
 {
   SW_CONNECT_FLAGS_NONE = 0,
   SW_CONNECT_FLAGS_TLS  = 1 << 0,
+  SW_CONNECT_FLAGS_TLS_ACCEPT_ANY = 1 << 1,
 } SwConnectFlags;
 
 #define SW_TYPE_CONNECT_FLAGS (sw_connect_flags_get_type ())

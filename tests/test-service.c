@@ -507,6 +507,7 @@ typedef struct
 {
   GSocketConnectable *connectable;
   GTlsDatabase       *database;
+  SwConnectFlags      flags;       /* besides TLS */
   GBytes             *reply;       /* to "hello", once connected */
   GError             *error;
   gint                done;        /* atomic */
@@ -521,7 +522,7 @@ sync_connect_thread (gpointer data)
   g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
 
   connection = sw_connect (sc->connectable, sw_framing_get_default (),
-                           SW_CONNECT_FLAGS_TLS, sc->database, NULL, &sc->error);
+                           SW_CONNECT_FLAGS_TLS | sc->flags, sc->database, NULL, &sc->error);
   if (connection != NULL &&
       sw_connection_send_message (connection, message, -1, NULL, &sc->error))
     sc->reply = sw_connection_receive_message (connection, -1, NULL, &sc->error);
@@ -549,8 +550,12 @@ sync_connect (Echo         *echo,
   g_clear_object (&sc->connectable);
 }
 
+/* A TLS client trusting the test's authority (or the system's), with
+ * @flags, exchanges a message with the echo service, which sees no
+ * error. */
 static void
-test_tls_sync_connect (void)
+assert_sync_echo (gboolean        use_test_ca,
+                  SwConnectFlags  flags)
 {
   SyncConnect sc = { 0 };
   g_autoptr(GBytes) message = g_bytes_new_static ("hello", 5);
@@ -559,8 +564,9 @@ test_tls_sync_connect (void)
   if (!sw_test_have_tls ())
     return;
   echo_init (&echo, TRUE);
+  sc.flags = flags;
   /* The name checked against the certificate is "localhost". */
-  sync_connect (&echo, echo.ca, &sc);
+  sync_connect (&echo, use_test_ca ? echo.ca : NULL, &sc);
   g_assert_no_error (sc.error);
   g_assert_true (g_bytes_equal (sc.reply, message));
   g_clear_pointer (&sc.reply, g_bytes_unref);
@@ -568,6 +574,12 @@ test_tls_sync_connect (void)
   g_assert_cmpuint (echo.accepted, ==, 1);
   g_assert_cmpuint (echo.n_errors, ==, 0);
   echo_clear (&echo);
+}
+
+static void
+test_tls_sync_connect (void)
+{
+  assert_sync_echo (TRUE, SW_CONNECT_FLAGS_NONE);
 }
 
 static void
@@ -592,6 +604,15 @@ test_tls_wrong_ca (void)
   assert_error_names_client (echo.error);
   g_assert_cmpuint (echo.accepted, ==, 2);
   echo_clear (&echo);
+}
+
+/* A client that accepts any certificate connects to a service whose
+ * certificate no authority it knows signed (the system's do not know the
+ * test's), and talks to it. */
+static void
+test_tls_accept_any (void)
+{
+  assert_sync_echo (FALSE, SW_CONNECT_FLAGS_TLS_ACCEPT_ANY);
 }
 
 static void
@@ -879,6 +900,7 @@ main (int   argc,
   g_test_add_func ("/sw/service/tls/many-clients", test_tls_many_clients);
   g_test_add_func ("/sw/service/tls/sync-connect", test_tls_sync_connect);
   g_test_add_func ("/sw/service/tls/wrong-ca", test_tls_wrong_ca);
+  g_test_add_func ("/sw/service/tls/accept-any", test_tls_accept_any);
   g_test_add_func ("/sw/service/tls/garbage", test_tls_garbage);
   g_test_add_func ("/sw/service/tls/handshake-timeout", test_tls_handshake_timeout);
   g_test_add_func ("/sw/service/tls/vanish", test_tls_vanish);

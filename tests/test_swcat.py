@@ -25,7 +25,8 @@ import sys
 import tempfile
 import threading
 import traceback
-from multiprocessing.connection import Listener
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Listener
 
 SWCAT = os.environ.get('SWCAT', 'swcat')
 SRCDIR = os.environ.get('G_TEST_SRCDIR', os.path.dirname(os.path.abspath(__file__)))
@@ -212,6 +213,12 @@ def bad_options_and_addresses_exit_2_with_one_line():
         (['unix:/a', 'extra'], 'Unexpected argument “extra”'),
         (['stray', 'exec:true'], 'Unexpected argument “stray”'),
         (['--bogus', 'unix:/a'], '--bogus'),
+        (['--authkey', 'k', 'unix:/a'], '--framing multiprocessing'),
+        (['--framing', 'multiprocessing', '--authkey', '', 'unix:/a'], 'empty'),
+        (['--framing', 'multiprocessing', '--authkey', 'k', '--authkey-file', '/dev/null', 'unix:/a'],
+         'exclude'),
+        (['--framing', 'multiprocessing', '--authkey-file', '/nonexistent/key', 'unix:/a'],
+         '--authkey-file'),
     ]
     for args, pattern in cases:
         status, out, err = run(*args)
@@ -257,6 +264,70 @@ def multiprocessing_listener_exchanges_pickles():
     succeeded(status, err)
     equal(json_lines(out), [{'n': i + 1, 'echo': v, 'extra': [[0, 255], None]}
                             for i, v in enumerate(values)])
+
+
+@test
+def authkey_answers_a_python_listener():
+    # The right key: the values pass; a wrong one: one line, status 1.
+    for key, ok in ((b'right key', True), (b'wrong key', False)):
+        listener = Listener(('127.0.0.1', 0), authkey=b'right key')
+        host, port = listener.address
+        rejected = []
+
+        def serve(listener):
+            with listener:
+                try:
+                    conn = listener.accept()
+                except AuthenticationError:
+                    rejected.append(True)
+                    return
+                with conn:
+                    conn.send(['hello', conn.recv()])
+
+        peer = Peer(serve, listener)
+        peer.start()
+        status, out, err = run('--framing', 'multiprocessing', '--codec', 'pickle',
+                               '--authkey', key.decode(), f'tcp:{host}:{port}', stdin_data=b'42\n')
+        peer.join_checked()
+        if ok:
+            succeeded(status, err)
+            equal(json_lines(out), [['hello', 42]])
+        else:
+            equal(status, 1, err)
+            equal(out, b'')
+            one_error_line(err, f'tcp:{host}:{port}: .*authentication')
+            equal(rejected, [True])
+
+
+@test
+def authkey_listener_challenges_python_clients():
+    # A client with the key is served; with --keep-listening one with a
+    # wrong key is reported and the next is served.
+    with tempfile.TemporaryDirectory() as tmp:
+        key_file = os.path.join(tmp, 'key')
+        with open(key_file, 'wb') as f:
+            f.write(b's3cret\n')
+        server = Swcat('--keep-listening', '--count', '2', '--framing', 'multiprocessing',
+                       '--codec', 'pickle', '--authkey-file', key_file, 'listen:tcp:127.0.0.1:0',
+                       stdin_data=b'')
+        address = server.wait_listening()
+        host, port = address.split(':')[1:]
+        with Client((host, int(port)), authkey=b's3cret') as conn:
+            conn.send({'first': 1})
+        try:
+            Client((host, int(port)), authkey=b'other')
+        except AuthenticationError:
+            pass
+        else:
+            raise AssertionError('a wrong key was accepted')
+        with Client((host, int(port)), authkey=b's3cret') as conn:
+            conn.send({'second': 2})
+        status, out, err = server.finish()
+        succeeded(status, err)
+        equal(json_lines(out), [{'first': 1}, {'second': 2}])
+        lines = err.splitlines()
+        equal(len(lines), 2, err)
+        check(re.search('did not authenticate', lines[1]) is not None, err)
 
 
 def serve_json_lines(server):

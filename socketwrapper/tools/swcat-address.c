@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* swcat's addresses: parsing `kind:value`, connecting to one, and
- * listening on one, with GIO's GSocketClient and GSocketListener (and
- * GTlsConnection for tls:), so that every kind ends as an SwConnection. */
+/* swcat's addresses: parsing `kind:value`, connecting to one with
+ * sw_connect_async() (or sw_connection_new_for_fd() and sw_spawn()), and
+ * listening on one with an SwService, so that every kind ends as an
+ * SwConnection. */
 #include "config.h"
 
 #include <unistd.h>
@@ -209,52 +210,15 @@ unix_address (const SwcatAddress *address)
   return g_unix_socket_address_new (address->name);
 }
 
-static gboolean
-accept_any_certificate (GTlsConnection       *connection,
-                        GTlsCertificate      *certificate,
-                        GTlsCertificateFlags  errors,
-                        gpointer              user_data)
+/* The authorities of --ca-file; GTlsFileDatabase takes only absolute
+ * paths. */
+static GTlsDatabase *
+ca_database (const SwcatTls  *tls,
+             GError         **error)
 {
-  return TRUE;
-}
+  g_autofree char *path = g_canonicalize_filename (tls->ca_file, NULL);
 
-/* Applies --insecure or --ca-file to the client's TLS connection before
- * its handshake. */
-static void
-on_client_event (GSocketClient      *client,
-                 GSocketClientEvent  event,
-                 GSocketConnectable *connectable,
-                 GIOStream          *connection,
-                 gpointer            user_data)
-{
-  GTask *task = user_data;
-  GTlsDatabase *database = g_object_get_data (G_OBJECT (task), "swcat-database");
-  const SwcatTls *tls = g_object_get_data (G_OBJECT (task), "swcat-tls");
-
-  if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING)
-    return;
-  if (database != NULL)
-    g_tls_connection_set_database (G_TLS_CONNECTION (connection), database);
-  if (tls->insecure)
-    g_signal_connect (connection, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
-}
-
-/* The connection a GSocketClient returns is a GTcpWrapperConnection around
- * the TLS stream for tls:: the SwConnection must read through the TLS
- * stream, not the socket under it, and keep the wrapper, whose disposal
- * would close that stream. */
-static SwConnection *
-wrap_client_connection (GSocketConnection *connection,
-                        SwFraming         *framing)
-{
-  SwConnection *wrapped;
-
-  if (!G_IS_TCP_WRAPPER_CONNECTION (connection))
-    return sw_connection_new_for_stream (G_IO_STREAM (connection), framing);
-  wrapped = sw_connection_new_for_stream (g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (connection)),
-                                          framing);
-  g_object_set_data_full (G_OBJECT (wrapped), "swcat-wrapper", g_object_ref (connection), g_object_unref);
-  return wrapped;
+  return g_tls_file_database_new (path, error);
 }
 
 static void
@@ -263,25 +227,25 @@ on_connected (GObject      *source,
               gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  GError *error = NULL;
+  SwConnection *connection = sw_connect_finish (result, &error);
 
-  g_signal_handlers_disconnect_matched (source, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, task);
   if (connection == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
+    g_task_return_error (task, error);
   else
-    g_task_return_pointer (task, wrap_client_connection (connection, g_task_get_task_data (task)),
-                           g_object_unref);
+    g_task_return_pointer (task, connection, g_object_unref);
 }
 
+/* unix:, abstract:, tcp: and tls: go through sw_connect_async(). */
 static gboolean
 connect_socket (GTask               *task,
                 const SwcatAddress  *address,
                 const SwcatTls      *tls,
                 GError             **error)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GTlsDatabase) database = NULL;
+  SwConnectFlags flags = SW_CONNECT_FLAGS_NONE;
 
   if (address->kind == SWCAT_ADDRESS_UNIX || address->kind == SWCAT_ADDRESS_ABSTRACT)
     connectable = G_SOCKET_CONNECTABLE (unix_address (address));
@@ -290,27 +254,19 @@ connect_socket (GTask               *task,
 
   if (address->kind == SWCAT_ADDRESS_TLS)
     {
-      g_socket_client_set_tls (client, TRUE);
-      if (tls->ca_file != NULL)
-        {
-          /* GTlsFileDatabase takes only absolute paths. */
-          g_autofree char *path = g_canonicalize_filename (tls->ca_file, NULL);
-          g_autoptr(GTlsDatabase) database = g_tls_file_database_new (path, error);
-
-          if (database == NULL)
-            return FALSE;
-          g_object_set_data_full (G_OBJECT (task), "swcat-database", g_steal_pointer (&database), g_object_unref);
-        }
-      g_object_set_data (G_OBJECT (task), "swcat-tls", (gpointer) tls);
-      g_signal_connect (client, "event", G_CALLBACK (on_client_event), task);
+      flags |= SW_CONNECT_FLAGS_TLS;
+      if (tls->insecure)
+        flags |= SW_CONNECT_FLAGS_TLS_ACCEPT_ANY;
+      if (tls->ca_file != NULL && (database = ca_database (tls, error)) == NULL)
+        return FALSE;
     }
-  g_socket_client_connect_async (client, connectable, g_task_get_cancellable (task),
-                                 on_connected, g_object_ref (task));
+  sw_connect_async (connectable, g_task_get_task_data (task), flags, database, G_PRIORITY_DEFAULT,
+                    g_task_get_cancellable (task), on_connected, g_object_ref (task));
   return TRUE;
 }
 
-/* Connects to @address, which does not listen; @tls must outlive the
- * call. fd: and exec: are ready at once. */
+/* Connects to @address, which does not listen. fd: and exec: are ready at
+ * once. */
 void
 swcat_connect_async (const SwcatAddress  *address,
                      const SwcatTls      *tls,
@@ -352,14 +308,6 @@ swcat_connect_finish (GAsyncResult  *result,
 }
 
 /* ---- listening ---------------------------------------------------------- */
-
-struct _SwcatListener
-{
-  GSocketListener *listener;
-  GTlsCertificate *certificate;   /* listen:tls: */
-  SwFraming *framing;
-  char *path;                     /* the socket file made for listen:unix: */
-};
 
 /* The first address of @host, a literal address or a name. */
 static GInetAddress *
@@ -417,9 +365,11 @@ listen_address (const SwcatAddress  *address,
   return g_inet_socket_address_new (inet, address->port);
 }
 
-/* Starts listening on @address, and says where on standard error:
+/* An SwService listening on @address (with --certificate's identity for
+ * listen:tls:), which says where on standard error:
  * `swcat: listening on tcp:127.0.0.1:40325` gives the port the system
- * picked for port 0. */
+ * picked for port 0. Clients come through its ::connection and ::error
+ * signals. */
 SwcatListener *
 swcat_listener_new (const SwcatAddress  *address,
                     const SwcatTls      *tls,
@@ -431,17 +381,18 @@ swcat_listener_new (const SwcatAddress  *address,
   g_autoptr(GSocketAddress) effective = NULL;
   g_autofree char *where = NULL;
 
-  self->listener = g_socket_listener_new ();
-  self->framing = g_object_ref (framing);
+  self->service = sw_service_new (framing);
   if (address->kind == SWCAT_ADDRESS_TLS)
     {
-      self->certificate = g_tls_certificate_new_from_file (tls->certificate_file, error);
-      if (self->certificate == NULL)
+      g_autoptr(GTlsCertificate) certificate = g_tls_certificate_new_from_file (tls->certificate_file, error);
+
+      if (certificate == NULL)
         return NULL;
+      sw_service_set_tls_certificate (self->service, certificate);
     }
   wanted = listen_address (address, error);
   if (wanted == NULL ||
-      !g_socket_listener_add_address (self->listener, wanted, G_SOCKET_TYPE_STREAM,
+      !g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), wanted, G_SOCKET_TYPE_STREAM,
                                       G_SOCKET_PROTOCOL_DEFAULT, NULL, &effective, error))
     return NULL;
   if (address->kind == SWCAT_ADDRESS_UNIX)
@@ -452,87 +403,105 @@ swcat_listener_new (const SwcatAddress  *address,
   return g_steal_pointer (&self);
 }
 
-static void
-on_handshake (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, sw_connection_new_for_stream (G_IO_STREAM (source), g_task_get_task_data (task)),
-                           g_object_unref);
-}
-
-static void
-on_accepted (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  SwcatListener *self = g_object_get_data (G_OBJECT (task), "swcat-listener");
-  g_autoptr(GSocketConnection) connection = NULL;
-  g_autoptr(GIOStream) tls = NULL;
-  GError *error = NULL;
-
-  connection = g_socket_listener_accept_finish (G_SOCKET_LISTENER (source), result, NULL, &error);
-  if (connection == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (self->certificate == NULL)
-    {
-      g_task_return_pointer (task, sw_connection_new_for_stream (G_IO_STREAM (connection), self->framing),
-                             g_object_unref);
-      return;
-    }
-  tls = g_tls_server_connection_new (G_IO_STREAM (connection), self->certificate, &error);
-  if (tls == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
-                                    on_handshake, g_object_ref (task));
-}
-
-/* Accepts the next client, and for listen:tls: completes its handshake. */
-void
-swcat_listener_accept_async (SwcatListener       *self,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
-{
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-
-  /* The task keeps no reference: the listener outlives every accept. */
-  g_task_set_task_data (task, g_object_ref (self->framing), g_object_unref);
-  g_object_set_data (G_OBJECT (task), "swcat-listener", self);
-  g_socket_listener_accept_async (self->listener, cancellable, on_accepted, task);
-}
-
-SwConnection *
-swcat_listener_accept_finish (SwcatListener  *self,
-                              GAsyncResult   *result,
-                              GError        **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
 void
 swcat_listener_free (SwcatListener *self)
 {
   if (self->path != NULL)
     unlink (self->path);
   g_free (self->path);
-  if (self->listener != NULL)
-    g_socket_listener_close (self->listener);
-  g_clear_object (&self->listener);
-  g_clear_object (&self->certificate);
-  g_clear_object (&self->framing);
+  if (self->service != NULL)
+    {
+      g_socket_service_stop (G_SOCKET_SERVICE (self->service));
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+    }
+  g_clear_object (&self->service);
   g_free (self);
+}
+
+/* ---- multiprocessing authentication ------------------------------------- */
+
+/* The challenges of multiprocessing.connection: a Listener delivers its
+ * challenge and then answers the client's; a Client answers first. */
+typedef struct
+{
+  GBytes *authkey;
+  gboolean server;
+  gboolean first_done;
+} Authentication;
+
+static void
+authentication_free (Authentication *auth)
+{
+  g_bytes_unref (auth->authkey);
+  g_free (auth);
+}
+
+static void authentication_step (GTask *task);
+
+static void
+on_authentication_step (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Authentication *auth = g_task_get_task_data (task);
+  gboolean delivered = auth->server != auth->first_done;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (delivered)
+    ok = sw_multiprocessing_deliver_challenge_finish (SW_CONNECTION (source), result, &error);
+  else
+    ok = sw_multiprocessing_answer_challenge_finish (SW_CONNECTION (source), result, &error);
+  if (!ok)
+    g_task_return_error (task, error);
+  else if (auth->first_done)
+    g_task_return_boolean (task, TRUE);
+  else
+    {
+      auth->first_done = TRUE;
+      authentication_step (g_steal_pointer (&task));
+    }
+}
+
+/* Runs the next challenge; takes @task's reference. */
+static void
+authentication_step (GTask *task)
+{
+  Authentication *auth = g_task_get_task_data (task);
+  SwConnection *connection = g_task_get_source_object (task);
+
+  if (auth->server != auth->first_done)
+    sw_multiprocessing_deliver_challenge_async (connection, auth->authkey, g_task_get_cancellable (task),
+                                                on_authentication_step, task);
+  else
+    sw_multiprocessing_answer_challenge_async (connection, auth->authkey, g_task_get_cancellable (task),
+                                               on_authentication_step, task);
+}
+
+/* Proves to the peer of @connection, a multiprocessing.connection Client
+ * (@server) or Listener, that both know @authkey, and checks that it
+ * does. */
+void
+swcat_authenticate_async (SwConnection        *connection,
+                          GBytes              *authkey,
+                          gboolean             server,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  GTask *task = g_task_new (connection, cancellable, callback, user_data);
+  Authentication *auth = g_new0 (Authentication, 1);
+
+  auth->authkey = g_bytes_ref (authkey);
+  auth->server = server;
+  g_task_set_task_data (task, auth, (GDestroyNotify) authentication_free);
+  authentication_step (task);
+}
+
+gboolean
+swcat_authenticate_finish (GAsyncResult  *result,
+                           GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -47,12 +47,15 @@ typedef struct
   double timeout;           /* seconds; 0 for none */
   gboolean progress;
   gboolean keep_listening;
+  GBytes *authkey;          /* multiprocessing authentication, or NULL */
 
   GMainLoop *loop;
   int status;
   gboolean done;
   guint timeout_id;
   SwcatListener *listener;
+  GQueue waiting;           /* clients connected while another is served */
+  gboolean authenticating;  /* a client's authentication is under way */
 
   /* The current connection, and how far its sending has come. */
   SwConnection *connection;
@@ -461,6 +464,55 @@ start_connection (Swcat        *self,
 }
 
 static void
+on_authenticated (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Swcat *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->authenticating = FALSE;
+  if (self->done)
+    return;
+  if (swcat_authenticate_finish (result, &error))
+    {
+      start_connection (self, g_object_ref (SW_CONNECTION (source)));
+      return;
+    }
+  if (!self->address.listen)
+    {
+      g_prefix_error (&error, _("Cannot connect to %s: "), self->address.text);
+      finish (self, SWCAT_EXIT_ERROR, error);
+      return;
+    }
+  g_prefix_error (&error, _("A client did not authenticate: "));
+  if (!self->keep_listening)
+    {
+      finish (self, SWCAT_EXIT_ERROR, error);
+      return;
+    }
+  g_printerr ("swcat: %s\n", error->message);
+  accept_next (self);
+}
+
+/* Serves @connection (taking it), after the multiprocessing handshake
+ * of --authkey: as a Listener does for a client of a listen: address, as
+ * a Client does otherwise. */
+static void
+begin_connection (Swcat        *self,
+                  SwConnection *connection)
+{
+  if (self->authkey == NULL)
+    {
+      start_connection (self, connection);
+      return;
+    }
+  self->authenticating = TRUE;
+  swcat_authenticate_async (connection, self->authkey, self->address.listen, NULL, on_authenticated, self);
+  g_object_unref (connection);
+}
+
+static void
 on_connected (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
@@ -475,31 +527,41 @@ on_connected (GObject      *source,
       finish (self, SWCAT_EXIT_ERROR, error);
     }
   else
-    start_connection (self, connection);
+    begin_connection (self, connection);
 }
 
+/* A client of the listening service, handshake done. Clients are served
+ * one at a time: the service stops accepting while one is served, and
+ * one whose handshake was under way then waits its turn. */
 static void
-on_accepted (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+on_service_connection (SwService    *service,
+                       SwConnection *connection,
+                       gpointer      user_data)
 {
   Swcat *self = user_data;
-  g_autoptr(GError) error = NULL;
-  SwConnection *connection = swcat_listener_accept_finish (self->listener, result, &error);
 
   if (self->done)
-    {
-      g_clear_object (&connection);
-      return;
-    }
-  if (connection != NULL)
-    start_connection (self, connection);
-  else if (self->keep_listening)
-    {
-      /* A client whose TLS handshake failed: the next one may do better. */
-      g_printerr ("swcat: %s\n", error->message);
-      accept_next (self);
-    }
+    return;
+  g_socket_service_stop (G_SOCKET_SERVICE (service));
+  if (self->connection != NULL || self->authenticating)
+    g_queue_push_tail (&self->waiting, g_object_ref (connection));
+  else
+    begin_connection (self, g_object_ref (connection));
+}
+
+/* A client whose TLS handshake failed or timed out: with
+ * --keep-listening the next one may do better. */
+static void
+on_service_error (SwService    *service,
+                  const GError *error,
+                  gpointer      user_data)
+{
+  Swcat *self = user_data;
+
+  if (self->done)
+    return;
+  if (self->keep_listening || self->connection != NULL || self->authenticating)
+    g_printerr ("swcat: %s\n", error->message);
   else
     finish (self, SWCAT_EXIT_ERROR, error);
 }
@@ -507,7 +569,27 @@ on_accepted (GObject      *source,
 static void
 accept_next (Swcat *self)
 {
-  swcat_listener_accept_async (self->listener, NULL, on_accepted, self);
+  SwConnection *waiting = g_queue_pop_head (&self->waiting);
+
+  if (waiting != NULL)
+    begin_connection (self, waiting);
+  else
+    g_socket_service_start (G_SOCKET_SERVICE (self->listener->service));
+}
+
+static void
+start_listening (Swcat *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->listener = swcat_listener_new (&self->address, &self->tls, self->framing, &error);
+  if (self->listener == NULL)
+    {
+      finish (self, SWCAT_EXIT_ERROR, error);
+      return;
+    }
+  g_signal_connect (self->listener->service, "connection", G_CALLBACK (on_service_connection), self);
+  g_signal_connect (self->listener->service, "error", G_CALLBACK (on_service_error), self);
 }
 
 /* ---- the command line ---------------------------------------------------- */
@@ -587,6 +669,33 @@ parse_timeout (const char  *text,
   return TRUE;
 }
 
+/* --authkey's KEY, or the contents of --authkey-file without the newline
+ * an editor or echo leaves at its end; @authkey stays NULL without
+ * either. */
+static gboolean
+read_authkey (const char  *key,
+              const char  *file,
+              GBytes     **authkey,
+              GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  char *contents;
+  gsize length;
+
+  if (key != NULL && file != NULL)
+    return swcat_usage_error (error, _("--authkey and --authkey-file exclude each other"));
+  if (key != NULL)
+    *authkey = g_bytes_new (key, strlen (key));
+  if (file == NULL)
+    return TRUE;
+  if (!g_file_get_contents (file, &contents, &length, &local_error))
+    return swcat_usage_error (error, _("Cannot read --authkey-file: %s"), local_error->message);
+  if (length > 0 && contents[length - 1] == '\n')
+    length--;
+  *authkey = g_bytes_new_take (contents, length);
+  return TRUE;
+}
+
 /* Combinations of options that make no sense, as one line, or NULL. */
 static char *
 check_options (Swcat *self)
@@ -595,6 +704,10 @@ check_options (Swcat *self)
     return g_strdup (_("--raw and --null print and read records of bytes: they need --codec none"));
   if (self->keep_listening && !self->address.listen)
     return g_strdup (_("--keep-listening needs a listen: address"));
+  if (self->authkey != NULL && !SW_IS_MULTIPROCESSING_FRAMING (self->framing))
+    return g_strdup (_("--authkey and --authkey-file need --framing multiprocessing"));
+  if (self->authkey != NULL && g_bytes_get_size (self->authkey) == 0)
+    return g_strdup (_("The authentication key is empty"));
   return swcat_address_check_tls (&self->address, &self->tls);
 }
 
@@ -621,6 +734,7 @@ parse_command_line (Swcat     *self,
                     GError   **error)
 {
   g_autofree char *framing = NULL, *codec = NULL, *count = NULL, *timeout = NULL, *problem = NULL;
+  g_autofree char *authkey = NULL, *authkey_file = NULL;
   g_autoptr(GOptionContext) context = NULL;
   const char *address = NULL;
   g_autofree char **head = NULL;
@@ -649,6 +763,10 @@ parse_command_line (Swcat     *self,
       N_("Trust the CA certificates in FILE (PEM) for tls: instead of the system's"), N_("FILE") },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &self->tls.insecure,
       N_("Accept any certificate from a tls: server"), NULL },
+    { "authkey", 0, 0, G_OPTION_ARG_STRING, &authkey,
+      N_("Authenticate with KEY as multiprocessing.connection does (--framing multiprocessing)"), N_("KEY") },
+    { "authkey-file", 0, 0, G_OPTION_ARG_FILENAME, &authkey_file,
+      N_("Like --authkey, with the key read from FILE (one trailing newline dropped)"), N_("FILE") },
     G_OPTION_ENTRY_NULL
   };
 
@@ -688,7 +806,8 @@ parse_command_line (Swcat     *self,
       !(self->framing = framing_for_name (framing, error)) ||
       !codec_for_name (codec, &self->format.codec, error) ||
       (count != NULL && !parse_count (count, &self->count, error)) ||
-      (timeout != NULL && !parse_timeout (timeout, &self->timeout, error)))
+      (timeout != NULL && !parse_timeout (timeout, &self->timeout, error)) ||
+      !read_authkey (authkey, authkey_file, &self->authkey, error))
     return FALSE;
   problem = check_options (self);
   if (problem != NULL)
@@ -700,6 +819,8 @@ static void
 swcat_clear (Swcat *self)
 {
   g_clear_handle_id (&self->timeout_id, g_source_remove);
+  g_queue_clear_full (&self->waiting, g_object_unref);
+  g_clear_pointer (&self->authkey, g_bytes_unref);
   g_clear_pointer (&self->listener, swcat_listener_free);
   g_clear_pointer (&self->outgoing, g_ptr_array_unref);
   g_clear_object (&self->input);
@@ -779,13 +900,7 @@ main (int    argc,
   signal_ids[1] = g_unix_signal_add (SIGTERM, on_sigterm, &self);
   restart_timeout (&self);
   if (self.address.listen)
-    {
-      self.listener = swcat_listener_new (&self.address, &self.tls, self.framing, &error);
-      if (self.listener == NULL)
-        finish (&self, SWCAT_EXIT_ERROR, error);
-      else
-        accept_next (&self);
-    }
+    start_listening (&self);
   else
     swcat_connect_async (&self.address, &self.tls, self.framing, NULL, on_connected, &self);
 

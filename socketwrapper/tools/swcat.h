@@ -65,22 +65,29 @@ void          swcat_connect_async  (const SwcatAddress  *address,
 SwConnection *swcat_connect_finish (GAsyncResult        *result,
                                     GError             **error);
 
-typedef struct _SwcatListener SwcatListener;
+/* A listening address: its service, and the socket file it made. */
+typedef struct
+{
+  SwService *service;
+  char *path;      /* listen:unix:, removed when done */
+} SwcatListener;
 
-SwcatListener *swcat_listener_new           (const SwcatAddress  *address,
-                                             const SwcatTls      *tls,
-                                             SwFraming           *framing,
-                                             GError             **error);
-void           swcat_listener_accept_async  (SwcatListener       *self,
-                                             GCancellable        *cancellable,
-                                             GAsyncReadyCallback  callback,
-                                             gpointer             user_data);
-SwConnection  *swcat_listener_accept_finish (SwcatListener       *self,
-                                             GAsyncResult        *result,
-                                             GError             **error);
-void           swcat_listener_free          (SwcatListener       *self);
+SwcatListener *swcat_listener_new  (const SwcatAddress  *address,
+                                    const SwcatTls      *tls,
+                                    SwFraming           *framing,
+                                    GError             **error);
+void           swcat_listener_free (SwcatListener       *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SwcatListener, swcat_listener_free)
+
+void     swcat_authenticate_async  (SwConnection         *connection,
+                                    GBytes               *authkey,
+                                    gboolean              server,
+                                    GCancellable         *cancellable,
+                                    GAsyncReadyCallback   callback,
+                                    gpointer              user_data);
+gboolean swcat_authenticate_finish (GAsyncResult         *result,
+                                    GError              **error);
 
 /* ---- standard input and output (swcat-io.c) ----------------------------- */
 
