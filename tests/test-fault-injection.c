@@ -592,10 +592,157 @@ test_async_send_order (gconstpointer data)
   run_clear (&run);
 }
 
+/* ---- a peer killed mid-frame ------------------------------------------ */
+
+/* Far larger than a socket buffer: a peer writing one is blocked inside
+ * it for most of the frame. */
+#define KILLED_FRAME   (4 * 1024 * 1024)
+/* Whole frames the survivor gets before the kill, under load. */
+#define FRAMES_BEFORE_KILL 2
+
+/* The child: sends big frames until it is killed. */
+static int
+writer_main (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = sw_connection_new_from_environment (
+      sw_framing_get_default (), &error);
+
+  if (connection == NULL)
+    return 2;
+  for (guint32 i = 0; ; i++)
+    {
+      g_autoptr(GBytes) frame = sw_test_pattern_bytes (KILLED_FRAME, i);
+
+      if (!sw_connection_send_message (connection, frame, -1, NULL, &error))
+        return 3;
+    }
+}
+
+typedef struct
+{
+  GSubprocess *writer;
+  guint        n_frames;
+  gboolean     killed;
+  gboolean     done;
+  GError      *error;
+} Survivor;
+
+/* Kills the writer once the survivor is inside a frame whose end the
+ * writer cannot have written yet: more is missing than a socket buffer
+ * holds. */
+static void
+on_receive_progress (SwConnection *connection,
+                     guint64       done,
+                     guint64       total,
+                     gpointer      user_data)
+{
+  Survivor *survivor = user_data;
+
+  if (survivor->killed || survivor->n_frames < FRAMES_BEFORE_KILL
+      || done == 0 || total - done < KILLED_FRAME / 2)
+    return;
+  g_subprocess_force_exit (survivor->writer);
+  survivor->killed = TRUE;
+}
+
+static void
+survivor_take (Survivor *survivor,
+               GBytes   *frame)
+{
+  g_assert_cmpuint (g_bytes_get_size (frame), ==, KILLED_FRAME);
+  g_assert_true (sw_test_pattern_check (frame, survivor->n_frames));
+  survivor->n_frames++;
+}
+
+static void on_survivor_received (GObject      *source,
+                                  GAsyncResult *result,
+                                  gpointer      user_data);
+
+static void
+survivor_receive_async (SwConnection *connection,
+                        Survivor     *survivor)
+{
+  sw_connection_receive_message_async (connection, G_PRIORITY_DEFAULT, NULL,
+                                       on_survivor_received, survivor);
+}
+
+static void
+on_survivor_received (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Survivor *survivor = user_data;
+  g_autoptr(GBytes) frame = NULL;
+
+  frame = sw_connection_receive_message_finish (SW_CONNECTION (source), result,
+                                                &survivor->error);
+  if (frame == NULL)
+    {
+      survivor->done = TRUE;
+      return;
+    }
+  survivor_take (survivor, frame);
+  survivor_receive_async (SW_CONNECTION (source), survivor);
+}
+
+/* A peer SIGKILLed in the middle of a frame: the survivor, sync or async,
+ * gets the frames before it whole and then PARTIAL_INPUT (or
+ * CONNECTION_CLOSED), never a hang. No timing: the kill comes from the
+ * survivor's own progress report. */
+static void
+test_peer_killed (gconstpointer data)
+{
+  gboolean async = GPOINTER_TO_INT (data);
+  const char *argv[] = { "/proc/self/exe", "--writer", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwConnection) connection = NULL;
+  Survivor survivor = { 0 };
+
+  if (!under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
+    return;
+  connection = sw_spawn (argv, sw_framing_get_default (), G_SUBPROCESS_FLAGS_NONE,
+                         &survivor.writer, &error);
+  g_assert_no_error (error);
+  sw_connection_set_progress_threshold (connection, KILLED_FRAME);
+  g_signal_connect (connection, "receive-progress", G_CALLBACK (on_receive_progress),
+                    &survivor);
+
+  if (async)
+    {
+      survivor_receive_async (connection, &survivor);
+      while (!survivor.done)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  else
+    for (;;)
+      {
+        g_autoptr(GBytes) frame = sw_connection_receive_message (connection, -1, NULL,
+                                                                 &survivor.error);
+
+        if (frame == NULL)
+          break;
+        survivor_take (&survivor, frame);
+      }
+
+  g_assert_true (survivor.killed);
+  g_assert_cmpuint (survivor.n_frames, ==, FRAMES_BEFORE_KILL);
+  if (!g_error_matches (survivor.error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+    g_assert_error (survivor.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_test_message ("survivor: %s", survivor.error->message);
+  g_clear_error (&survivor.error);
+  g_assert_true (g_subprocess_wait (survivor.writer, NULL, &error));
+  g_assert_true (g_subprocess_get_if_signaled (survivor.writer));
+  g_assert_cmpint (g_subprocess_get_term_sig (survivor.writer), ==, SIGKILL);
+  g_object_unref (survivor.writer);
+}
+
 int
 main (int    argc,
       char **argv)
 {
+  if (argc == 2 && strcmp (argv[1], "--writer") == 0)
+    return writer_main ();
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/fault-injection/seeded", test_fault_injection_seeded);
@@ -603,6 +750,10 @@ main (int    argc,
                         GINT_TO_POINTER (FALSE), test_async_send_order);
   g_test_add_data_func ("/sw/fault-injection/async-send-order/pollable",
                         GINT_TO_POINTER (TRUE), test_async_send_order);
+  g_test_add_data_func ("/sw/fault-injection/peer-killed/sync", GINT_TO_POINTER (FALSE),
+                        test_peer_killed);
+  g_test_add_data_func ("/sw/fault-injection/peer-killed/async", GINT_TO_POINTER (TRUE),
+                        test_peer_killed);
 
   return g_test_run ();
 }
