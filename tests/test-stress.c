@@ -339,6 +339,21 @@ under_valgrind (void)
   return preload != NULL && strstr (preload, "vgpreload") != NULL;
 }
 
+/* Messages per sender: @normal, fewer under valgrind or SW_TEST_QUICK,
+ * @thorough with -m thorough, or SW_STRESS_MESSAGES (the long suite). */
+static guint
+messages_per_sender (guint normal,
+                     guint thorough)
+{
+  const char *messages = g_getenv ("SW_STRESS_MESSAGES");
+
+  if (messages != NULL)
+    return MAX (1, (guint) g_ascii_strtoull (messages, NULL, 10));
+  if (under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL)
+    return 6;
+  return g_test_thorough () ? thorough : normal;
+}
+
 static void
 test_stress_mixed (void)
 {
@@ -348,11 +363,7 @@ test_stress_mixed (void)
   g_autoptr(GError) error = NULL;
   guint total;
 
-  stress.per_sender = 24;
-  if (under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL)
-    stress.per_sender = 6;
-  else if (g_test_thorough ())
-    stress.per_sender = 200;
+  stress.per_sender = messages_per_sender (24, 200);
   total = N_SENDERS * stress.per_sender;
 
   g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
@@ -568,9 +579,7 @@ test_stress_cancel_close (void)
 
   if (!under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
     return;
-  stress.per_sender = under_valgrind () || g_getenv ("SW_TEST_QUICK") ? 6 : 24;
-  if (g_test_thorough ())
-    stress.per_sender = 400;
+  stress.per_sender = messages_per_sender (24, 400);
   total = N_SENDERS * stress.per_sender;
   sw_test_socketpair (sw_framing_get_default (), &stress.a, &stress.b);
   g_mutex_init (&stress.mutex);
