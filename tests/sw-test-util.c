@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -512,4 +513,12 @@ sw_test_run_bounded (gint64 bound_us)
     g_test_fail_printf ("the case failed or hung (bound %d s)",
                         (int) (bound_us / G_USEC_PER_SEC));
   return FALSE;
+}
+
+gboolean
+sw_test_under_valgrind (void)
+{
+  const char *preload = g_getenv ("LD_PRELOAD");
+
+  return preload != NULL && strstr (preload, "vgpreload") != NULL;
 }

@@ -101,6 +101,8 @@ void            sw_test_receiver_wait_polling (SwTestReceiver *receiver);
 void     sw_test_socketpair     (SwFraming      *framing,
                                  SwConnection  **a,
                                  SwConnection  **b);
+/* Whether the test runs under valgrind (its preload is in LD_PRELOAD). */
+gboolean sw_test_under_valgrind (void);
 /* How many descriptors this process has open (/proc/self/fd). */
 guint    sw_test_count_open_fds (void);
 /* Runs the current test case in a subprocess bounded by @bound_us, so a

@@ -503,14 +503,6 @@ run_one (guint32 seed)
   return n_faults;
 }
 
-static gboolean
-under_valgrind (void)
-{
-  const char *preload = g_getenv ("LD_PRELOAD");
-
-  return preload != NULL && strstr (preload, "vgpreload") != NULL;
-}
-
 static guint
 n_runs (void)
 {
@@ -518,7 +510,7 @@ n_runs (void)
 
   if (runs != NULL)
     return (guint) g_ascii_strtoull (runs, NULL, 10);
-  if (under_valgrind ())
+  if (sw_test_under_valgrind ())
     return VALGRIND_RUNS;
   return g_test_thorough () ? 20 * DEFAULT_RUNS : DEFAULT_RUNS;
 }
@@ -534,7 +526,7 @@ test_fault_injection_seeded (void)
 
   /* Bounded in a subprocess, except under valgrind, which only watches
    * this process (meson's timeout bounds it there). */
-  if (!under_valgrind () && !sw_test_run_bounded (10 * 60 * G_USEC_PER_SEC))
+  if (!sw_test_under_valgrind () && !sw_test_run_bounded (10 * 60 * G_USEC_PER_SEC))
     return;
   if (replay != NULL)
     {
@@ -699,7 +691,7 @@ test_peer_killed (gconstpointer data)
   g_autoptr(SwConnection) connection = NULL;
   Survivor survivor = { 0 };
 
-  if (!under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
+  if (!sw_test_under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
     return;
   connection = sw_spawn (argv, sw_framing_get_default (), G_SUBPROCESS_FLAGS_NONE,
                          &survivor.writer, &error);

@@ -331,12 +331,25 @@ async_receiver_thread (gpointer data)
 
 /* ---- the test --------------------------------------------------------- */
 
-static gboolean
-under_valgrind (void)
+/* Sets up @stress's bookkeeping for @total messages and starts a sync
+ * and an async receiver on its receivers' end. */
+static void
+start_receivers (Stress   *stress,
+                 guint     total,
+                 Receiver *sync_receiver,
+                 Receiver *async_receiver)
 {
-  const char *preload = g_getenv ("LD_PRELOAD");
+  g_mutex_init (&stress->mutex);
+  g_cond_init (&stress->cond);
+  stress->seen = g_new0 (guint8, total);
 
-  return preload != NULL && strstr (preload, "vgpreload") != NULL;
+  sync_receiver->stress = async_receiver->stress = stress;
+  receiver_log_init (&sync_receiver->log);
+  receiver_log_init (&async_receiver->log);
+  sync_receiver->thread = g_thread_new ("sync-receiver", sync_receiver_thread,
+                                        sync_receiver);
+  async_receiver->thread = g_thread_new ("async-receiver", async_receiver_thread,
+                                         async_receiver);
 }
 
 /* Messages per sender: @normal, fewer under valgrind or SW_TEST_QUICK,
@@ -349,7 +362,7 @@ messages_per_sender (guint normal,
 
   if (messages != NULL)
     return MAX (1, (guint) g_ascii_strtoull (messages, NULL, 10));
-  if (under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL)
+  if (sw_test_under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL)
     return 6;
   return g_test_thorough () ? thorough : normal;
 }
@@ -370,17 +383,7 @@ test_stress_mixed (void)
                                 sw_framing_get_default (), &stress.a, &stress.b,
                                 &error));
   g_assert_no_error (error);
-  g_mutex_init (&stress.mutex);
-  g_cond_init (&stress.cond);
-  stress.seen = g_new0 (guint8, total);
-
-  sync_receiver.stress = async_receiver.stress = &stress;
-  receiver_log_init (&sync_receiver.log);
-  receiver_log_init (&async_receiver.log);
-  sync_receiver.thread = g_thread_new ("sync-receiver", sync_receiver_thread,
-                                       &sync_receiver);
-  async_receiver.thread = g_thread_new ("async-receiver", async_receiver_thread,
-                                        &async_receiver);
+  start_receivers (&stress, total, &sync_receiver, &async_receiver);
 
   for (guint i = 0; i < N_SENDERS; i++)
     {
@@ -577,23 +580,13 @@ test_stress_cancel_close (void)
   GThread *canceller;
   guint total, n_outcomes[SEND_BROKEN + 1] = { 0 };
 
-  if (!under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
+  if (!sw_test_under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
     return;
   stress.per_sender = messages_per_sender (24, 400);
   total = N_SENDERS * stress.per_sender;
   sw_test_socketpair (sw_framing_get_default (), &stress.a, &stress.b);
-  g_mutex_init (&stress.mutex);
-  g_cond_init (&stress.cond);
-  stress.seen = g_new0 (guint8, total);
+  start_receivers (&stress, total, &sync_receiver, &async_receiver);
   stress.outcome = g_new0 (guint8, total);
-
-  sync_receiver.stress = async_receiver.stress = &stress;
-  receiver_log_init (&sync_receiver.log);
-  receiver_log_init (&async_receiver.log);
-  sync_receiver.thread = g_thread_new ("sync-receiver", sync_receiver_thread,
-                                       &sync_receiver);
-  async_receiver.thread = g_thread_new ("async-receiver", async_receiver_thread,
-                                        &async_receiver);
   canceller = g_thread_new ("canceller", canceller_thread, &stress);
   for (guint i = 0; i < N_SENDERS; i++)
     {
