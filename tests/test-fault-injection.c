@@ -542,6 +542,7 @@ test_fault_injection_seeded (void)
   start = g_get_monotonic_time ();
   for (guint i = 0; i < runs; i++)
     n_faults += run_one (first + i);
+  seed_note[0] = '\0';
   g_test_message ("%u seeded runs from %u, %" G_GUINT64_FORMAT " faults delivered, "
                   "%u runs with async completions out of call order, %.0f runs/s",
                   runs, first, n_faults, n_overtaking_runs,
@@ -590,6 +591,9 @@ test_async_send_order (gconstpointer data)
 }
 
 /* ---- a peer killed mid-frame ------------------------------------------ */
+
+/* This program, to start it as the writer. */
+static const char *self_path;
 
 /* Far larger than a socket buffer: a peer writing one is blocked inside
  * it for most of the frame. */
@@ -691,7 +695,8 @@ static void
 test_peer_killed (gconstpointer data)
 {
   gboolean async = GPOINTER_TO_INT (data);
-  const char *argv[] = { "/proc/self/exe", "--writer", NULL };
+  /* argv[0], not /proc/self/exe: under valgrind that is valgrind. */
+  const char *argv[] = { self_path, "--writer", NULL };
   g_autoptr(GError) error = NULL;
   g_autoptr(SwConnection) connection = NULL;
   Survivor survivor = { 0 };
@@ -723,7 +728,9 @@ test_peer_killed (gconstpointer data)
       }
 
   g_assert_true (survivor.killed);
-  g_assert_cmpuint (survivor.n_frames, ==, FRAMES_BEFORE_KILL);
+  /* An async receive's reports reach this context after the bytes: the
+   * frame reported may have been completed meanwhile. */
+  g_assert_cmpuint (survivor.n_frames, >=, FRAMES_BEFORE_KILL);
   if (!g_error_matches (survivor.error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
     g_assert_error (survivor.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_test_message ("survivor: %s", survivor.error->message);
@@ -740,6 +747,7 @@ main (int    argc,
 {
   if (argc == 2 && strcmp (argv[1], "--writer") == 0)
     return writer_main ();
+  self_path = argv[0];
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/fault-injection/seeded", test_fault_injection_seeded);
