@@ -75,6 +75,58 @@ static void loop_end (SwAsyncCall *call,
 static void loop_step_done (SwAsyncCall *call,
                             GError      *error);
 
+static void async_call_return (SwAsyncCall *call,
+                               GError      *error);
+
+/* The sends that rode in a threaded call's batch, waiting for that call
+ * to complete. */
+typedef struct
+{
+  GSList *absorbed;
+  GError *error;
+} AbsorbedReturn;
+
+static void
+absorbed_return_free (gpointer data,
+                      GClosure *closure)
+{
+  AbsorbedReturn *later = data;
+
+  g_slist_free (later->absorbed);
+  g_clear_error (&later->error);
+  g_free (later);
+}
+
+static void
+on_batch_lead_completed (GObject    *task,
+                         GParamSpec *pspec,
+                         gpointer    user_data)
+{
+  AbsorbedReturn *later = user_data;
+  GSList *absorbed = g_steal_pointer (&later->absorbed);
+
+  for (GSList *l = absorbed; l != NULL; l = l->next)
+    async_call_return (l->data, later->error ? g_error_copy (later->error) : NULL);
+  g_slist_free (absorbed);
+}
+
+/* A threaded call's task completes only after its worker returns, from an
+ * idle in its context, while the sends in its batch would complete at
+ * once: they wait for its "completed" notification (emitted in that
+ * context right after its callback), so completions keep the call order. */
+static void
+return_after_lead (GTask  *task,
+                   GSList *absorbed,
+                   GError *error_copy)
+{
+  AbsorbedReturn *later = g_new0 (AbsorbedReturn, 1);
+
+  later->absorbed = absorbed;
+  later->error = error_copy;
+  g_signal_connect_data (task, "notify::completed", G_CALLBACK (on_batch_lead_completed),
+                         later, absorbed_return_free, 0);
+}
+
 static void
 async_call_return (SwAsyncCall *call,
                    GError      *error)
@@ -91,6 +143,8 @@ async_call_return (SwAsyncCall *call,
   task = g_steal_pointer (&call->task);
   absorbed = g_steal_pointer (&call->absorbed);
   error_copy = (error != NULL && absorbed != NULL) ? g_error_copy (error) : NULL;
+  if (call->threaded && absorbed != NULL)
+    return_after_lead (task, g_steal_pointer (&absorbed), g_steal_pointer (&error_copy));
 
   /* Not g_cancellable_disconnect(): it would wait for a "cancelled"
    * emission running in another thread, whose other handlers may wait for

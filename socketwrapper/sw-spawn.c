@@ -67,6 +67,12 @@ spawn_with_fd (const char * const  *argv,
  * child. When @subprocess is %NULL the child still runs, and is reaped by
  * GIO when it exits.
  *
+ * Errors making the socket pair are in the %G_IO_ERROR domain
+ * (%G_IO_ERROR_TOO_MANY_OPEN_FILES when the process is out of
+ * descriptors); errors starting the child are
+ * [class@Gio.Subprocess]'s, in the %G_SPAWN_ERROR or, for its own pipes,
+ * %G_UNIX_ERROR domain.
+ *
  * Returns: (transfer full) (nullable): the caller's end of the connection,
  *   or %NULL with @error set when the child could not be started
  *

@@ -603,6 +603,26 @@ init_from_socket_fd (SwTransport  *transport,
   return TRUE;
 }
 
+/* GLib 2.74's GUnixInputStream and GUnixOutputStream open an epoll
+ * descriptor for a moment to learn whether theirs can poll, and abort the
+ * process when they cannot: fail first, with an error, when no
+ * descriptor is left. (Another thread may still take the last one in
+ * between; this covers the usual case of a process at its limit.) */
+static gboolean
+can_open_one_more (int      fd,
+                   GError **error)
+{
+  int probe = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+
+  if (probe < 0)
+    {
+      sw_error_set_from_errno (error, errno, _("Cannot wrap a file descriptor"));
+      return FALSE;
+    }
+  close (probe);
+  return TRUE;
+}
+
 gboolean
 sw_transport_init_from_fd (SwTransport    *transport,
                            int             fd,
@@ -625,7 +645,7 @@ sw_transport_init_from_fd (SwTransport    *transport,
   if (S_ISSOCK (st.st_mode))
     return init_from_socket_fd (transport, fd, flags, close_fd, socket, owns_socket, error);
 
-  if (!set_nonblocking (transport, fd, error))
+  if (!set_nonblocking (transport, fd, error) || !can_open_one_more (fd, error))
     return FALSE;
   if ((flags & O_ACCMODE) != O_WRONLY)
     *input = g_unix_input_stream_new (fd, close_fd);

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib-unix.h>
+
 #include "sw-connection-private.h"
 #include "sw-operation-private.h"
 #include "sw-test-util.h"
@@ -957,7 +959,7 @@ test_waits_without_fds (void)
   pid_t pid;
 
   /* A forked child under valgrind reports the parent's threads as leaks. */
-  if (strstr (g_getenv ("LD_PRELOAD") ? g_getenv ("LD_PRELOAD") : "", "vgpreload") != NULL)
+  if (sw_test_under_valgrind ())
     {
       g_test_skip ("A forked child cannot run under valgrind");
       return;
@@ -979,6 +981,153 @@ test_waits_without_fds (void)
     g_test_skip ("The descriptor limit cannot be lowered here (valgrind)");
   else
     g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+/* Asserts that exactly @n_free descriptors can still be opened: nothing
+ * a failed (or released) constructor took stayed open. */
+static void
+assert_free_fds (const char *what,
+                 guint       n_free)
+{
+  int fds[8];
+
+  g_test_message ("%s with %u descriptors left", what, n_free);
+  g_assert_cmpuint (n_free, <=, G_N_ELEMENTS (fds));
+  for (guint i = 0; i < n_free; i++)
+    {
+      fds[i] = dup (0);
+      g_assert_cmpint (fds[i], >=, 0);
+    }
+  g_assert_cmpint (dup (0), <, 0);
+  g_assert_cmpint (errno, ==, EMFILE);
+  for (guint i = 0; i < n_free; i++)
+    close (fds[i]);
+}
+
+/* A constructor's outcome with few descriptors left: a result or a
+ * G_IO_ERROR (or, starting a child, GSubprocess's documented domains),
+ * never both or neither. */
+static void
+assert_result_or_error (const char *what,
+                        gboolean    ok,
+                        GError     *error)
+{
+  gboolean spawning = g_str_equal (what, "sw_spawn");
+
+  if (ok)
+    g_assert_no_error (error);
+  else if (error == NULL
+           || !(error->domain == G_IO_ERROR
+                || (spawning && (error->domain == G_SPAWN_ERROR
+                                 || error->domain == G_UNIX_ERROR))))
+    g_error ("%s failed without a G_IO_ERROR: %s %d: %s", what,
+             error ? g_quark_to_string (error->domain) : "", error ? error->code : 0,
+             error ? error->message : "(no error)");
+}
+
+/* Every constructor that opens descriptors, with @n_free of them left. */
+static void
+construct_with_free_fds (guint n_free,
+                         int   borrowed)
+{
+  SwConnection *a = NULL, *b = NULL;
+  GError *error = NULL;
+  gboolean ok;
+
+  ok = sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, NULL, &a, &b, &error);
+  assert_result_or_error ("sw_socketpair", ok, error);
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_clear_error (&error);
+  assert_free_fds ("sw_socketpair", n_free);
+
+  ok = sw_pipe (NULL, &a, &b, &error);
+  assert_result_or_error ("sw_pipe", ok, error);
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_clear_error (&error);
+  assert_free_fds ("sw_pipe", n_free);
+
+  a = sw_connection_new_for_borrowed_fd (borrowed, NULL, &error);
+  assert_result_or_error ("sw_connection_new_for_borrowed_fd", a != NULL, error);
+  g_clear_object (&a);
+  g_clear_error (&error);
+  assert_free_fds ("sw_connection_new_for_borrowed_fd", n_free);
+}
+
+/* sw_spawn() with few descriptors left: the child or a GError. Not
+ * counted: GLib's worker thread opens and closes descriptors of its own
+ * around a child's start and exit. */
+static void
+spawn_with_free_fds (void)
+{
+  const char *argv[] = { "/bin/true", NULL };
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  GError *error = NULL;
+
+  connection = sw_spawn (argv, NULL, G_SUBPROCESS_FLAGS_NONE, &child, &error);
+  assert_result_or_error ("sw_spawn", connection != NULL, error);
+  if (child != NULL)
+    g_assert_true (g_subprocess_wait (child, NULL, NULL));
+  g_clear_error (&error);
+}
+
+/* Out of descriptors, or nearly (0 to 4 left): each constructor returns
+ * its result or a GError (GLib 2.74's GUnixInputStream would abort the
+ * process for a pipe end) and keeps no descriptor when it fails; then
+ * sw_connection_new_for_fd() still wraps a descriptor it is given, and
+ * sends and receives on existing connections work. Run in a subprocess of
+ * its own, whose limit can be lowered, and where GLib's worker thread
+ * (which GSubprocess needs) is this process's own, not a forked copy. */
+static void
+test_constructors_without_fds (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(SwConnection) wrapped = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("x", 1);
+  g_autoptr(GBytes) received = NULL;
+  g_autoptr(GSubprocess) first = NULL;
+  GError *error = NULL;
+  struct rlimit limit;
+  int spare[2];
+
+  if (!sw_test_run_bounded (60 * G_USEC_PER_SEC))
+    return;
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
+  sw_test_raw_socketpair (SOCK_STREAM, spare);
+  /* GLib aborts when it cannot make its worker thread's wake-up fd,
+   * which the first GSubprocess starts: start one while there are
+   * descriptors left. */
+  first = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "/bin/true", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (first, NULL, NULL));
+
+  use_up_fds ();
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  for (guint n_free = 0; n_free <= 4; n_free++)
+    {
+      construct_with_free_fds (n_free, spare[1]);
+      limit.rlim_cur++;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+    }
+  for (guint n_free = 0; n_free <= 4; n_free++)
+    {
+      limit.rlim_cur = (rlim_t) (limit.rlim_cur - 5 + n_free);
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+      spawn_with_free_fds ();
+      limit.rlim_cur = (rlim_t) (limit.rlim_cur + 5 - n_free);
+    }
+
+  wrapped = sw_connection_new_for_fd (spare[0], NULL, &error);
+  g_assert_no_error (error);
+  sw_connection_send_message (a, message, -1, NULL, &error);
+  g_assert_no_error (error);
+  received = sw_connection_receive_message (b, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (received, message));
+  close (spare[1]);
 }
 
 int
@@ -1003,6 +1152,8 @@ main (int   argc,
                         test_write_error_loop);
   g_test_add_func ("/sw/faults/fds/waits-keep-no-fd", test_waits_keep_no_fd);
   g_test_add_func ("/sw/faults/fds/waits-without-fds", test_waits_without_fds);
+  g_test_add_func ("/sw/faults/fds/constructors-without-fds",
+                   test_constructors_without_fds);
   g_test_add_func ("/sw/faults/too-large/scan-retry", test_too_large_scan_retry);
   g_test_add_func ("/sw/faults/async/cancel-queued-during-emission",
                    test_cancel_queued_during_emission);

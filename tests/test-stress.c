@@ -86,7 +86,21 @@ struct _Stress
   GCond         cond;
   guint8       *seen;         /* protected by @mutex: [sender * per_sender + seq] */
   guint         received;     /* protected by @mutex */
+
+  /* The cancel-close run only. */
+  guint8       *outcome;      /* protected by @mutex: a SendOutcome per message */
+  guint         senders_done; /* protected by @mutex */
+  GCancellable *published;    /* protected by @mutex: a sync send in progress */
+  gboolean      stopping;     /* protected by @mutex */
 };
+
+typedef enum
+{
+  SEND_PENDING,
+  SEND_OK,
+  SEND_CANCELLED,
+  SEND_BROKEN,
+} SendOutcome;
 
 /* Records @message as received by @log's receiver: exactly once overall,
  * in order per sender for this receiver. */
@@ -108,8 +122,7 @@ record (Stress      *stress,
   g_assert_false (stress->seen[sender * stress->per_sender + seq]);
   stress->seen[sender * stress->per_sender + seq] = TRUE;
   stress->received++;
-  if (stress->received == N_SENDERS * stress->per_sender)
-    g_cond_broadcast (&stress->cond);
+  g_cond_broadcast (&stress->cond);
   g_mutex_unlock (&stress->mutex);
 }
 
@@ -318,12 +331,40 @@ async_receiver_thread (gpointer data)
 
 /* ---- the test --------------------------------------------------------- */
 
-static gboolean
-under_valgrind (void)
+/* Sets up @stress's bookkeeping for @total messages and starts a sync
+ * and an async receiver on its receivers' end. */
+static void
+start_receivers (Stress   *stress,
+                 guint     total,
+                 Receiver *sync_receiver,
+                 Receiver *async_receiver)
 {
-  const char *preload = g_getenv ("LD_PRELOAD");
+  g_mutex_init (&stress->mutex);
+  g_cond_init (&stress->cond);
+  stress->seen = g_new0 (guint8, total);
 
-  return preload != NULL && strstr (preload, "vgpreload") != NULL;
+  sync_receiver->stress = async_receiver->stress = stress;
+  receiver_log_init (&sync_receiver->log);
+  receiver_log_init (&async_receiver->log);
+  sync_receiver->thread = g_thread_new ("sync-receiver", sync_receiver_thread,
+                                        sync_receiver);
+  async_receiver->thread = g_thread_new ("async-receiver", async_receiver_thread,
+                                         async_receiver);
+}
+
+/* Messages per sender: @normal, fewer under valgrind or SW_TEST_QUICK,
+ * @thorough with -m thorough, or SW_STRESS_MESSAGES (the long suite). */
+static guint
+messages_per_sender (guint normal,
+                     guint thorough)
+{
+  const char *messages = g_getenv ("SW_STRESS_MESSAGES");
+
+  if (messages != NULL)
+    return MAX (1, (guint) g_ascii_strtoull (messages, NULL, 10));
+  if (sw_test_under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL)
+    return 6;
+  return g_test_thorough () ? thorough : normal;
 }
 
 static void
@@ -335,28 +376,14 @@ test_stress_mixed (void)
   g_autoptr(GError) error = NULL;
   guint total;
 
-  stress.per_sender = 24;
-  if (under_valgrind () || g_getenv ("SW_TEST_QUICK") != NULL)
-    stress.per_sender = 6;
-  else if (g_test_thorough ())
-    stress.per_sender = 200;
+  stress.per_sender = messages_per_sender (24, 200);
   total = N_SENDERS * stress.per_sender;
 
   g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
                                 sw_framing_get_default (), &stress.a, &stress.b,
                                 &error));
   g_assert_no_error (error);
-  g_mutex_init (&stress.mutex);
-  g_cond_init (&stress.cond);
-  stress.seen = g_new0 (guint8, total);
-
-  sync_receiver.stress = async_receiver.stress = &stress;
-  receiver_log_init (&sync_receiver.log);
-  receiver_log_init (&async_receiver.log);
-  sync_receiver.thread = g_thread_new ("sync-receiver", sync_receiver_thread,
-                                       &sync_receiver);
-  async_receiver.thread = g_thread_new ("async-receiver", async_receiver_thread,
-                                        &async_receiver);
+  start_receivers (&stress, total, &sync_receiver, &async_receiver);
 
   for (guint i = 0; i < N_SENDERS; i++)
     {
@@ -399,6 +426,215 @@ test_stress_mixed (void)
   g_cond_clear (&stress.cond);
 }
 
+/* ---- random cancellation and a close in the middle -------------------- */
+
+/* A send's outcome: done, cancelled with nothing written, or failed
+ * because the receivers' end was closed. */
+static void
+note_outcome (Stress       *stress,
+              guint         sender,
+              guint         seq,
+              const GError *error)
+{
+  SendOutcome outcome = SEND_OK;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    outcome = SEND_CANCELLED;
+  else if (error != NULL)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+      outcome = SEND_BROKEN;
+    }
+  g_mutex_lock (&stress->mutex);
+  stress->outcome[sender * stress->per_sender + seq] = outcome;
+  g_mutex_unlock (&stress->mutex);
+}
+
+static void
+sender_done (Stress *stress)
+{
+  g_mutex_lock (&stress->mutex);
+  stress->senders_done++;
+  g_cond_broadcast (&stress->cond);
+  g_mutex_unlock (&stress->mutex);
+}
+
+/* Sync sends, each with a cancellable the canceller thread may cancel
+ * before, during or after the call. */
+static gpointer
+cancellable_sync_sender_thread (gpointer data)
+{
+  Sender *s = data;
+  Stress *stress = s->stress;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (s->id);
+
+  for (guint seq = 0; seq < stress->per_sender; seq++)
+    {
+      g_autoptr(GBytes) message = make_message (s->id, seq, rand);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_mutex_lock (&stress->mutex);
+      g_set_object (&stress->published, cancellable);
+      g_cond_broadcast (&stress->cond);
+      g_mutex_unlock (&stress->mutex);
+      sw_connection_send_message (stress->a, message, -1, cancellable, &error);
+      note_outcome (stress, s->id, seq, error);
+    }
+  sender_done (stress);
+  return NULL;
+}
+
+/* Cancels about every third published sync send, at whatever point it
+ * has reached. */
+static gpointer
+canceller_thread (gpointer data)
+{
+  Stress *stress = data;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (99);
+
+  g_mutex_lock (&stress->mutex);
+  while (!stress->stopping)
+    {
+      g_autoptr(GCancellable) target = g_steal_pointer (&stress->published);
+
+      if (target == NULL)
+        {
+          g_cond_wait (&stress->cond, &stress->mutex);
+          continue;
+        }
+      g_mutex_unlock (&stress->mutex);
+      if (g_rand_int_range (rand, 0, 3) == 0)
+        g_cancellable_cancel (target);
+      g_mutex_lock (&stress->mutex);
+    }
+  g_mutex_unlock (&stress->mutex);
+  return NULL;
+}
+
+typedef struct
+{
+  Sender *sender;
+  guint   seq;
+  guint  *in_flight;
+} CancelSend;
+
+static void
+on_cancellable_sent (GObject      *source,
+                     GAsyncResult *res,
+                     gpointer      user_data)
+{
+  g_autofree CancelSend *send = user_data;
+  g_autoptr(GError) error = NULL;
+
+  sw_connection_send_message_finish (SW_CONNECTION (source), res, &error);
+  note_outcome (send->sender->stress, send->sender->id, send->seq, error);
+  (*send->in_flight)--;
+}
+
+/* Async sends from its own context; a third of them are cancelled right
+ * after the call, racing the write. */
+static gpointer
+cancellable_async_sender_thread (gpointer data)
+{
+  Sender *s = data;
+  Stress *stress = s->stress;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (s->id);
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  guint in_flight = 0, seq = 0;
+
+  g_main_context_push_thread_default (context);
+  while (seq < stress->per_sender || in_flight > 0)
+    {
+      while (seq < stress->per_sender && in_flight < ASYNC_WINDOW)
+        {
+          g_autoptr(GBytes) message = make_message (s->id, seq, rand);
+          g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+          CancelSend *send = g_new (CancelSend, 1);
+
+          *send = (CancelSend) { s, seq++, &in_flight };
+          in_flight++;
+          sw_connection_send_message_async (stress->a, message, G_PRIORITY_DEFAULT,
+                                            cancellable, on_cancellable_sent, send);
+          if (g_rand_int_range (rand, 0, 3) == 0)
+            g_cancellable_cancel (cancellable);
+        }
+      g_main_context_iteration (context, TRUE);
+    }
+  g_main_context_pop_thread_default (context);
+  sender_done (stress);
+  return NULL;
+}
+
+/* Sync and async senders with random cancellation, sync and async
+ * receivers, and the receivers' end closed in the middle: every call
+ * ends (no hang), sends fail only as CANCELLED or BROKEN_PIPE, receivers
+ * end with CLOSED, and every message that arrived came whole, once, in
+ * order per sender, and was not reported cancelled. */
+static void
+test_stress_cancel_close (void)
+{
+  Stress stress = { 0 };
+  Sender senders[N_SENDERS];
+  Receiver sync_receiver = { 0 }, async_receiver = { 0 };
+  GThread *canceller;
+  guint total, n_outcomes[SEND_BROKEN + 1] = { 0 };
+
+  if (!sw_test_under_valgrind () && !sw_test_run_bounded (120 * G_USEC_PER_SEC))
+    return;
+  stress.per_sender = messages_per_sender (24, 400);
+  total = N_SENDERS * stress.per_sender;
+  sw_test_socketpair (sw_framing_get_default (), &stress.a, &stress.b);
+  start_receivers (&stress, total, &sync_receiver, &async_receiver);
+  stress.outcome = g_new0 (guint8, total);
+  canceller = g_thread_new ("canceller", canceller_thread, &stress);
+  for (guint i = 0; i < N_SENDERS; i++)
+    {
+      senders[i] = (Sender) { &stress, i, NULL };
+      senders[i].thread = g_thread_new ("sender", i < N_SYNC_SENDERS
+                                                  ? cancellable_sync_sender_thread
+                                                  : cancellable_async_sender_thread,
+                                        &senders[i]);
+    }
+
+  /* Close once a quarter has arrived (or every sender is done). */
+  g_mutex_lock (&stress.mutex);
+  while (stress.received < total / 4 && stress.senders_done < N_SENDERS)
+    g_cond_wait (&stress.cond, &stress.mutex);
+  g_mutex_unlock (&stress.mutex);
+  g_assert_true (sw_connection_close (stress.b, NULL, NULL));
+
+  for (guint i = 0; i < N_SENDERS; i++)
+    g_thread_join (senders[i].thread);
+  g_thread_join (sync_receiver.thread);
+  g_thread_join (async_receiver.thread);
+  g_mutex_lock (&stress.mutex);
+  stress.stopping = TRUE;
+  g_cond_broadcast (&stress.cond);
+  g_mutex_unlock (&stress.mutex);
+  g_thread_join (canceller);
+
+  for (guint i = 0; i < total; i++)
+    {
+      g_assert_cmpint (stress.outcome[i], !=, SEND_PENDING);
+      if (stress.seen[i])
+        g_assert_cmpint (stress.outcome[i], !=, SEND_CANCELLED);
+      n_outcomes[stress.outcome[i]]++;
+    }
+  g_test_message ("%u of %u messages received before the close; sends: %u done, "
+                  "%u cancelled, %u broken", stress.received, total,
+                  n_outcomes[SEND_OK], n_outcomes[SEND_CANCELLED],
+                  n_outcomes[SEND_BROKEN]);
+
+  g_clear_object (&stress.published);
+  g_object_unref (stress.a);
+  g_object_unref (stress.b);
+  g_free (stress.seen);
+  g_free (stress.outcome);
+  g_mutex_clear (&stress.mutex);
+  g_cond_clear (&stress.cond);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -406,6 +642,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/stress/mixed", test_stress_mixed);
+  g_test_add_func ("/sw/stress/cancel-close", test_stress_cancel_close);
 
   return g_test_run ();
 }
