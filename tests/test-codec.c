@@ -1357,6 +1357,36 @@ test_json_exponent_doubles (void)
     }
 }
 
+/* Every control character in a string, U+001F included (json-glib writes
+ * that one raw), is escaped: the text is valid JSON and reads back. */
+static void
+test_json_control_characters (void)
+{
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
+  g_autoptr(GString) all = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GBytes) text = NULL;
+  g_autoptr(GVariant) back = NULL;
+  const char *data;
+  gsize length;
+
+  for (char c = 1; c < 0x20; c++)
+    g_string_append_c (all, c);
+  g_string_append (all, "\x1f\xe2\x80\x9f\x1f");  /* U+201F between two */
+  value = g_variant_ref_sink (g_variant_new_string (all->str));
+
+  text = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  data = g_bytes_get_data (text, &length);
+  for (gsize i = 0; i < length; i++)
+    g_assert_cmpint ((guchar) data[i], >=, 0x20);
+  g_assert_nonnull (g_strstr_len (data, (gssize) length, "\\u001f\xe2\x80\x9f\\u001f\""));
+  back = sw_codec_decode (codec, text, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_equal (back, value));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1385,6 +1415,7 @@ main (int   argc,
   g_test_add_func ("/sw/codec/json/node-helpers", test_json_node_helpers);
   g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);
   g_test_add_func ("/sw/codec/json/exponent-doubles", test_json_exponent_doubles);
+  g_test_add_func ("/sw/codec/json/control-characters", test_json_control_characters);
   g_test_add_func ("/sw/codec/encode-floating", test_encode_floating);
   g_test_add_func ("/sw/codec/contract/silent-failure",
                    test_contract_silent_failure);
