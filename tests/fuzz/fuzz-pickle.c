@@ -3,10 +3,7 @@
  * a GError (INVALID_DATA or MESSAGE_TOO_LARGE), never a crash, hang or
  * leak; a value it decodes encodes again, in the protocol the first input
  * byte picks, and decodes to the same value. */
-#include <socketwrapper/socketwrapper.h>
-
-int LLVMFuzzerTestOneInput (const guint8 *data,
-                            size_t        size);
+#include "fuzz-common.h"
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data,
