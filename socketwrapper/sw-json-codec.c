@@ -791,10 +791,15 @@ sw_json_decode (GBytes   *bytes,
                 GError  **error)
 {
   g_autoptr(JsonNode) node = parse_text (bytes, &sw_json_cost_value, error);
+  g_autoptr(GVariant) value = NULL;
 
   if (node == NULL)
     return NULL;
-  return g_variant_ref_sink (sw_json_node_to_variant (node, work));
+  /* 42 objects around null, {} or [] take 128 levels or more. */
+  value = g_variant_ref_sink (sw_json_node_to_variant (node, work));
+  if (!sw_codec_check_depth (value, error))
+    return NULL;
+  return g_steal_pointer (&value);
 }
 
 static GVariant *

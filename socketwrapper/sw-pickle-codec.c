@@ -42,7 +42,9 @@
  * to the arguments protocols 0–3 give them. Every other opcode (STRING,
  * BINSTRING and SHORT_BINSTRING, Python 2 `str`, included), global or
  * REDUCE, trailing bytes, a value containing itself, nesting deeper than
- * 512 containers, a declared length past the end of the message and a
+ * 512 containers or deeper than a `GVariant` can be read back once
+ * serialised (127 levels: a list or tuple is two, `av`, a dict three,
+ * `None` two, so 63 lists around a number or 41 dicts around `None`), a declared length past the end of the message and a
  * GET of an empty memo slot fail with %G_IO_ERROR_INVALID_DATA naming the
  * opcode and its offset. Nothing the input merely declares is allocated;
  * a value that would take more memory than the decode budget of
@@ -74,6 +76,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-bytes-private.h"
+#include "sw-codec-private.h"
 #include "sw-init-private.h"
 #include "sw-pickle-codec.h"
 #include "sw-pickle-private.h"
@@ -407,7 +410,11 @@ sw_pickle_codec_decode (SwCodec  *codec,
                         GBytes   *bytes,
                         GError  **error)
 {
-  return sw_pickle_decode (bytes, error);
+  g_autoptr(GVariant) value = sw_pickle_decode (bytes, error);
+
+  if (value == NULL || !sw_codec_check_depth (value, error))
+    return NULL;
+  return g_steal_pointer (&value);
 }
 
 static void

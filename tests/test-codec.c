@@ -1387,6 +1387,116 @@ test_json_control_characters (void)
   g_assert_true (g_variant_equal (back, value));
 }
 
+/* @depth lists nested in each other around the int 65, as MessagePack or
+ * as a pickle. */
+static GBytes *
+nested_lists (gboolean pickle,
+              guint    depth)
+{
+  GString *out = g_string_new (pickle ? "\x80\x04" : NULL);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (out, pickle ? ']' : '\x91');
+  g_string_append (out, pickle ? "KA" : "A");
+  for (guint i = 0; pickle && i < depth; i++)
+    g_string_append_c (out, 'a');
+  if (pickle)
+    g_string_append_c (out, '.');
+  return g_string_free_to_bytes (out);
+}
+
+/* MessagePack and pickle values nest deeper than GLib reads a serialised
+ * GVariant back (128 levels; a list is two: av): beyond that GLib replaces
+ * the inner part with "()" as soon as the value is serialised. So a
+ * decoded value either survives serialisation whole or is refused. */
+static void
+test_depth_within_gvariant (void)
+{
+  for (guint pickle = 0; pickle < 2; pickle++)
+    {
+      g_autoptr(SwCodec) codec = pickle ? SW_CODEC (sw_pickle_codec_new ())
+                                        : SW_CODEC (sw_msgpack_codec_new ());
+      g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
+      g_autoptr(GBytes) deepest = nested_lists (pickle, 63);  /* 126 levels + 65 */
+      g_autoptr(GBytes) too_deep = nested_lists (pickle, 64);
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) refused = NULL;
+      g_autoptr(GBytes) boxed = NULL;
+      g_autoptr(GVariant) back = NULL;
+      g_autoptr(GBytes) again = NULL;
+      g_autoptr(GError) error = NULL;
+
+      value = sw_codec_decode (codec, deepest, &error);
+      g_assert_no_error (error);
+      /* Serialised, and read back from the serialised form. */
+      g_assert_nonnull (g_variant_get_data (value));
+      again = sw_codec_encode (codec, value, &error);
+      g_assert_no_error (error);
+      if (!pickle)
+        g_assert_true (g_bytes_equal (again, deepest));
+      g_clear_pointer (&again, g_bytes_unref);
+      boxed = sw_codec_encode (gvariant, value, &error);
+      g_assert_no_error (error);
+      back = sw_codec_decode (gvariant, boxed, &error);
+      g_assert_no_error (error);
+      again = sw_codec_encode (codec, back, &error);
+      g_assert_no_error (error);
+      if (!pickle)
+        g_assert_true (g_bytes_equal (again, deepest));
+
+      refused = sw_codec_decode (codec, too_deep, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_null (refused);
+    }
+}
+
+/* @depth JSON objects around null: three GVariant levels each, two for
+ * the null (mv). */
+static GBytes *
+nested_objects (guint depth)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (out, "{\"k\":");
+  g_string_append (out, "null");
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (out, '}');
+  return g_string_free_to_bytes (out);
+}
+
+/* The same for JSON: 42 objects is the JSON limit, but around null they
+ * take 128 GVariant levels, one too many. */
+static void
+test_json_depth_within_gvariant (void)
+{
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
+  g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
+  g_autoptr(GBytes) deepest = nested_objects (41);
+  g_autoptr(GBytes) too_deep = nested_objects (42);
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) refused = NULL;
+  g_autoptr(GBytes) boxed = NULL;
+  g_autoptr(GVariant) back = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GError) error = NULL;
+
+  value = sw_codec_decode (codec, deepest, &error);
+  g_assert_no_error (error);
+  boxed = sw_codec_encode (gvariant, value, &error);
+  g_assert_no_error (error);
+  back = sw_codec_decode (gvariant, boxed, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_variant_get_data (value));
+  again = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (again, deepest));
+
+  refused = sw_codec_decode (codec, too_deep, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (refused);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1416,6 +1526,8 @@ main (int   argc,
   g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);
   g_test_add_func ("/sw/codec/json/exponent-doubles", test_json_exponent_doubles);
   g_test_add_func ("/sw/codec/json/control-characters", test_json_control_characters);
+  g_test_add_func ("/sw/codec/depth-within-gvariant", test_depth_within_gvariant);
+  g_test_add_func ("/sw/codec/json/depth-within-gvariant", test_json_depth_within_gvariant);
   g_test_add_func ("/sw/codec/encode-floating", test_encode_floating);
   g_test_add_func ("/sw/codec/contract/silent-failure",
                    test_contract_silent_failure);

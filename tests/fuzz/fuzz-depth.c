@@ -10,11 +10,15 @@
  *   INVALID_DATA at any depth. A value the JSON codec accepts also goes
  *   through the GVariant codec (it stays within GLib's nesting limit).
  * - MessagePack: at most 512 containers deep, else INVALID_DATA, from
- *   both the framing and the codec, whatever the container encodings.
+ *   both the framing and the codec, whatever the container encodings;
+ *   the codec also refuses a value deeper than GLib reads a serialised
+ *   GVariant back (127 levels: 63 arrays, 41 maps around nil), and one
+ *   it accepts survives serialisation whole.
  * - GVariant: nested variants, arrays and tuples either round-trip or
  *   are INVALID_DATA (GLib's own limit), never a crash.
  * - Pickle: at most 512 deep (lists, dicts, tuples, with and without
- *   memo entries), else INVALID_DATA. */
+ *   memo entries) and 127 GVariant levels, else INVALID_DATA, as for
+ *   MessagePack. */
 #include <string.h>
 
 #include "fuzz-common.h"
@@ -23,6 +27,28 @@
 #define JSON_MAX_DEPTH 42
 #define MSGPACK_MAX_DEPTH 512
 #define PICKLE_MAX_DEPTH 512
+/* Containers that always fit in 127 GVariant levels: maps take three,
+ * nil two. */
+#define VARIANT_SAFE_DEPTH 41
+
+/* A decoded value reads back whole once serialised: encoding it again
+ * from its serialised form gives what encoding the tree gave. */
+static void
+check_survives_serialising (SwCodec  *codec,
+                            GVariant *value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) tree = sw_codec_encode (codec, value, &error);
+  g_autoptr(GBytes) again = NULL;
+
+  g_assert_no_error (error);
+  /* Serialises the value in place: from now on GLib reads it from there. */
+  if (g_variant_get_data (value) == NULL)
+    g_assert_cmpuint (g_variant_get_size (value), ==, 0);
+  again = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (tree, again));
+}
 
 typedef struct
 {
@@ -83,9 +109,14 @@ json_level (Nest   *nest,
     }
 }
 
+/* The innermost value: a number, or null, {} or [] which take more
+ * GVariant levels (the last two are one more JSON level too). */
+static const char *const json_leaves[] = { "0", "null", "{}", "[]" };
+
 static void
-check_json (Nest  *nest,
-            guint  depth)
+check_json (Nest   *nest,
+            guint   depth,
+            guint8  leaf)
 {
   g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
   g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
@@ -96,14 +127,22 @@ check_json (Nest  *nest,
   g_autoptr(GVariant) again = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_string_append (text, "0");
+  leaf %= G_N_ELEMENTS (json_leaves);
+  g_string_append (text, json_leaves[leaf]);
   g_string_append (text, nest->tail->str);
+  depth += leaf >= 2;
   bytes = g_bytes_new (text->str, text->len);
   value = sw_codec_decode (codec, bytes, &error);
   if (nest->invalid || depth > JSON_MAX_DEPTH)
     {
       if (value != NULL)
         g_error ("JSON %u deep accepted: %s", depth, text->str);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      return;
+    }
+  /* 42 objects around null take 128 GVariant levels: refused. */
+  if (value == NULL && depth == JSON_MAX_DEPTH && leaf != 0)
+    {
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
       return;
     }
@@ -159,7 +198,6 @@ check_msgpack (Nest  *nest,
   g_autoptr(SwFraming) framing = SW_FRAMING (sw_msgpack_framing_new ());
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) value = NULL;
-  g_autoptr(GBytes) again = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) framing_error = NULL;
   gsize header = 0, trailer = 0, needed = 0, length;
@@ -184,10 +222,14 @@ check_msgpack (Nest  *nest,
     g_error ("MessagePack %u deep: framing answers %d: %s", depth, result,
              framing_error ? framing_error->message : "");
   g_assert_cmpuint (header + payload + trailer, ==, length);
+  if (value == NULL && depth > VARIANT_SAFE_DEPTH)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      return;
+    }
   if (value == NULL)
     g_error ("MessagePack %u deep refused: %s", depth, error->message);
-  again = sw_codec_encode (codec, value, &error);
-  g_assert_no_error (error);
+  check_survives_serialising (codec, value);
 }
 
 /* ---- GVariant ---------------------------------------------------------- */
@@ -285,7 +327,6 @@ check_pickle (Nest  *nest,
   g_autoptr(GString) pickle = g_string_new_len ("\x80\x04", 2);
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) value = NULL;
-  g_autoptr(GBytes) again = NULL;
   g_autoptr(GError) error = NULL;
 
   g_string_append (pickle, nest->head->str);
@@ -300,10 +341,14 @@ check_pickle (Nest  *nest,
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
       return;
     }
+  if (value == NULL && depth > VARIANT_SAFE_DEPTH)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      return;
+    }
   if (value == NULL)
     g_error ("pickle %u deep refused: %s", depth, error->message);
-  again = sw_codec_encode (codec, value, &error);
-  g_assert_no_error (error);
+  check_survives_serialising (codec, value);
 }
 
 /* ---- the target -------------------------------------------------------- */
@@ -327,7 +372,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
     case 0:
       for (guint i = 0; i < depth; i++)
         json_level (&nest, how[i]);
-      check_json (&nest, depth);
+      check_json (&nest, depth, in.size > 0 ? in.data[0] >> 6 : 0);
       break;
     case 1:
       for (guint i = 0; i < depth; i++)
