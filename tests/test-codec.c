@@ -1405,6 +1405,51 @@ nested_lists (gboolean pickle,
   return g_string_free_to_bytes (out);
 }
 
+/* @deepest decodes to a value that survives serialisation whole (GLib
+ * then reads it from the serialised form) and the GVariant codec's round
+ * trip: both encode again to what the tree gave, and to @deepest itself
+ * when @same_bytes. @too_deep is refused. */
+static void
+check_depth_limit (SwCodec  *codec,
+                   GBytes   *deepest,
+                   GBytes   *too_deep,
+                   gboolean  same_bytes)
+{
+  g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) refused = NULL;
+  g_autoptr(GBytes) tree = NULL;
+  g_autoptr(GBytes) boxed = NULL;
+  g_autoptr(GVariant) back = NULL;
+  g_autoptr(GBytes) serialised = NULL;
+  g_autoptr(GBytes) via_gvariant = NULL;
+  g_autoptr(GError) error = NULL;
+
+  value = sw_codec_decode (codec, deepest, &error);
+  g_assert_no_error (error);
+  tree = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  if (same_bytes)
+    g_assert_true (g_bytes_equal (tree, deepest));
+
+  g_assert_nonnull (g_variant_get_data (value));
+  serialised = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (serialised, tree));
+
+  boxed = sw_codec_encode (gvariant, value, &error);
+  g_assert_no_error (error);
+  back = sw_codec_decode (gvariant, boxed, &error);
+  g_assert_no_error (error);
+  via_gvariant = sw_codec_encode (codec, back, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (via_gvariant, tree));
+
+  refused = sw_codec_decode (codec, too_deep, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (refused);
+}
+
 /* MessagePack and pickle values nest deeper than GLib reads a serialised
  * GVariant back (128 levels; a list is two: av): beyond that GLib replaces
  * the inner part with "()" as soon as the value is serialised. So a
@@ -1416,37 +1461,10 @@ test_depth_within_gvariant (void)
     {
       g_autoptr(SwCodec) codec = pickle ? SW_CODEC (sw_pickle_codec_new ())
                                         : SW_CODEC (sw_msgpack_codec_new ());
-      g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
       g_autoptr(GBytes) deepest = nested_lists (pickle, 63);  /* 126 levels + 65 */
       g_autoptr(GBytes) too_deep = nested_lists (pickle, 64);
-      g_autoptr(GVariant) value = NULL;
-      g_autoptr(GVariant) refused = NULL;
-      g_autoptr(GBytes) boxed = NULL;
-      g_autoptr(GVariant) back = NULL;
-      g_autoptr(GBytes) again = NULL;
-      g_autoptr(GError) error = NULL;
 
-      value = sw_codec_decode (codec, deepest, &error);
-      g_assert_no_error (error);
-      /* Serialised, and read back from the serialised form. */
-      g_assert_nonnull (g_variant_get_data (value));
-      again = sw_codec_encode (codec, value, &error);
-      g_assert_no_error (error);
-      if (!pickle)
-        g_assert_true (g_bytes_equal (again, deepest));
-      g_clear_pointer (&again, g_bytes_unref);
-      boxed = sw_codec_encode (gvariant, value, &error);
-      g_assert_no_error (error);
-      back = sw_codec_decode (gvariant, boxed, &error);
-      g_assert_no_error (error);
-      again = sw_codec_encode (codec, back, &error);
-      g_assert_no_error (error);
-      if (!pickle)
-        g_assert_true (g_bytes_equal (again, deepest));
-
-      refused = sw_codec_decode (codec, too_deep, &error);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-      g_assert_null (refused);
+      check_depth_limit (codec, deepest, too_deep, !pickle);
     }
 }
 
@@ -1471,30 +1489,10 @@ static void
 test_json_depth_within_gvariant (void)
 {
   g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
-  g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
   g_autoptr(GBytes) deepest = nested_objects (41);
   g_autoptr(GBytes) too_deep = nested_objects (42);
-  g_autoptr(GVariant) value = NULL;
-  g_autoptr(GVariant) refused = NULL;
-  g_autoptr(GBytes) boxed = NULL;
-  g_autoptr(GVariant) back = NULL;
-  g_autoptr(GBytes) again = NULL;
-  g_autoptr(GError) error = NULL;
 
-  value = sw_codec_decode (codec, deepest, &error);
-  g_assert_no_error (error);
-  boxed = sw_codec_encode (gvariant, value, &error);
-  g_assert_no_error (error);
-  back = sw_codec_decode (gvariant, boxed, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (g_variant_get_data (value));
-  again = sw_codec_encode (codec, value, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_bytes_equal (again, deepest));
-
-  refused = sw_codec_decode (codec, too_deep, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-  g_assert_null (refused);
+  check_depth_limit (codec, deepest, too_deep, TRUE);
 }
 
 int
