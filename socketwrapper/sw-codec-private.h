@@ -34,6 +34,13 @@ gboolean sw_codec_check_cost   (guint64       cost,
  * left for SwGVariantCodec's box. */
 #define SW_CODEC_MAX_VARIANT_DEPTH 127
 
+/* Containers of JSON, MessagePack or pickle nested at most this deep
+ * always fit: each takes at most three levels (a{sv}: array, dict entry,
+ * variant), and so does the innermost value (an empty map; nil is two).
+ * A decoder that knows the nesting of its input walks the value with
+ * sw_codec_check_depth() only beyond it. */
+#define SW_CODEC_SAFE_NESTING 41
+
 /* TRUE when @value nests at most SW_CODEC_MAX_VARIANT_DEPTH deep;
  * otherwise sets G_IO_ERROR_INVALID_DATA. */
 gboolean sw_codec_check_depth  (GVariant     *value,

@@ -268,6 +268,7 @@ open_level (GArray               *stack,
  * so sizes can be trusted. An explicit stack, no recursion. */
 static GVariant *
 decode_object (GBytes  *bytes,
+               guint   *deepest,
                GError **error)
 {
   g_autoptr (GArray) stack = g_array_new (FALSE, FALSE, sizeof (DecodeLevel));
@@ -288,6 +289,7 @@ decode_object (GBytes  *bytes,
         {
           if (!open_level (stack, &item, children, error))
             return NULL;
+          *deepest = MAX (*deepest, stack->len);
           continue;
         }
       if (item.kind == SW_MSGPACK_ARRAY || item.kind == SW_MSGPACK_MAP)
@@ -344,14 +346,16 @@ sw_msgpack_codec_decode (SwCodec  *codec,
                          GError  **error)
 {
   g_autoptr(GVariant) value = NULL;
+  guint deepest = 0;
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
 
   if (!sw_msgpack_check_object (data, size, G_IO_ERROR_INVALID_DATA, error) ||
       !sw_codec_check_cost (decode_cost (data), size, error))
     return NULL;
-  value = decode_object (bytes, error);
-  if (value == NULL || !sw_codec_check_depth (value, error))
+  value = decode_object (bytes, &deepest, error);
+  if (value == NULL
+      || (deepest > SW_CODEC_SAFE_NESTING && !sw_codec_check_depth (value, error)))
     return NULL;
   return g_steal_pointer (&value);
 }
