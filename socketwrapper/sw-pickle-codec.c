@@ -76,7 +76,6 @@
 #include <glib/gi18n-lib.h>
 
 #include "sw-bytes-private.h"
-#include "sw-codec-private.h"
 #include "sw-init-private.h"
 #include "sw-pickle-codec.h"
 #include "sw-pickle-private.h"
@@ -410,11 +409,7 @@ sw_pickle_codec_decode (SwCodec  *codec,
                         GBytes   *bytes,
                         GError  **error)
 {
-  g_autoptr(GVariant) value = sw_pickle_decode (bytes, error);
-
-  if (value == NULL || !sw_codec_check_depth (value, error))
-    return NULL;
-  return g_steal_pointer (&value);
+  return sw_pickle_decode (bytes, error);
 }
 
 static void
