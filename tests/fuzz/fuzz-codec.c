@@ -40,6 +40,11 @@ LLVMFuzzerTestOneInput (const guint8 *data,
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       return 0;
     }
+  /* A pickle that shares through its memo is written out in full: a few
+   * bytes may come back as megabytes, whose decode is linear but takes
+   * seconds under the sanitizers. Past 256 KiB that is all it tests. */
+  if (g_bytes_get_size (again) > 256 * 1024 && g_bytes_get_size (again) > 64 * size)
+    return 0;
   value_again = sw_codec_decode (codec, again, &error);
   if (value_again == NULL)
     {
