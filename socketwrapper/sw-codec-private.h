@@ -25,4 +25,25 @@ gboolean sw_codec_check_cost   (guint64       cost,
                                 gsize         message_size,
                                 GError      **error);
 
+/* The deepest a decoded value may nest, counting every array, tuple, dict
+ * entry, variant and maybe on the way down and the leaf: GLib reads a
+ * serialised value back only to 128 levels (G_VARIANT_MAX_RECURSION_DEPTH)
+ * and silently replaces anything deeper with "()", so a deeper value would
+ * lose its inner part as soon as anything serialised it (sending it with
+ * SwGVariantCodec, g_variant_equal(), g_variant_get_data()). One level is
+ * left for SwGVariantCodec's box. */
+#define SW_CODEC_MAX_VARIANT_DEPTH 127
+
+/* Containers of JSON, MessagePack or pickle nested at most this deep
+ * always fit: each takes at most three levels (a{sv}: array, dict entry,
+ * variant), and so does the innermost value (an empty map; nil is two).
+ * A decoder that knows the nesting of its input walks the value with
+ * sw_codec_check_depth() only beyond it. */
+#define SW_CODEC_SAFE_NESTING 41
+
+/* TRUE when @value nests at most SW_CODEC_MAX_VARIANT_DEPTH deep;
+ * otherwise sets G_IO_ERROR_INVALID_DATA. */
+gboolean sw_codec_check_depth  (GVariant     *value,
+                                GError      **error);
+
 G_END_DECLS

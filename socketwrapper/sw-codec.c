@@ -174,6 +174,77 @@ sw_codec_check_cost (guint64   cost,
   return FALSE;
 }
 
+/* The levels a value of @type takes without looking inside its variants:
+ * what GLib counts for an empty container. */
+static guint
+type_depth (const GVariantType *type)
+{
+  const GVariantType *item;
+  guint deepest = 0;
+
+  if (g_variant_type_is_array (type) || g_variant_type_is_maybe (type))
+    return 1 + type_depth (g_variant_type_element (type));
+  if (!g_variant_type_is_tuple (type) && !g_variant_type_is_dict_entry (type))
+    return 1;
+  for (item = g_variant_type_first (type); item != NULL; item = g_variant_type_next (item))
+    deepest = MAX (deepest, type_depth (item));
+  return 1 + deepest;
+}
+
+/* TRUE when @value fits in @levels. The recursion stops at @levels, which
+ * bounds the stack; arrays of basic values are not walked. @fitted maps a
+ * container already walked to the fewest levels it fitted in: a pickle's
+ * memo shares containers, which are then walked at most once per depth
+ * they appear at, not once per place. */
+static gboolean
+fits_depth (GVariant   *value,
+            guint       levels,
+            GHashTable *fitted)
+{
+  const GVariantType *type = g_variant_get_type (value);
+  guint known;
+  gsize n;
+
+  if (!g_variant_is_container (value)
+      || (g_variant_type_is_array (type)
+          && g_variant_type_is_basic (g_variant_type_element (type))))
+    return type_depth (type) <= levels;
+  n = g_variant_n_children (value);
+  if (n == 0)
+    return type_depth (type) <= levels;
+  known = GPOINTER_TO_UINT (g_hash_table_lookup (fitted, value));
+  if (known != 0 && known <= levels)
+    return TRUE;
+  if (levels <= 1)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
+
+      if (!fits_depth (child, levels - 1, fitted))
+        return FALSE;
+    }
+  /* Held by the table: no other value can take its address meanwhile. */
+  g_hash_table_insert (fitted, g_variant_ref (value), GUINT_TO_POINTER (levels));
+  return TRUE;
+}
+
+gboolean
+sw_codec_check_depth (GVariant  *value,
+                      GError   **error)
+{
+  g_autoptr(GHashTable) fitted = g_hash_table_new_full (NULL, NULL,
+                                                        (GDestroyNotify) g_variant_unref,
+                                                        NULL);
+
+  if (fits_depth (value, SW_CODEC_MAX_VARIANT_DEPTH, fitted))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               _("The value nests deeper than the %d levels a GVariant can hold"),
+               SW_CODEC_MAX_VARIANT_DEPTH);
+  return FALSE;
+}
+
 /**
  * sw_codec_encode:
  * @self: a codec

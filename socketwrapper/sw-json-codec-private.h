@@ -44,7 +44,8 @@ gboolean  sw_json_node_check      (JsonNode  *node,
  * value, boxed again by SwGVariantCodec, stays within GLib's nesting limit
  * of 128 for untrusted data: a JSON object is three GVariant levels (a{sv}:
  * array, dict entry, variant), an array two (av), plus one for the box, so
- * 42 objects deep make 127. */
+ * 42 objects deep around a number or string make 127. Around null, {} or
+ * [] they make more, which sw_codec_check_depth() refuses. */
 #define SW_JSON_MAX_DEPTH 42
 
 G_END_DECLS

@@ -791,10 +791,15 @@ sw_json_decode (GBytes   *bytes,
                 GError  **error)
 {
   g_autoptr(JsonNode) node = parse_text (bytes, &sw_json_cost_value, error);
+  g_autoptr(GVariant) value = NULL;
 
   if (node == NULL)
     return NULL;
-  return g_variant_ref_sink (sw_json_node_to_variant (node, work));
+  /* 42 objects around null, {} or [] take 128 levels or more. */
+  value = g_variant_ref_sink (sw_json_node_to_variant (node, work));
+  if (!sw_codec_check_depth (value, error))
+    return NULL;
+  return g_steal_pointer (&value);
 }
 
 static GVariant *
@@ -865,6 +870,32 @@ fix_exponent_numbers (char  *text,
   return out;
 }
 
+/* json-glib 1.6 escapes the control characters below U+001F but writes
+ * U+001F itself raw, which JSON forbids in a string. The byte 0x1f occurs
+ * nowhere else in the text (not outside strings, not inside a UTF-8
+ * sequence), so every one is escaped. Takes @text; returns the text to
+ * keep, with its length in @length. */
+static char *
+escape_unit_separators (char  *text,
+                        gsize *length)
+{
+  GString *escaped;
+
+  if (memchr (text, 0x1f, *length) == NULL)
+    return text;
+  escaped = g_string_sized_new (*length + 16);
+  for (gsize i = 0; i < *length; i++)
+    {
+      if (text[i] == 0x1f)
+        g_string_append (escaped, "\\u001f");
+      else
+        g_string_append_c (escaped, text[i]);
+    }
+  g_free (text);
+  *length = escaped->len;
+  return g_string_free (escaped, FALSE);
+}
+
 GBytes *
 sw_json_node_to_bytes (JsonNode *node)
 {
@@ -877,6 +908,7 @@ sw_json_node_to_bytes (JsonNode *node)
   json_generator_set_root (generator, node);
   text = json_generator_to_data (generator, &length);
   length = fix_exponent_numbers (text, length);
+  text = escape_unit_separators (text, &length);
   /* The allocation ends with a NUL the bytes leave out. */
   return g_bytes_new_take (text, length);
 }

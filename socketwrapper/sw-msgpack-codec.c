@@ -53,11 +53,15 @@
  * a `(yay)` is always an ext and an `a(vv)` always a map; wrap such values
  * in `av` to send them as arrays.
  *
- * Containers may nest 512 deep. Decoding fails with
+ * Containers may nest 512 deep on the wire, and a decoded value at most
+ * as deep as a `GVariant` can be read back once serialised: 127 levels,
+ * each array two (`av`), each map three (`a{sv}`, `a(vv)`), nil two, so
+ * 63 arrays around a number or 41 maps around nil (GLib would silently
+ * replace anything deeper with `()`). Decoding fails with
  * %G_IO_ERROR_INVALID_DATA on anything but exactly one well-formed object
- * (truncated input, trailing bytes, the byte 0xc1, deeper nesting, bad
- * strings); encoding fails with %G_IO_ERROR_INVALID_ARGUMENT on deeper
- * nesting or a string, binary or container too large for MessagePack
+ * within those limits (truncated input, trailing bytes, the byte 0xc1,
+ * deeper nesting, bad strings); encoding fails with
+ * %G_IO_ERROR_INVALID_ARGUMENT on deeper nesting or a string, binary or container too large for MessagePack
  * (more than 2^32 − 1 bytes or items). A message whose value would take
  * more memory than the decode budget of [iface@Sw.Codec] allows (each
  * item, even a one-byte nil, becomes a GVariant of a few hundred bytes)
@@ -264,6 +268,7 @@ open_level (GArray               *stack,
  * so sizes can be trusted. An explicit stack, no recursion. */
 static GVariant *
 decode_object (GBytes  *bytes,
+               guint   *deepest,
                GError **error)
 {
   g_autoptr (GArray) stack = g_array_new (FALSE, FALSE, sizeof (DecodeLevel));
@@ -284,6 +289,7 @@ decode_object (GBytes  *bytes,
         {
           if (!open_level (stack, &item, children, error))
             return NULL;
+          *deepest = MAX (*deepest, stack->len);
           continue;
         }
       if (item.kind == SW_MSGPACK_ARRAY || item.kind == SW_MSGPACK_MAP)
@@ -339,13 +345,19 @@ sw_msgpack_codec_decode (SwCodec  *codec,
                          GBytes   *bytes,
                          GError  **error)
 {
+  g_autoptr(GVariant) value = NULL;
+  guint deepest = 0;
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
 
   if (!sw_msgpack_check_object (data, size, G_IO_ERROR_INVALID_DATA, error) ||
       !sw_codec_check_cost (decode_cost (data), size, error))
     return NULL;
-  return decode_object (bytes, error);
+  value = decode_object (bytes, &deepest, error);
+  if (value == NULL
+      || (deepest > SW_CODEC_SAFE_NESTING && !sw_codec_check_depth (value, error)))
+    return NULL;
+  return g_steal_pointer (&value);
 }
 
 /* ---- encoding --------------------------------------------------------- */

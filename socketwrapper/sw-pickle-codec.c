@@ -42,7 +42,9 @@
  * to the arguments protocols 0–3 give them. Every other opcode (STRING,
  * BINSTRING and SHORT_BINSTRING, Python 2 `str`, included), global or
  * REDUCE, trailing bytes, a value containing itself, nesting deeper than
- * 512 containers, a declared length past the end of the message and a
+ * 512 containers or deeper than a `GVariant` can be read back once
+ * serialised (127 levels: a list or tuple is two, `av`, a dict three,
+ * `None` two, so 63 lists around a number or 41 dicts around `None`), a declared length past the end of the message and a
  * GET of an empty memo slot fail with %G_IO_ERROR_INVALID_DATA naming the
  * opcode and its offset. Nothing the input merely declares is allocated;
  * a value that would take more memory than the decode budget of

@@ -1026,6 +1026,7 @@ finish (Parser   *p,
         GError  **error)
 {
   Node *top;
+  GVariant *value;
 
   if (p->stack->len != 1 || p->marks->len != 0)
     {
@@ -1041,7 +1042,15 @@ finish (Parser   *p,
   if (!measure (p, top, 0, error)
       || !sw_codec_check_cost (MIN (p->cost + top->cost, COST_CAP), p->size, error))
     return NULL;
-  return g_variant_ref (convert (top));
+  /* Shallow input needs no walk (which would visit every place a shared
+   * node appears). */
+  value = g_variant_ref (convert (top));
+  if (top->height > SW_CODEC_SAFE_NESTING && !sw_codec_check_depth (value, error))
+    {
+      g_variant_unref (value);
+      return NULL;
+    }
+  return value;
 }
 
 GVariant *

@@ -1357,6 +1357,144 @@ test_json_exponent_doubles (void)
     }
 }
 
+/* Every control character in a string, U+001F included (json-glib writes
+ * that one raw), is escaped: the text is valid JSON and reads back. */
+static void
+test_json_control_characters (void)
+{
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
+  g_autoptr(GString) all = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GBytes) text = NULL;
+  g_autoptr(GVariant) back = NULL;
+  const char *data;
+  gsize length;
+
+  for (char c = 1; c < 0x20; c++)
+    g_string_append_c (all, c);
+  g_string_append (all, "\x1f\xe2\x80\x9f\x1f");  /* U+201F between two */
+  value = g_variant_ref_sink (g_variant_new_string (all->str));
+
+  text = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  data = g_bytes_get_data (text, &length);
+  for (gsize i = 0; i < length; i++)
+    g_assert_cmpint ((guchar) data[i], >=, 0x20);
+  g_assert_nonnull (g_strstr_len (data, (gssize) length, "\\u001f\xe2\x80\x9f\\u001f\""));
+  back = sw_codec_decode (codec, text, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_equal (back, value));
+}
+
+/* @depth lists nested in each other around the int 65, as MessagePack or
+ * as a pickle. */
+static GBytes *
+nested_lists (gboolean pickle,
+              guint    depth)
+{
+  GString *out = g_string_new (pickle ? "\x80\x04" : NULL);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (out, pickle ? ']' : '\x91');
+  g_string_append (out, pickle ? "KA" : "A");
+  for (guint i = 0; pickle && i < depth; i++)
+    g_string_append_c (out, 'a');
+  if (pickle)
+    g_string_append_c (out, '.');
+  return g_string_free_to_bytes (out);
+}
+
+/* @deepest decodes to a value that survives serialisation whole (GLib
+ * then reads it from the serialised form) and the GVariant codec's round
+ * trip: both encode again to what the tree gave, and to @deepest itself
+ * when @same_bytes. @too_deep is refused. */
+static void
+check_depth_limit (SwCodec  *codec,
+                   GBytes   *deepest,
+                   GBytes   *too_deep,
+                   gboolean  same_bytes)
+{
+  g_autoptr(SwCodec) gvariant = SW_CODEC (sw_gvariant_codec_new ());
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) refused = NULL;
+  g_autoptr(GBytes) tree = NULL;
+  g_autoptr(GBytes) boxed = NULL;
+  g_autoptr(GVariant) back = NULL;
+  g_autoptr(GBytes) serialised = NULL;
+  g_autoptr(GBytes) via_gvariant = NULL;
+  g_autoptr(GError) error = NULL;
+
+  value = sw_codec_decode (codec, deepest, &error);
+  g_assert_no_error (error);
+  tree = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  if (same_bytes)
+    g_assert_true (g_bytes_equal (tree, deepest));
+
+  g_assert_nonnull (g_variant_get_data (value));
+  serialised = sw_codec_encode (codec, value, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (serialised, tree));
+
+  boxed = sw_codec_encode (gvariant, value, &error);
+  g_assert_no_error (error);
+  back = sw_codec_decode (gvariant, boxed, &error);
+  g_assert_no_error (error);
+  via_gvariant = sw_codec_encode (codec, back, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (via_gvariant, tree));
+
+  refused = sw_codec_decode (codec, too_deep, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (refused);
+}
+
+/* MessagePack and pickle values nest deeper than GLib reads a serialised
+ * GVariant back (128 levels; a list is two: av): beyond that GLib replaces
+ * the inner part with "()" as soon as the value is serialised. So a
+ * decoded value either survives serialisation whole or is refused. */
+static void
+test_depth_within_gvariant (void)
+{
+  for (guint pickle = 0; pickle < 2; pickle++)
+    {
+      g_autoptr(SwCodec) codec = pickle ? SW_CODEC (sw_pickle_codec_new ())
+                                        : SW_CODEC (sw_msgpack_codec_new ());
+      g_autoptr(GBytes) deepest = nested_lists (pickle, 63);  /* 126 levels + 65 */
+      g_autoptr(GBytes) too_deep = nested_lists (pickle, 64);
+
+      check_depth_limit (codec, deepest, too_deep, !pickle);
+    }
+}
+
+/* @depth JSON objects around null: three GVariant levels each, two for
+ * the null (mv). */
+static GBytes *
+nested_objects (guint depth)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (out, "{\"k\":");
+  g_string_append (out, "null");
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (out, '}');
+  return g_string_free_to_bytes (out);
+}
+
+/* The same for JSON: 42 objects is the JSON limit, but around null they
+ * take 128 GVariant levels, one too many. */
+static void
+test_json_depth_within_gvariant (void)
+{
+  g_autoptr(SwCodec) codec = SW_CODEC (sw_json_codec_new ());
+  g_autoptr(GBytes) deepest = nested_objects (41);
+  g_autoptr(GBytes) too_deep = nested_objects (42);
+
+  check_depth_limit (codec, deepest, too_deep, TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1385,6 +1523,9 @@ main (int   argc,
   g_test_add_func ("/sw/codec/json/node-helpers", test_json_node_helpers);
   g_test_add_func ("/sw/codec/json/fuzz", test_json_fuzz);
   g_test_add_func ("/sw/codec/json/exponent-doubles", test_json_exponent_doubles);
+  g_test_add_func ("/sw/codec/json/control-characters", test_json_control_characters);
+  g_test_add_func ("/sw/codec/depth-within-gvariant", test_depth_within_gvariant);
+  g_test_add_func ("/sw/codec/json/depth-within-gvariant", test_json_depth_within_gvariant);
   g_test_add_func ("/sw/codec/encode-floating", test_encode_floating);
   g_test_add_func ("/sw/codec/contract/silent-failure",
                    test_contract_silent_failure);

@@ -1,25 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: every built-in codec decodes arbitrary bytes to a value
- * or a GError, never a crash; a value it decodes encodes again and decodes
- * to the same value. The first input byte picks the codec. */
-#include <socketwrapper/socketwrapper.h>
-
-int LLVMFuzzerTestOneInput (const guint8 *data,
-                            size_t        size);
-
-static SwCodec *
-codec_for (guint8 selector)
-{
-  switch (selector % 3)
-    {
-    case 0:
-      return SW_CODEC (sw_gvariant_codec_new ());
-    case 1:
-      return SW_CODEC (sw_json_codec_new ());
-    default:
-      return SW_CODEC (sw_msgpack_codec_new ());
-    }
-}
+ * or a GError, never a crash. A value it decodes encodes again, and that
+ * encoding is a fixed point: it decodes to the same value, which encodes
+ * to the same bytes. The first input byte picks the codec. */
+#include "fuzz-common.h"
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data,
@@ -31,10 +15,11 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) again = NULL;
   g_autoptr(GVariant) value_again = NULL;
+  g_autoptr(GBytes) third = NULL;
 
   if (size < 1)
     return 0;
-  codec = codec_for (data[0]);
+  codec = fuzz_codec_new (data[0]);
   bytes = g_bytes_new (data + 1, size - 1);
 
   value = sw_codec_decode (codec, bytes, &error);
@@ -51,9 +36,27 @@ LLVMFuzzerTestOneInput (const guint8 *data,
    * one); those that can must come back the same. */
   again = sw_codec_encode (codec, value, &error);
   if (again == NULL)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      return 0;
+    }
+  /* A pickle that shares through its memo is written out in full: a few
+   * bytes may come back as megabytes, whose decode is linear but takes
+   * seconds under the sanitizers. Past 256 KiB that is all it tests. */
+  if (g_bytes_get_size (again) > 256 * 1024 && g_bytes_get_size (again) > 64 * size)
     return 0;
   value_again = sw_codec_decode (codec, again, &error);
-  g_assert_no_error (error);
+  if (value_again == NULL)
+    {
+      /* Pickle's memo shares a value the encoding writes out in full,
+       * which may exceed the memory budget when read back. */
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+      return 0;
+    }
   g_assert_true (g_variant_equal (value, value_again));
+
+  third = sw_codec_encode (codec, value_again, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (again, third));
   return 0;
 }

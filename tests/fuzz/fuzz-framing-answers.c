@@ -15,19 +15,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <socketwrapper/socketwrapper.h>
-
-int LLVMFuzzerTestOneInput (const guint8 *data,
-                            size_t        size);
+#include "fuzz-common.h"
 
 #define MAX_ANSWERS 8
 #define MAX_OPS 24
-
-typedef struct
-{
-  const guint8 *data;
-  gsize         size;
-} Input;
 
 /* A length as the input describes it: fixed, or relative to the bytes
  * buffered when the framing answers (to hit every boundary). */
@@ -155,60 +146,36 @@ fuzz_framing_init (FuzzFraming *self)
 
 /* ---- reading the input ------------------------------------------------- */
 
-static guint8
-take_byte (Input *in)
-{
-  guint8 byte;
-
-  if (in->size == 0)
-    return 0;
-  byte = in->data[0];
-  in->data++;
-  in->size--;
-  return byte;
-}
-
-static guint64
-take_bytes (Input *in,
-            guint  n)
-{
-  guint64 value = 0;
-
-  for (guint i = 0; i < n; i++)
-    value = value << 8 | take_byte (in);
-  return value;
-}
-
 /* Small values, boundaries of every width and values near 2^64 are all
  * likely, so sums that wrap are found quickly. */
 static Length
-take_length (Input *in)
+take_length (FuzzInput *in)
 {
-  guint8 selector = take_byte (in);
+  guint8 selector = fuzz_take_byte (in);
   Length length = { FIXED, 0 };
 
   switch (selector % 10)
     {
-    case 0: length.value = take_bytes (in, 1); break;
-    case 1: length.value = take_bytes (in, 2); break;
-    case 2: length.value = take_bytes (in, 4); break;
-    case 3: length.value = take_bytes (in, 8); break;
-    case 4: length.value = G_MAXUINT64 - take_bytes (in, 2); break;
-    case 5: length.value = G_MAXUINT64 / 2 + take_bytes (in, 1) - 128; break;
-    case 6: length.value = G_MAXSIZE - take_bytes (in, 1); break;
-    case 7: length.kind = BUFFERED_PLUS; length.value = take_bytes (in, 1); break;
-    case 8: length.kind = BUFFERED_MINUS; length.value = take_bytes (in, 1); break;
-    default: length.value = (guint64) 1 << (take_byte (in) % 64); break;
+    case 0: length.value = fuzz_take_bytes (in, 1); break;
+    case 1: length.value = fuzz_take_bytes (in, 2); break;
+    case 2: length.value = fuzz_take_bytes (in, 4); break;
+    case 3: length.value = fuzz_take_bytes (in, 8); break;
+    case 4: length.value = G_MAXUINT64 - fuzz_take_bytes (in, 2); break;
+    case 5: length.value = G_MAXUINT64 / 2 + fuzz_take_bytes (in, 1) - 128; break;
+    case 6: length.value = G_MAXSIZE - fuzz_take_bytes (in, 1); break;
+    case 7: length.kind = BUFFERED_PLUS; length.value = fuzz_take_bytes (in, 1); break;
+    case 8: length.kind = BUFFERED_MINUS; length.value = fuzz_take_bytes (in, 1); break;
+    default: length.value = (guint64) 1 << (fuzz_take_byte (in) % 64); break;
     }
   return length;
 }
 
 static void
-take_answer (Input  *in,
-             Answer *answer)
+take_answer (FuzzInput *in,
+             Answer    *answer)
 {
-  guint8 kind = take_byte (in);
-  guint8 encode = take_byte (in);
+  guint8 kind = fuzz_take_byte (in);
+  guint8 encode = fuzz_take_byte (in);
 
   /* Mostly valid result kinds, sometimes any value. */
   answer->result = (kind & 0x80) ? kind : kind % 3;
@@ -244,7 +211,7 @@ typedef struct
 {
   SwConnection *receiver;
   SwConnection *peer;
-  Input         wire;
+  FuzzInput     wire;
   gsize         fed;   /* wire bytes the peer sent */
   gsize         out;   /* what the receiver returned, see account() */
   guint64       limit; /* the largest max-message-size since the last
@@ -286,10 +253,17 @@ account (Run    *run,
   g_assert_cmpuint (run->out, <=, run->fed);
 }
 
+/* max-message-size 0 means no limit, as G_MAXUINT64 does. */
+static guint64
+limit_of (guint64 max_message_size)
+{
+  return max_message_size == 0 ? G_MAXUINT64 : max_message_size;
+}
+
 static void
 at_boundary (Run *run)
 {
-  run->limit = sw_connection_get_max_message_size (run->receiver);
+  run->limit = limit_of (sw_connection_get_max_message_size (run->receiver));
 }
 
 static void
@@ -337,7 +311,7 @@ run_op (Run    *run,
       break;
     case OP_LIMIT:
       sw_connection_set_max_message_size (run->receiver, limits[arg % G_N_ELEMENTS (limits)]);
-      run->limit = MAX (run->limit, limits[arg % G_N_ELEMENTS (limits)]);
+      run->limit = MAX (run->limit, limit_of (limits[arg % G_N_ELEMENTS (limits)]));
       break;
     case OP_SEND_MESSAGE:
       bytes = g_bytes_new_static (run->wire.data, MIN (arg, run->wire.size));
@@ -357,18 +331,18 @@ LLVMFuzzerTestOneInput (const guint8 *data,
 {
   g_autoptr (FuzzFraming) framing = g_object_new (FUZZ_TYPE_FRAMING, NULL);
   g_autoptr (GError) error = NULL;
-  Input in = { data, size };
+  FuzzInput in = { data, size };
   Run run = { NULL, NULL, { NULL, 0 }, 0, 0 };
   guint8 ops[MAX_OPS];
   guint8 flags, n_ops;
 
-  flags = take_byte (&in);
-  framing->n_answers = 1 + take_byte (&in) % MAX_ANSWERS;
+  flags = fuzz_take_byte (&in);
+  framing->n_answers = 1 + fuzz_take_byte (&in) % MAX_ANSWERS;
   for (guint i = 0; i < framing->n_answers; i++)
     take_answer (&in, &framing->answers[i]);
-  n_ops = 1 + take_byte (&in) % MAX_OPS;
+  n_ops = 1 + fuzz_take_byte (&in) % MAX_OPS;
   for (guint i = 0; i < n_ops; i++)
-    ops[i] = take_byte (&in);
+    ops[i] = fuzz_take_byte (&in);
   run.wire = in;
 
   g_assert_true (sw_socketpair (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
