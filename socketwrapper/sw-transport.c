@@ -645,7 +645,9 @@ sw_transport_init_from_fd (SwTransport    *transport,
   if (S_ISSOCK (st.st_mode))
     return init_from_socket_fd (transport, fd, flags, close_fd, socket, owns_socket, error);
 
-  if (!set_nonblocking (transport, fd, error) || !can_open_one_more (fd, error))
+  /* The check comes first: a constructor that fails leaves the caller's
+   * descriptor as it was, blocking. */
+  if (!can_open_one_more (fd, error) || !set_nonblocking (transport, fd, error))
     return FALSE;
   if ((flags & O_ACCMODE) != O_WRONLY)
     *input = g_unix_input_stream_new (fd, close_fd);

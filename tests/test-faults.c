@@ -3,6 +3,7 @@
  * frame, input left behind by PARTIAL_INPUT and MESSAGE_TOO_LARGE, file
  * descriptor exhaustion, and cancellation racing completion. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -1025,6 +1026,40 @@ assert_result_or_error (const char *what,
              error ? error->message : "(no error)");
 }
 
+/* Wrapping the blocking pipe end *@fd_inout, handed over or borrowed,
+ * with few descriptors left: when that fails, it is left as it was,
+ * blocking. Once a connection took it, *@fd_inout becomes a duplicate of
+ * @other_end in its place. */
+static void
+wrap_pipe_with_free_fds (guint  n_free,
+                         int   *fd_inout,
+                         int    other_end)
+{
+  SwConnection *connection;
+  GError *error = NULL;
+  int fd = *fd_inout;
+
+  for (guint borrow = 0; borrow < 2; borrow++)
+    {
+      connection = borrow ? sw_connection_new_for_borrowed_fd (fd, NULL, &error)
+                          : sw_connection_new_for_fd (fd, NULL, &error);
+      assert_result_or_error ("wrapping a pipe end", connection != NULL, error);
+      if (connection != NULL && !borrow)
+        {
+          /* It took the descriptor and closes it. */
+          g_object_unref (connection);
+          fd = *fd_inout = dup (other_end);
+          g_assert_cmpint (fd, >=, 0);
+          continue;
+        }
+      if (connection == NULL)
+        g_assert_false (sw_test_fd_is_nonblocking (fd));
+      g_clear_object (&connection);
+      g_clear_error (&error);
+      assert_free_fds ("wrapping a pipe end", n_free);
+    }
+}
+
 /* Every constructor that opens descriptors, with @n_free of them left. */
 static void
 construct_with_free_fds (guint n_free,
@@ -1092,11 +1127,13 @@ test_constructors_without_fds (void)
   GError *error = NULL;
   struct rlimit limit;
   int spare[2];
+  int pipe_fds[2];
 
   if (!sw_test_run_bounded (60 * G_USEC_PER_SEC))
     return;
   sw_test_socketpair (sw_framing_get_default (), &a, &b);
   sw_test_raw_socketpair (SOCK_STREAM, spare);
+  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
   /* GLib aborts when it cannot make its worker thread's wake-up fd,
    * which the first GSubprocess starts: start one while there are
    * descriptors left. */
@@ -1109,6 +1146,7 @@ test_constructors_without_fds (void)
   for (guint n_free = 0; n_free <= 4; n_free++)
     {
       construct_with_free_fds (n_free, spare[1]);
+      wrap_pipe_with_free_fds (n_free, &pipe_fds[0], pipe_fds[1]);
       limit.rlim_cur++;
       g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
     }
@@ -1128,6 +1166,8 @@ test_constructors_without_fds (void)
   g_assert_no_error (error);
   g_assert_true (g_bytes_equal (received, message));
   close (spare[1]);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
 }
 
 int
