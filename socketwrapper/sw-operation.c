@@ -179,15 +179,21 @@ decode_frame (SwChannel  *channel,
                             &in->trailer_length, needed, error);
 }
 
-/* Discards buffered bytes of a refused frame; returns how many more must
- * still be read and dropped. */
+/* Discards buffered bytes of a refused frame, and the fds of the reads
+ * that ended in them (they were sent with that frame: sw-fds.c), so a peer
+ * streaming fds into a refused frame cannot make us hold them; returns
+ * how many more bytes must still be read and dropped. */
 static guint64
 skip_buffered (SwInput *in)
 {
   gsize count = (gsize) MIN (in->skip, (guint64) sw_input_available (in));
+  guint64 through;
+  gboolean unused = FALSE;
 
   sw_input_consume (in, count);
   in->skip -= count;
+  through = sw_input_offset (in);
+  sw_fds_claim (in, through, through, NULL, &unused);
   return in->skip;
 }
 
@@ -1047,9 +1053,7 @@ sw_operation_validate (SwOperation  *op,
     sw_channel_sync_input (channel);
   else
     sw_channel_sync_output (channel);
-  if (!sw_operation_check (op, channel, error))
-    return FALSE;
-  return TRUE;
+  return sw_operation_check (op, channel, error);
 }
 
 gboolean

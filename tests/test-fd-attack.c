@@ -467,6 +467,49 @@ test_too_large_exact (void)
   check_too_large (FALSE);
 }
 
+/* A peer streaming fds into a frame refused from its header: the fds are
+ * closed as the frame's bytes are skipped, not held until a later frame
+ * completes (a hostile peer could otherwise exhaust our descriptors). */
+static void
+check_fds_in_skipped_frame (gboolean read_ahead)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  int raw, p[2];
+  guint baseline;
+
+  make_pipe (p);
+  connection = foreign_pair (framing, read_ahead, &raw);
+  sw_connection_set_max_message_size (connection, 4);
+  baseline = sw_test_count_open_fds ();
+  raw_sendmsg (raw, "\310", 1, -1);  /* a 200-byte frame: refused */
+  for (guint i = 0; i < 20; i++)
+    raw_sendmsg (raw, "0123456789", 10, p[1]);
+  g_assert_null (sw_connection_receive_message_with_fds (connection, &fds, -1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_clear_error (&error);
+  /* Nothing follows the refused frame: this receive skips what is left. */
+  g_assert_null (sw_connection_receive_message_with_fds (connection, &fds, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (sw_test_count_open_fds (), ==, baseline);
+  close (raw);
+  close_pipe (p);
+}
+
+static void
+test_fds_in_skipped_frame_read_ahead (void)
+{
+  check_fds_in_skipped_frame (TRUE);
+}
+
+static void
+test_fds_in_skipped_frame_exact (void)
+{
+  check_fds_in_skipped_frame (FALSE);
+}
+
 /* A datagram larger than max-message-size carrying fds: dropped, fds
  * closed, the next datagram is fine. */
 static void
@@ -727,6 +770,9 @@ main (int    argc,
   g_test_add_func ("/sw/fd-attack/queued-fds-cloexec", test_queued_fds_cloexec);
   g_test_add_func ("/sw/fd-attack/too-large-read-ahead", test_too_large_read_ahead);
   g_test_add_func ("/sw/fd-attack/too-large-exact", test_too_large_exact);
+  g_test_add_func ("/sw/fd-attack/fds-in-skipped-frame/read-ahead",
+                   test_fds_in_skipped_frame_read_ahead);
+  g_test_add_func ("/sw/fd-attack/fds-in-skipped-frame/exact", test_fds_in_skipped_frame_exact);
   g_test_add_func ("/sw/fd-attack/datagram-too-large", test_datagram_too_large);
   g_test_add_func ("/sw/fd-attack/seqpacket-too-large", test_seqpacket_too_large);
   g_test_add_func ("/sw/fd-attack/many-senders-read-ahead", test_many_senders_read_ahead);
