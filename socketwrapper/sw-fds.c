@@ -234,31 +234,25 @@ sw_fds_recv_datagram (SwTransport   *transport,
 {
   GArray *received;
   ssize_t result;
+  SwIOStatus status;
 
   *n_read = 0;
   /* MSG_TRUNC: the real length, as in sw_transport_recv_datagram(). */
   result = recv_with_fds (transport->in_fd, buffer, size, MSG_TRUNC, &received, truncated);
+  /* The status first: handing the fds over may change errno. */
+  if (result > (ssize_t) size)
+    {
+      sw_transport_set_datagram_too_large (error, (gsize) result, size);
+      status = SW_IO_ERROR;
+    }
+  else
+    status = sw_transport_syscall_status (result, n_read, error);
   if (received != NULL)
     {
       give_fds (received, fds, truncated);
       g_array_unref (received);
     }
-  if (result < 0)
-    {
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return SW_IO_WOULD_BLOCK;
-      sw_error_set_from_errno (error, errno, _("Input/output error"));
-      return SW_IO_ERROR;
-    }
-  if (result > (ssize_t) size)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                   _("A datagram of %zu bytes arrived where %zu were expected; "
-                     "it was dropped"), (gsize) result, size);
-      return SW_IO_ERROR;
-    }
-  *n_read = (gsize) result;
-  return SW_IO_DONE;
+  return status;
 }
 
 SwIOStatus
@@ -291,19 +285,16 @@ sw_fds_sendmsg (SwTransport        *transport,
     result = sendmsg (transport->out_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (result < 0 && errno == EINTR);
 
-  if (result >= 0)
+  if (result < 0 && errno == EMSGSIZE && sw_transport_is_datagram (transport))
     {
-      *n_written = (gsize) result;
-      return SW_IO_DONE;
+      gsize size = 0;
+
+      for (int i = 0; i < n_vectors; i++)
+        size += vectors[i].iov_len;
+      sw_transport_set_too_large_to_send (error, size);
+      return SW_IO_ERROR;
     }
-  if (errno == EAGAIN || errno == EWOULDBLOCK)
-    return SW_IO_WOULD_BLOCK;
-  if (errno == EMSGSIZE && sw_transport_is_datagram (transport))
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                         _("The message is too large for a datagram"));
-  else
-    sw_error_set_from_errno (error, errno, _("Could not send file descriptors"));
-  return SW_IO_ERROR;
+  return sw_transport_syscall_status (result, n_written, error);
 }
 
 void

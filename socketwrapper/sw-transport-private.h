@@ -121,6 +121,16 @@ gboolean   sw_transport_wait          (SwTransport        *transport,
 /* The errors of every call that runs out of time (waiting for the lock or
  * for I/O) or finds the connection closed: one message each. */
 void       sw_transport_set_timed_out (GError            **error);
+/* The errors and status mappings the fd-passing calls (sw-fds.c) share
+ * with the plain ones. */
+SwIOStatus sw_transport_syscall_status (ssize_t            result,
+                                        gsize             *count,
+                                        GError           **error);
+void       sw_transport_set_datagram_too_large (GError   **error,
+                                                gsize      arrived,
+                                                gsize      expected);
+void       sw_transport_set_too_large_to_send  (GError   **error,
+                                                gsize      size);
 void       sw_transport_set_closed    (GError            **error);
 
 G_END_DECLS

@@ -63,10 +63,10 @@ sw_transport_set_closed (GError **error)
 
 /* Maps the result of a system call that moved @result bytes or failed
  * with errno: would-block is not an error here. */
-static SwIOStatus
-syscall_status (ssize_t   result,
-                gsize    *count,
-                GError  **error)
+SwIOStatus
+sw_transport_syscall_status (ssize_t   result,
+                             gsize    *count,
+                             GError  **error)
 {
   if (result >= 0)
     {
@@ -143,7 +143,7 @@ sw_transport_read (SwTransport   *transport,
 
   if (result == 0)
     return SW_IO_EOF;
-  return syscall_status (result, n_read, error);
+  return sw_transport_syscall_status (result, n_read, error);
 }
 
 static SwIOStatus
@@ -212,7 +212,7 @@ sw_transport_writev (SwTransport        *transport,
     }
   while (result < 0 && errno == EINTR);
 
-  return syscall_status (result, n_written, error);
+  return sw_transport_syscall_status (result, n_written, error);
 }
 
 SwIOStatus
@@ -232,7 +232,7 @@ sw_transport_peek_datagram (SwTransport  *transport,
   /* A seqpacket socket reads 0 only at EOF: empty messages are refused. */
   if (result == 0 && transport->socket_type == SOCK_SEQPACKET)
     return SW_IO_EOF;
-  return syscall_status (result, size, error);
+  return sw_transport_syscall_status (result, size, error);
 }
 
 SwIOStatus
@@ -252,12 +252,28 @@ sw_transport_recv_datagram (SwTransport  *transport,
 
   if (result > (ssize_t) size)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                   _("A datagram of %zu bytes arrived where %zu were expected; "
-                     "it was dropped"), (gsize) result, size);
+      sw_transport_set_datagram_too_large (error, (gsize) result, size);
       return SW_IO_ERROR;
     }
-  return syscall_status (result, n_read, error);
+  return sw_transport_syscall_status (result, n_read, error);
+}
+
+void
+sw_transport_set_datagram_too_large (GError **error,
+                                     gsize    arrived,
+                                     gsize    expected)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               _("A datagram of %zu bytes arrived where %zu were expected; "
+                 "it was dropped"), arrived, expected);
+}
+
+void
+sw_transport_set_too_large_to_send (GError **error,
+                                    gsize    size)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               _("The message of %zu bytes is too large for a datagram"), size);
 }
 
 SwIOStatus
@@ -274,10 +290,9 @@ sw_transport_send_datagram (SwTransport   *transport,
   while (result < 0 && errno == EINTR);
 
   if (result >= 0 || errno != EMSGSIZE)
-    return syscall_status (result, &sent, error);
+    return sw_transport_syscall_status (result, &sent, error);
 
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-               _("The message of %zu bytes is too large for a datagram"), size);
+  sw_transport_set_too_large_to_send (error, size);
   return SW_IO_ERROR;
 }
 
