@@ -186,13 +186,18 @@ client_free (Client *client)
   g_free (client);
 }
 
-/* Reports @error through ::error and forgets the client, whose
- * connection closes as its last reference goes. */
+/* Closes the client's socket, reports @error through ::error and forgets
+ * the client. Every caller comes after the handshake finished or before
+ * it started, so no worker thread is in the socket: closing it here hangs
+ * up at once, rather than whenever glib-networking drops its last
+ * reference on the TLS connection. */
 static void
 client_fail (Client *client,
              GError *error)
 {
   SwService *self = client->service;
+
+  g_io_stream_close (G_IO_STREAM (client->connection), NULL, NULL);
 
   if (client->name != NULL)
     g_prefix_error (&error, _("TLS handshake with %s failed: "), client->name);
