@@ -788,7 +788,8 @@ main (int   argc,
     { "no-memory", 0, 0, G_OPTION_ARG_NONE, &opt_no_memory, "Skip the memory section", NULL },
     { "section", 0, 0, G_OPTION_ARG_STRING, &opt_section,
       "Comma-separated sections to run: transport (throughput, round trip, memory), "
-      "codec (decode speed and memory per codec); default both", "LIST" },
+      "codec (decode speed and memory per codec), scale (one busy connection among "
+      "1 to 10 000 in one main context); default all three", "LIST" },
     { "python-script", 0, 0, G_OPTION_ARG_FILENAME, &opt_python_script,
       "The multiprocessing peer script", "PATH" },
     G_OPTION_ENTRY_NULL
@@ -801,6 +802,7 @@ main (int   argc,
   double lat_med[2][N_CONTENDERS][2];
   guint64 counts[N_CONTENDERS][N_SIZES];
   gboolean failed = FALSE, two_placements, run_transport = TRUE, run_codec = TRUE;
+  gboolean run_scale = TRUE;
   Placement chosen;
   long idle_bytes = -1;
 
@@ -831,9 +833,10 @@ main (int   argc,
 
       run_transport = g_strv_contains ((const char * const *) names, "transport");
       run_codec = g_strv_contains ((const char * const *) names, "codec");
-      if (g_strv_length (names) != (guint) run_transport + (guint) run_codec)
+      run_scale = g_strv_contains ((const char * const *) names, "scale");
+      if (g_strv_length (names) != (guint) run_transport + (guint) run_codec + (guint) run_scale)
         {
-          fprintf (stderr, "sw-bench: --section takes transport, codec or both\n");
+          fprintf (stderr, "sw-bench: --section takes transport, codec and scale\n");
           return 2;
         }
     }
@@ -1067,6 +1070,8 @@ main (int   argc,
 
 codec:
   if (run_codec && !sw_bench_codec_section (opt_quick))
+    failed = TRUE;
+  if (run_scale && !sw_bench_scale_section (opt_quick))
     failed = TRUE;
 
   g_free (opt_cpus);

@@ -101,3 +101,6 @@ SW_BENCH_CHILD (zmq_server);
  * measurement failed for a reason other than the codec's own (a refusal,
  * a time or memory limit count as results). */
 gboolean    sw_bench_codec_section (gboolean quick);
+/* The scale section (sw-bench-scale.c): one busy connection among N in
+ * one main context; FALSE when a cell failed. */
+gboolean    sw_bench_scale_section (gboolean quick);
