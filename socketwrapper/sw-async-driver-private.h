@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sw-cross-lock-private.h"
+#include "sw-fd-watch-private.h"
 #include "sw-operation-private.h"
 
 G_BEGIN_DECLS
@@ -14,8 +15,9 @@ typedef void (*SwAsyncDoneFunc) (SwAsyncDriver *driver,
                                  GError        *error);
 
 /* The async driver: runs the same state machine as the sync driver, but
- * on would-block attaches a readiness source to @context and resumes from
- * it. Never blocks; no thread hops for fds and pollable streams. */
+ * on would-block waits for readiness in @context (the context's shared fd
+ * watch, or a source of its own) and resumes from there. Never blocks; no
+ * thread hops for fds and pollable streams. */
 struct _SwAsyncDriver
 {
   SwOperation     *op;
@@ -27,7 +29,10 @@ struct _SwAsyncDriver
   SwCrossLock     *lock;               /* held by @owner while running;
                                         * NULL for a closer's flush */
   SwLockWaiter    *owner;
-  GSource         *source;             /* attached while waiting */
+  GSource         *source;             /* attached while waiting on a
+                                        * source of its own */
+  SwFdWait         wait;               /* prepared while waiting on the
+                                        * shared fd watch */
   gulong           cancel_handler;     /* on @cancellable while waiting */
   GError          *evicted_error;      /* outcome decided by close() */
 };

@@ -51,7 +51,8 @@ async_call_free (gpointer data)
 {
   SwAsyncCall *call = data;
 
-  g_assert (call->queue_handler == 0 && call->driver.source == NULL);
+  g_assert (call->queue_handler == 0 && call->driver.source == NULL
+            && call->driver.wait.watch == NULL);
   g_clear_error (&call->driver.evicted_error);
   sw_operation_clear (&call->op);
   g_clear_object (&call->loop_cancellable);

@@ -74,6 +74,8 @@ static char     *opt_sizes;
 static gboolean  opt_no_memory;
 char            *opt_python_script;
 static char     *opt_section;
+static char     *opt_scale_rows;
+static char     *opt_connections;
 
 static Placement placement = PLACE_FREE;
 
@@ -790,6 +792,10 @@ main (int   argc,
       "Comma-separated sections to run: transport (throughput, round trip, memory), "
       "codec (decode speed and memory per codec), scale (one busy connection among "
       "1 to 10 000 in one main context); default all three", "LIST" },
+    { "scale-rows", 0, 0, G_OPTION_ARG_STRING, &opt_scale_rows,
+      "Rows of the scale section: sw, glib (the pure-GLib baseline) or both", "LIST" },
+    { "connections", 0, 0, G_OPTION_ARG_STRING, &opt_connections,
+      "Numbers of connections the scale section runs (of 1,100,1000,10000)", "LIST" },
     { "python-script", 0, 0, G_OPTION_ARG_FILENAME, &opt_python_script,
       "The multiprocessing peer script", "PATH" },
     G_OPTION_ENTRY_NULL
@@ -1071,7 +1077,7 @@ main (int   argc,
 codec:
   if (run_codec && !sw_bench_codec_section (opt_quick))
     failed = TRUE;
-  if (run_scale && !sw_bench_scale_section (opt_quick))
+  if (run_scale && !sw_bench_scale_section (opt_quick, opt_scale_rows, opt_connections))
     failed = TRUE;
 
   g_free (opt_cpus);
@@ -1079,5 +1085,7 @@ codec:
   g_free (opt_sizes);
   g_free (opt_python_script);
   g_free (opt_section);
+  g_free (opt_scale_rows);
+  g_free (opt_connections);
   return failed ? 1 : 0;
 }

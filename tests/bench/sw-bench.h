@@ -102,5 +102,9 @@ SW_BENCH_CHILD (zmq_server);
  * a time or memory limit count as results). */
 gboolean    sw_bench_codec_section (gboolean quick);
 /* The scale section (sw-bench-scale.c): one busy connection among N in
- * one main context; FALSE when a cell failed. */
-gboolean    sw_bench_scale_section (gboolean quick);
+ * one main context; @rows: "sw", "glib" or both (NULL), @ns: which of
+ * N = 1,100,1000,10000 (NULL: all), comma-separated. FALSE when a cell
+ * failed. */
+gboolean    sw_bench_scale_section (gboolean    quick,
+                                    const char *rows,
+                                    const char *ns);
