@@ -72,6 +72,31 @@ epoll_fds (void)
   return sw_test_count_open_fds_of ("anon_inode:[eventpoll]");
 }
 
+/* Whether the process's (only) epoll instance has @fd registered: its
+ * /proc/self/fdinfo lists one "tfd: <fd> events: ..." line per
+ * registration, whatever the file behind the number. */
+static gboolean
+epoll_has_fd (int fd)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_autofree char *info = NULL;
+  g_autofree char *needle = g_strdup_printf ("tfd: %8d ", fd);
+  const char *name;
+
+  g_assert_cmpuint (epoll_fds (), ==, 1);
+  while (info == NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+      g_autofree char *fdinfo = g_build_filename ("/proc/self/fdinfo", name, NULL);
+
+      if (g_strcmp0 (target, "anon_inode:[eventpoll]") == 0)
+        g_assert_true (g_file_get_contents (fdinfo, &info, NULL, NULL));
+    }
+  g_assert_nonnull (info);
+  return strstr (info, needle) != NULL;
+}
+
 /* The payload of message @k of slot @index. */
 static char *
 payload_for (guint index,
@@ -339,7 +364,12 @@ test_many_fd_reuse (void)
   keep = dup (number);
   g_assert_cmpint (keep, >=, 0);
   old->restart = FALSE;
+  g_assert_true (epoll_has_fd (number));
   g_assert_true (sw_connection_close (old->connection, NULL, NULL));
+  /* Out of the epoll set before its number was closed: afterwards,
+   * EPOLL_CTL_DEL could no longer name it, and with the file alive in
+   * @keep the registration would stay. */
+  g_assert_false (epoll_has_fd (number));
   WAIT_UNTIL (many, many->n_ended == 1);
   g_assert_true (g_error_matches (old->error, G_IO_ERROR, G_IO_ERROR_CLOSED));
   g_assert_false (sw_test_fd_is_open (number));
