@@ -57,7 +57,7 @@ ready_and_wait (const Job *job)
     ;
 }
 
-static void
+void
 read_exact (int     fd,
             guint8 *p,
             gsize   len)

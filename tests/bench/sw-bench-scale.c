@@ -29,7 +29,6 @@
 #include "sw-bench.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib-unix.h>
 #include <math.h>
 #include <stdio.h>
@@ -97,24 +96,6 @@ peer_receive (int     ctl,
   return data[0];
 }
 
-static void
-read_exact_or_die (int     fd,
-                   guint8 *buf,
-                   gsize   len)
-{
-  while (len > 0)
-    {
-      ssize_t n = read (fd, buf, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        die ("peer read: %s", n < 0 ? g_strerror (errno) : "end of stream");
-      buf += n;
-      len -= (gsize) n;
-    }
-}
-
 /* Holds every peer end; on 'G' runs the ping-pong on the first one for
  * the given time, then closes it. */
 static void
@@ -137,7 +118,7 @@ peer_main (int ctl)
   do
     {
       write_all (busy, frame, sizeof frame);
-      read_exact_or_die (busy, reply, sizeof reply);
+      read_exact (busy, reply, sizeof reply);
     }
   while (now () - t0 < budget);
   close (busy);
@@ -315,12 +296,21 @@ cpu_seconds (void)
          + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static void
-server_main (ScaleKind kind,
-             guint     n,
-             double    budget,
-             int       report_fd)
+typedef struct
 {
+  ScaleKind kind;
+  guint     n;
+  double    budget;
+} Cell;
+
+static void
+server_main (int      report_fd,
+             gpointer data)
+{
+  const Cell *cell = data;
+  ScaleKind kind = cell->kind;
+  guint n = cell->n;
+  double budget = cell->budget;
   Server s = { g_main_loop_new (NULL, FALSE), NULL, make_payload (SCALE_SIZE), 0 };
   int ctl[2], batch[FDS_PER_SEND];
   guint n_batch = 0;
@@ -376,30 +366,18 @@ run_cell (ScaleKind     kind,
           double        budget,
           ScaleOutcome *out)
 {
-  int p[2], status;
-  char line[160] = { 0 };
+  Cell cell = { kind, n, budget };
+  int report_fd, status;
+  char line[160];
   guint64 messages;
   double seconds, cpu;
   long bytes;
-  gsize len = 0;
-  ssize_t r;
-  pid_t pid;
+  pid_t pid = fork_reporting (server_main, &cell, &report_fd);
+  gboolean got = read_line (report_fd, line, sizeof line);
 
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    die ("pipe2: %s", g_strerror (errno));
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    {
-      close (p[0]);
-      server_main (kind, n, budget, p[1]);
-    }
-  close (p[1]);
-  while (len < sizeof line - 1 && (r = read (p[0], line + len, sizeof line - 1 - len)) > 0)
-    len += (gsize) r;
-  close (p[0]);
+  close (report_fd);
   waitpid (pid, &status, 0);
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0
+  if (!got || !WIFEXITED (status) || WEXITSTATUS (status) != 0
       || sscanf (line, "%" G_GUINT64_FORMAT " %lf %lf %ld", &messages, &seconds, &cpu,
                  &bytes) != 4 || messages == 0)
     return FALSE;

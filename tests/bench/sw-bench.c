@@ -270,8 +270,7 @@ spawn (ChildFunc  func,
   return child;
 }
 
-/* One line from a child; FALSE on EOF, error or timeout. */
-static gboolean
+gboolean
 read_line (int   fd,
            char *buf,
            gsize size)
@@ -508,6 +507,46 @@ idle_memory_child (int      report_fd,
   g_bytes_unref (ping);
 }
 
+pid_t
+fork_reporting (void    (*func) (int      report_fd,
+                                 gpointer data),
+                gpointer  data,
+                int      *report_fd)
+{
+  int p[2];
+  pid_t pid;
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    die ("pipe2: %s", g_strerror (errno));
+  fflush (stdout);
+  pid = fork ();
+  if (pid < 0)
+    die ("fork: %s", g_strerror (errno));
+  if (pid == 0)
+    {
+      close (p[0]);
+      func (p[1], data);
+      _exit (0);
+    }
+  close (p[1]);
+  *report_fd = p[0];
+  return pid;
+}
+
+static void
+idle_memory_exchanging (int      report_fd,
+                        gpointer data)
+{
+  idle_memory_child (report_fd, TRUE);
+}
+
+static void
+idle_memory_unused (int      report_fd,
+                    gpointer data)
+{
+  idle_memory_child (report_fd, FALSE);
+}
+
 static gboolean
 measure_idle (gboolean       exchange_messages,
               gsize         *n,
@@ -516,27 +555,17 @@ measure_idle (gboolean       exchange_messages,
               int           *fds_per_pair,
               long          *data_bytes)
 {
-  int p[2];
-  pid_t pid;
+  int report_fd;
+  pid_t pid = fork_reporting (exchange_messages ? idle_memory_exchanging : idle_memory_unused,
+                              NULL, &report_fd);
   char line[128];
   int status;
   gboolean ok;
 
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    die ("pipe2: %s", g_strerror (errno));
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    {
-      close (p[0]);
-      idle_memory_child (p[1], exchange_messages);
-      _exit (0);
-    }
-  close (p[1]);
-  ok = read_line (p[0], line, sizeof line)
+  ok = read_line (report_fd, line, sizeof line)
        && sscanf (line, "%" G_GSIZE_FORMAT " %ld %lu %d %ld", n, bytes, limit, fds_per_pair,
                   data_bytes) == 5;
-  close (p[0]);
+  close (report_fd);
   waitpid (pid, &status, 0);
   return ok && WIFEXITED (status) && WEXITSTATUS (status) == 0;
 }

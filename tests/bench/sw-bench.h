@@ -44,6 +44,20 @@ void        die              (const char *format,
 void        write_all        (int         fd,
                               const void *data,
                               gsize       len);
+/* Reads exactly @len bytes or die()s (at EOF too). */
+void        read_exact       (int         fd,
+                              guint8     *p,
+                              gsize       len);
+/* One line from a child; FALSE on EOF, error or timeout. */
+gboolean    read_line        (int         fd,
+                              char       *buf,
+                              gsize       size);
+/* Forks a child that runs @func (its report fd, @data) and _exit(0)s;
+ * returns its pid and the read end of its report pipe in @report_fd. */
+pid_t       fork_reporting   (void      (*func) (int      report_fd,
+                                                 gpointer data),
+                              gpointer    data,
+                              int        *report_fd);
 /* A "Vm...:" field of /proc/self/status in KiB, or -1. */
 long        proc_status_kib  (const char *field);
 /* Sets VmHWM back to VmRSS (/proc/self/clear_refs) where allowed; elsewhere
