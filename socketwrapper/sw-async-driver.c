@@ -5,11 +5,11 @@
  * meanwhile so close() can take it over. The same state machines as the
  * sync driver; never a thread hop.
  *
- * A wait on an fd goes through the context's shared epoll source
- * (sw-fd-watch.c), so thousands of pending calls in one context cost
- * nothing per main-loop iteration; a stream without an fd (TLS, a
- * pollable stream), or an fd the shared source cannot take, gets a
- * readiness source of its own. */
+ * Once a context has many waits, a wait on an fd goes through the
+ * context's shared epoll source (sw-fd-watch.c), so thousands of pending
+ * calls in one context cost nothing per main-loop iteration; below that,
+ * a stream without an fd (TLS, a pollable stream), or an fd the shared
+ * source cannot take, a wait gets a readiness source of its own. */
 #include "config.h"
 
 #include <glib-unix.h>
@@ -103,6 +103,7 @@ async_driver_prepare_wait (SwAsyncDriver *driver)
   if (fd >= 0 && sw_fd_wait_prepare (&driver->wait, driver->context, driver->priority, fd,
                                      condition, on_wait_ready, driver))
     return;
+  /* Few waits in the context, a stream, or an fd epoll refuses. */
   driver->source = readiness_source_new (driver, fd);
   g_source_set_priority (driver->source, driver->priority);
   g_source_set_static_name (driver->source, "[socketwrapper] wait for I/O");
@@ -118,7 +119,10 @@ async_driver_end_wait (SwAsyncDriver *driver,
       g_source_destroy (driver->source);
       g_clear_pointer (&driver->source, g_source_unref);
     }
-  else if (armed)
+  /* A source of its own may still have been counted by the watch. */
+  if (driver->wait.watch == NULL)
+    return;
+  if (armed)
     sw_fd_wait_clear (&driver->wait);
   else
     sw_fd_wait_discard (&driver->wait);

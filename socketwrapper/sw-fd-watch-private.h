@@ -31,9 +31,11 @@ struct _SwFdWait
 /* Registers @wait for @condition on @fd with the shared source of
  * (@context, @priority); @func runs in @context once @fd is ready or
  * sw_fd_wait_wake() was called, but never before sw_fd_wait_arm(). FALSE
- * when that source cannot watch @fd (no fd left for the epoll instance,
- * an fd epoll refuses, a process forked meanwhile...): wait with a source
- * of your own. */
+ * when the context has few waits (see sw_fd_watch_set_threshold()) or
+ * that source cannot watch @fd (no fd left for the epoll instance, an fd
+ * epoll refuses...): wait with a source of your own, and call
+ * sw_fd_wait_clear() after it if @wait->watch is set (it counted the
+ * wait). */
 gboolean sw_fd_wait_prepare (SwFdWait     *wait,
                              GMainContext *context,
                              int           priority,
@@ -50,7 +52,12 @@ void     sw_fd_wait_discard (SwFdWait     *wait);
  * already been queued. @fd is out of the epoll set when this returns, so
  * the caller may close it. */
 void     sw_fd_wait_wake    (SwFdWait     *wait);
-/* After @func ran: lets the shared source go. */
+/* After @func ran (or the caller's own source ended): lets the shared
+ * source go. */
 void     sw_fd_wait_clear   (SwFdWait     *wait);
+
+/* How many fd waits a (context, priority) has before they share its epoll
+ * source; the default suits the library, tests use 0 (always share). */
+void     sw_fd_watch_set_threshold (guint n_waits);
 
 G_END_DECLS

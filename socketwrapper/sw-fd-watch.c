@@ -5,6 +5,12 @@
  * prepare and check on each iteration, so a source per wait makes a
  * wake-up cost O(number of waits); here it costs O(ready fds).
  *
+ * - Only when a (context, priority) has more than a few waits (@threshold,
+ *   counting those with a source of their own): a shared wait costs two
+ *   system calls (arming the fd, and epoll_wait() when it dispatches) that
+ *   a source of its own does not, which a wake-up over a few sources
+ *   costs less than. Each new wait decides again, so the busy connections
+ *   move over as the count grows.
  * - One watch per (context, priority): a wait's io_priority orders it
  *   against the context's other sources exactly as a source of its own
  *   would.
@@ -70,6 +76,7 @@ struct _SwFdWatch
   WatchKey    key;          /* read-only */
   int         epfd;         /* read-only */
   guint       generation;   /* read-only: the fork generation it was made in */
+  guint       n_waits;      /* atomic: waits holding a reference */
   GMutex      mutex;
   GHashTable *fds;          /* fd → first SwFdWait; protected by @mutex */
   GQueue      ready;        /* SwFdWait; protected by @mutex */
@@ -78,6 +85,7 @@ struct _SwFdWatch
 static GMutex      registry_mutex;
 static GHashTable *registry;           /* WatchKey → SwFdWatch (a reference) */
 static guint       fork_generation;    /* atomic */
+static guint       threshold = 16;     /* atomic */
 
 /* ---- epoll registration ------------------------------------------------- */
 
@@ -395,6 +403,9 @@ sw_fd_wait_prepare (SwFdWait     *wait,
   g_assert (wait->watch == NULL);
   if (watch == NULL)
     return FALSE;
+  wait->watch = watch;
+  if ((guint) g_atomic_int_add (&watch->n_waits, 1) < (guint) g_atomic_int_get (&threshold))
+    return FALSE;
 
   wait->fd = fd;
   wait->condition = condition;
@@ -412,10 +423,8 @@ sw_fd_wait_prepare (SwFdWait     *wait,
     }
   g_mutex_unlock (&watch->mutex);
 
-  if (ok)
-    wait->watch = watch;
-  else
-    g_source_unref (&watch->source);
+  if (!ok)
+    sw_fd_wait_clear (wait);
   return ok;
 }
 
@@ -473,5 +482,14 @@ sw_fd_wait_clear (SwFdWait *wait)
   SwFdWatch *watch = g_steal_pointer (&wait->watch);
 
   if (watch != NULL)
-    g_source_unref (&watch->source);
+    {
+      g_atomic_int_dec_and_test (&watch->n_waits);
+      g_source_unref (&watch->source);
+    }
+}
+
+void
+sw_fd_watch_set_threshold (guint n_waits)
+{
+  g_atomic_int_set (&threshold, n_waits);
 }

@@ -15,6 +15,7 @@
 
 #include <socketwrapper/socketwrapper.h>
 
+#include "sw-fd-watch-private.h"
 #include "sw-test-util.h"
 
 #define BOUND (60 * G_USEC_PER_SEC)
@@ -237,7 +238,7 @@ many_free (Many *many)
 /* ---- many connections, messages to random ones ------------------------ */
 
 static void
-test_many_random (void)
+many_random (guint threshold)
 {
   guint n = pairs_that_fit (sw_test_under_valgrind () ? 200 : 1000);
   guint n_messages = 4 * n, *sent;
@@ -246,6 +247,7 @@ test_many_random (void)
 
   if (!sw_test_run_bounded (BOUND))
     return;
+  sw_fd_watch_set_threshold (threshold);
   many = many_new (n);
   sent = g_new0 (guint, n);
   many_start (many);
@@ -274,6 +276,21 @@ test_many_random (void)
     }
   g_free (sent);
   many_free (many);
+}
+
+static void
+test_many_random (void)
+{
+  many_random (0);
+}
+
+/* With the library's threshold: the first waits of the context have a
+ * source of their own, the others share one, and they move over as they
+ * wait again. */
+static void
+test_many_random_mixed (void)
+{
+  many_random (16);
 }
 
 /* ---- cancel and close from another thread ------------------------------ */
@@ -627,8 +644,11 @@ main (int    argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* Every wait shares the context's source, however few there are. */
+  sw_fd_watch_set_threshold (0);
 
   g_test_add_func ("/sw/many/random", test_many_random);
+  g_test_add_func ("/sw/many/random-mixed", test_many_random_mixed);
   g_test_add_func ("/sw/many/cancel-from-thread", test_many_cancel_from_thread);
   g_test_add_func ("/sw/many/close-from-thread", test_many_close_from_thread);
   g_test_add_func ("/sw/many/fd-reuse", test_many_fd_reuse);
