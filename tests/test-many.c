@@ -276,6 +276,7 @@ many_random (guint threshold)
     }
   g_free (sent);
   many_free (many);
+  sw_fd_watch_set_threshold (0);
 }
 
 static void
