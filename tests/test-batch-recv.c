@@ -25,62 +25,6 @@ typedef enum
   N_FRAMINGS
 } FramingKind;
 
-/* A framing written in C without a fast path: the default framing's
- * public functions behind the interface's vfuncs. */
-#define TEST_TYPE_PLAIN_FRAMING (test_plain_framing_get_type ())
-G_DECLARE_FINAL_TYPE (TestPlainFraming, test_plain_framing, TEST, PLAIN_FRAMING, GObject)
-
-struct _TestPlainFraming
-{
-  GObject parent_instance;
-};
-
-static SwFramingResult
-plain_framing_decode (SwFraming     *framing,
-                      const guint8  *data,
-                      gsize          length,
-                      guint64       *state,
-                      gsize         *header_length,
-                      guint64       *payload_length,
-                      gsize         *trailer_length,
-                      gsize         *needed,
-                      GError       **error)
-{
-  return sw_framing_decode (sw_framing_get_default (), data, length, state, header_length,
-                            payload_length, trailer_length, needed, error);
-}
-
-static gboolean
-plain_framing_encode (SwFraming  *framing,
-                      GBytes     *payload,
-                      GBytes    **header,
-                      GBytes    **trailer,
-                      GError    **error)
-{
-  return sw_framing_encode (sw_framing_get_default (), payload, header, trailer, error);
-}
-
-static void
-test_plain_framing_iface_init (SwFramingInterface *iface)
-{
-  iface->decode = plain_framing_decode;
-  iface->encode = plain_framing_encode;
-}
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (TestPlainFraming, test_plain_framing, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
-                                                      test_plain_framing_iface_init))
-
-static void
-test_plain_framing_class_init (TestPlainFramingClass *klass)
-{
-}
-
-static void
-test_plain_framing_init (TestPlainFraming *self)
-{
-}
-
 static SwFraming *
 framing_new (FramingKind kind)
 {
@@ -97,7 +41,7 @@ framing_new (FramingKind kind)
     case FRAMING_MULTIPROCESSING:
       return SW_FRAMING (sw_multiprocessing_framing_new ());
     case FRAMING_CUSTOM:
-      return g_object_new (TEST_TYPE_PLAIN_FRAMING, NULL);
+      return g_object_new (SW_TEST_TYPE_PLAIN_FRAMING, NULL);
     case FRAMING_DEFAULT:
     case N_FRAMINGS:
     default:
