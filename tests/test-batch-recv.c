@@ -429,6 +429,61 @@ test_later_too_large (gconstpointer data)
   assert_receive_batch (b, 100, messages, 3, 2);
 }
 
+typedef struct
+{
+  GPtrArray *messages;
+  GError    *error;
+} LoopSeen;
+
+static void
+on_loop_message (SwConnection *connection,
+                 GBytes       *message,
+                 gpointer      user_data)
+{
+  g_ptr_array_add (((LoopSeen *) user_data)->messages, g_bytes_ref (message));
+}
+
+static void
+on_loop_error (SwConnection *connection,
+               const GError *error,
+               gpointer      user_data)
+{
+  LoopSeen *seen = user_data;
+
+  g_assert_null (seen->error);
+  seen->error = g_error_copy (error);
+}
+
+/* The receive loop after a batch that met a refused frame: it reports
+ * the frame through ::error and goes on, as for a frame it refused
+ * itself. */
+static void
+test_later_too_large_then_loop (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GPtrArray) messages = messages_new (0, 4);
+  LoopSeen seen = { g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref), NULL };
+
+  sw_test_socketpair (sw_framing_get_default (), &a, &b);
+  g_ptr_array_insert (messages, 2, sw_test_pattern_bytes (500, 7));
+  sw_connection_set_max_message_size (b, 100);
+  send_all (a, messages);
+  assert_receive_batch (b, 100, messages, 0, 2);
+
+  g_signal_connect (b, "message", G_CALLBACK (on_loop_message), &seen);
+  g_signal_connect (b, "error", G_CALLBACK (on_loop_error), &seen);
+  sw_connection_start_receiving (b);
+  /* Until both came, or the loop stopped (then the test fails). */
+  SW_TEST_WAIT_UNTIL (seen.messages->len == 2 || !sw_connection_get_receiving (b));
+  g_assert_error (seen.error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_assert_true (sw_connection_get_receiving (b));
+  assert_batch (seen.messages, messages, 3, 2);
+  sw_connection_stop_receiving (b);
+  g_ptr_array_unref (seen.messages);
+  g_error_free (seen.error);
+}
+
 /* The peer ends the stream after two messages and half a frame: the two
  * come, then PARTIAL_INPUT; at a boundary, then CONNECTION_CLOSED. */
 static void
@@ -763,6 +818,7 @@ main (int   argc,
                         test_later_too_large);
   g_test_add_data_func ("/sw/batch-recv/later-too-large/async", GINT_TO_POINTER (TRUE),
                         test_later_too_large);
+  g_test_add_func ("/sw/batch-recv/later-too-large-then-loop", test_later_too_large_then_loop);
   g_test_add_func ("/sw/batch-recv/later-eof", test_later_eof);
   g_test_add_func ("/sw/batch-recv/later-invalid", test_later_invalid);
   g_test_add_func ("/sw/batch-recv/fds-boundary", test_fds_boundary);
