@@ -55,9 +55,11 @@ receive_messages_init (SwOperation *op,
  * receive_message() would. If a later message fails (a frame over
  * [property@Sw.Connection:max-message-size], a malformed header, a
  * datagram error), the call returns the messages before it and the next
- * receive call on the connection, of any kind, fails with that error; a
- * frame refused for its size is skipped as usual, and the receive after
- * that goes on with the next frame. The end of the stream is never met
+ * receive call on the connection, of any kind (the receive loop
+ * included), fails with that error — unless
+ * [method@Sw.Connection.steal_buffered_input] takes the buffered bytes
+ * first. A frame refused for its size is skipped as usual, and the
+ * receive after that goes on with the next frame. The end of the stream is never met
  * after the first message, since the call does not read again: the next
  * call gets %G_IO_ERROR_CONNECTION_CLOSED (or %G_IO_ERROR_PARTIAL_INPUT).
  *
