@@ -526,6 +526,21 @@ test_later_invalid (void)
   assert_receive_fails (b, G_IO_ERROR_INVALID_DATA);
   /* The bytes stay: every receive says so, as receive_message() does. */
   assert_receive_fails (b, G_IO_ERROR_INVALID_DATA);
+
+  /* Stealing the bytes drops the error kept for them as well. */
+  {
+    g_autoptr(GBytes) stolen = NULL;
+
+    send_all (a, messages);
+    sw_test_send_raw (a, bad, sizeof bad);
+    stolen = sw_connection_steal_buffered_input (b, NULL);
+    g_assert_cmpuint (g_bytes_get_size (stolen), ==, sizeof bad);
+    assert_receive_batch (b, 100, messages, 0, 1);
+    g_bytes_unref (stolen);
+    stolen = sw_connection_steal_buffered_input (b, NULL);
+    g_assert_cmpuint (g_bytes_get_size (stolen), ==, sizeof bad);
+    assert_receive_fails (b, G_IO_ERROR_TIMED_OUT);
+  }
 }
 
 /* ---- fds -------------------------------------------------------------- */
