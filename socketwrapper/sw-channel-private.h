@@ -59,6 +59,11 @@ typedef struct
   /* Stream reads pass a control buffer and keep the fds that come: set
    * at construction on UNIX stream sockets (sw-fds.c). */
   gboolean collect_fds;
+  /* An error a batch receive met after its first message, which it
+   * returned without it: the next receive fails with it first (its
+   * operation marked skipped when the frame was dropped). */
+  GError  *deferred_error;
+  gboolean deferred_skipped;
 } SwInput;
 
 /* One frame to write: header (inline for built-in framings), payload kept

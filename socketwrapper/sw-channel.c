@@ -87,6 +87,7 @@ sw_channel_clear (SwChannel *channel)
   sw_input_reset_frame (&channel->input);
   g_clear_pointer (&channel->input.data, g_free);
   sw_fds_drop_all (&channel->input);
+  g_clear_error (&channel->input.deferred_error);
   sw_output_reset (&channel->output);
   g_clear_error (&channel->output.broken);
   g_clear_object (&channel->framing);
@@ -452,8 +453,10 @@ sw_channel_steal_input (SwChannel *channel)
   SwInput *in = &channel->input;
 
   sw_input_unwind (in);
-  /* The fds of the stolen bytes go with none of them. */
+  /* The fds of the stolen bytes go with none of them, and an error a
+   * batch met in them is no longer anyone's to report. */
   sw_fds_drop_all (in);
+  g_clear_error (&in->deferred_error);
   if (sw_input_available (in) > 0)
     return sw_input_take (in, sw_input_available (in));
   input_release (in);

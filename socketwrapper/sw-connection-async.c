@@ -160,6 +160,9 @@ async_call_return (SwAsyncCall *call,
 
   if (error != NULL)
     g_task_return_error (task, error);
+  else if (call->op.batch != NULL)
+    g_task_return_pointer (task, g_steal_pointer (&call->op.batch),
+                           (GDestroyNotify) g_ptr_array_unref);
   else if (sw_operation_is_receive (&call->op) && call->op.with_fds)
     g_task_return_pointer (task, sw_operation_steal_received (&call->op),
                            (GDestroyNotify) sw_received_free);

@@ -124,7 +124,8 @@ gboolean     sw_connection_run_sync_then   (SwConnection  *self,
                                             SwAfterFunc    after,
                                             GError       **error);
 /* Starts @op (taken over) as an async call; a receive with @op->with_fds
- * returns an SwReceived, other receives a GBytes. */
+ * returns an SwReceived, one with @op->batch that GPtrArray, other
+ * receives a GBytes. */
 void         sw_connection_start_async     (SwConnection        *self,
                                             SwOperation         *op,
                                             int                  io_priority,

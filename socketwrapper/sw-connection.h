@@ -61,6 +61,12 @@ gboolean      sw_connection_send_messages   (SwConnection   *self,
                                              GCancellable   *cancellable,
                                              GError        **error);
 SW_AVAILABLE_IN_ALL
+GPtrArray    *sw_connection_receive_messages (SwConnection  *self,
+                                              guint          max_messages,
+                                              gint64         timeout_us,
+                                              GCancellable  *cancellable,
+                                              GError       **error) G_GNUC_WARN_UNUSED_RESULT;
+SW_AVAILABLE_IN_ALL
 gssize        sw_connection_send_bytes      (SwConnection   *self,
                                              GBytes         *data,
                                              gint64          timeout_us,
@@ -128,6 +134,17 @@ SW_AVAILABLE_IN_ALL
 gboolean      sw_connection_send_messages_finish   (SwConnection        *self,
                                                     GAsyncResult        *result,
                                                     GError             **error);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_receive_messages_async  (SwConnection        *self,
+                                                     guint                max_messages,
+                                                     int                  io_priority,
+                                                     GCancellable        *cancellable,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+SW_AVAILABLE_IN_ALL
+GPtrArray    *sw_connection_receive_messages_finish (SwConnection        *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 SW_AVAILABLE_IN_ALL
 void          sw_connection_receive_message_async  (SwConnection        *self,
                                                     int                  io_priority,

@@ -35,6 +35,10 @@ typedef struct
   GIOCondition    wait_for;     /* after SW_STEP_WOULD_BLOCK */
   gboolean        skipped;      /* receive: a frame over the limit was
                                  * dropped; the stream goes on */
+  /* receive messages: the messages collected (set by the caller: a
+   * receive returning a batch), at most @max_messages of them. */
+  GPtrArray      *batch;
+  guint           max_messages;
   /* fds: a send passes @fds with its frame (or bytes); a receive takes the
    * fds that came with its result into @fds (closed by
    * sw_operation_clear() unless the caller steals them). */

@@ -604,3 +604,59 @@ sw_test_iterate_until (GAsyncResult **result)
   while (*result == NULL)
     g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
 }
+
+/* ---- a framing written in C ------------------------------------------- */
+
+/* A framing written in C without a fast path: the default framing's
+ * public functions behind the interface's vfuncs. */
+
+struct _SwTestPlainFraming
+{
+  GObject parent_instance;
+};
+
+static SwFramingResult
+plain_framing_decode (SwFraming     *framing,
+                      const guint8  *data,
+                      gsize          length,
+                      guint64       *state,
+                      gsize         *header_length,
+                      guint64       *payload_length,
+                      gsize         *trailer_length,
+                      gsize         *needed,
+                      GError       **error)
+{
+  return sw_framing_decode (sw_framing_get_default (), data, length, state, header_length,
+                            payload_length, trailer_length, needed, error);
+}
+
+static gboolean
+plain_framing_encode (SwFraming  *framing,
+                      GBytes     *payload,
+                      GBytes    **header,
+                      GBytes    **trailer,
+                      GError    **error)
+{
+  return sw_framing_encode (sw_framing_get_default (), payload, header, trailer, error);
+}
+
+static void
+sw_test_plain_framing_iface_init (SwFramingInterface *iface)
+{
+  iface->decode = plain_framing_decode;
+  iface->encode = plain_framing_encode;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (SwTestPlainFraming, sw_test_plain_framing, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
+                                                      sw_test_plain_framing_iface_init))
+
+static void
+sw_test_plain_framing_class_init (SwTestPlainFramingClass *klass)
+{
+}
+
+static void
+sw_test_plain_framing_init (SwTestPlainFraming *self)
+{
+}

@@ -149,4 +149,9 @@ void             sw_test_on_connect_failed   (GObject      *source,
                                               GAsyncResult *result,
                                               gpointer      user_data);
 
+/* A framing written in C without a fast path: the default framing's
+ * public functions behind the interface's vfuncs. */
+#define SW_TEST_TYPE_PLAIN_FRAMING (sw_test_plain_framing_get_type ())
+G_DECLARE_FINAL_TYPE (SwTestPlainFraming, sw_test_plain_framing, SW_TEST, PLAIN_FRAMING, GObject)
+
 G_END_DECLS

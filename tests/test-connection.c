@@ -1824,61 +1824,8 @@ test_close_during_send (void)
 
 /* ---- a framing bound to one thread on a stream that cannot poll -------- */
 
-/* A framing written in C without a fast path: the default framing's
- * public functions. */
-#define TEST_TYPE_PLAIN_FRAMING (test_plain_framing_get_type ())
-G_DECLARE_FINAL_TYPE (TestPlainFraming, test_plain_framing, TEST, PLAIN_FRAMING, GObject)
-
-struct _TestPlainFraming
-{
-  GObject parent_instance;
-};
-
-static SwFramingResult
-plain_framing_decode (SwFraming     *framing,
-                      const guint8  *data,
-                      gsize          length,
-                      guint64       *state,
-                      gsize         *header_length,
-                      guint64       *payload_length,
-                      gsize         *trailer_length,
-                      gsize         *needed,
-                      GError       **error)
-{
-  return sw_framing_decode (sw_framing_get_default (), data, length, state, header_length,
-                            payload_length, trailer_length, needed, error);
-}
-
-static gboolean
-plain_framing_encode (SwFraming  *framing,
-                      GBytes     *payload,
-                      GBytes    **header,
-                      GBytes    **trailer,
-                      GError    **error)
-{
-  return sw_framing_encode (sw_framing_get_default (), payload, header, trailer, error);
-}
-
-static void
-test_plain_framing_iface_init (SwFramingInterface *iface)
-{
-  iface->decode = plain_framing_decode;
-  iface->encode = plain_framing_encode;
-}
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (TestPlainFraming, test_plain_framing, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
-                                                      test_plain_framing_iface_init))
-
-static void
-test_plain_framing_class_init (TestPlainFramingClass *klass)
-{
-}
-
-static void
-test_plain_framing_init (TestPlainFraming *self)
-{
-}
+/* A framing written in C without a fast path (sw-test-util.c). */
+#define TEST_TYPE_PLAIN_FRAMING SW_TEST_TYPE_PLAIN_FRAMING
 
 static void
 on_async_ready (GObject      *source,

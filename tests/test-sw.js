@@ -11,7 +11,8 @@ import Sw from 'gi://Sw?version=1';
 import {TIMEOUT, assert, assertEqual, bytes, encoder, pair, promisify, raises,
     run, test, text} from './swtap.js';
 
-promisify(Sw.Connection.prototype, 'receive_message', 'send_message');
+promisify(Sw.Connection.prototype, 'receive_message', 'send_message',
+    'receive_messages', 'send_messages');
 
 // Two connected Gio.Sockets made without the library: an abstract
 // unix-domain listener and a client.
@@ -62,6 +63,26 @@ test('send_messages batch', () => {
     assertEqual(a.send_messages(words.map(w => bytes(w)), TIMEOUT, null), true);
     for (const w of words)
         assertEqual(text(b.receive_message(TIMEOUT, null)), w);
+    a.close(null);
+    b.close(null);
+});
+
+test('receive_messages batch', () => {
+    const [a, b] = pair();
+    const words = ['one', 'two', '', 'three'];
+    a.send_messages(words.map(w => bytes(w)), TIMEOUT, null);
+    const batch = b.receive_messages(100, TIMEOUT, null);
+    assert(Array.isArray(batch), 'an array');
+    assert(batch.every(m => m instanceof GLib.Bytes), 'of GLib.Bytes');
+    assertEqual(batch.map(text).join(','), words.join(','), 'batch');
+    // A limit leaves the rest, in order; 0 asks for nothing.
+    a.send_messages(words.map(w => bytes(w)), TIMEOUT, null);
+    assertEqual(b.receive_messages(3, TIMEOUT, null).map(text).join(','),
+        'one,two,', 'first three');
+    assertEqual(b.receive_messages(0, TIMEOUT, null).length, 0, 'zero');
+    assertEqual(b.receive_messages(3, TIMEOUT, null).map(text).join(','),
+        'three', 'the rest');
+    raises(Gio.IOErrorEnum.TIMED_OUT, () => b.receive_messages(3, 0, null));
     a.close(null);
     b.close(null);
 });
@@ -189,6 +210,14 @@ test('async round trip', async () => {
         GLib.PRIORITY_DEFAULT, null);
     assertEqual(sent, true, 'sent');
     assertEqual(text(await receiving), 'async hello');
+});
+
+test('async receive_messages', async () => {
+    const [a, b] = pair();
+    const receiving = b.receive_messages_async(10, GLib.PRIORITY_DEFAULT, null);
+    await a.send_messages_async([bytes('x'), bytes('y')],
+        GLib.PRIORITY_DEFAULT, null);
+    assertEqual((await receiving).map(text).join(','), 'x,y', 'batch');
 });
 
 run();

@@ -931,6 +931,57 @@ test_tls_async_close_from_accept_certificate (void)
   close_from_accept_certificate (FALSE);
 }
 
+/* Batches over TLS: ten messages from one send_messages() arrive whole
+ * and in order, in as many batches as the records' reads make, sync and
+ * async; the batch never waits for more than its first message. */
+static void
+test_tls_batch_receive (void)
+{
+  TlsPair pair = { 0 };
+  GBytes *messages[10];
+  g_autoptr(GError) error = NULL;
+
+  if (!tls_pair_init (&pair, NULL))
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
+    messages[i] = sw_test_pattern_bytes (1 + i * 29, 40 + i);
+
+  for (guint async = 0; async < 2; async++)
+    {
+      guint received = 0;
+
+      g_assert_true (sw_connection_send_messages (pair.server, messages,
+                                                  G_N_ELEMENTS (messages), -1, NULL, &error));
+      g_assert_no_error (error);
+      while (received < G_N_ELEMENTS (messages))
+        {
+          g_autoptr(GPtrArray) batch = NULL;
+
+          if (async)
+            {
+              g_autoptr(GAsyncResult) result = NULL;
+
+              sw_connection_receive_messages_async (pair.client, 100, PRIO, NULL,
+                                                    sw_test_store_result, &result);
+              sw_test_iterate_until (&result);
+              batch = sw_connection_receive_messages_finish (pair.client, result, &error);
+            }
+          else
+            batch = sw_connection_receive_messages (pair.client, 100, -1, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (batch->len, >=, 1);
+          g_assert_cmpuint (received + batch->len, <=, G_N_ELEMENTS (messages));
+          for (guint i = 0; i < batch->len; i++)
+            g_assert_true (g_bytes_equal (g_ptr_array_index (batch, i), messages[received + i]));
+          received += batch->len;
+        }
+      assert_times_out (pair.client);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
+    g_bytes_unref (messages[i]);
+  tls_pair_clear (&pair);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -938,6 +989,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/tls/sync/timeout", test_tls_sync_timeout);
+  g_test_add_func ("/sw/tls/batch-receive", test_tls_batch_receive);
   g_test_add_func ("/sw/tls/async/data-arrives", test_tls_async_data_arrives);
   g_test_add_func ("/sw/tls/sync/cancel", test_tls_sync_cancel);
   g_test_add_func ("/sw/tls/async/cancel", test_tls_async_cancel);

@@ -63,6 +63,38 @@ def overrides_are_loaded():
 
 
 @test
+def receive_messages_batches():
+    a, b = Sw.socketpair()
+    a.send_messages([b'one', bytearray(b'two'), b'', memoryview(b'four')])
+    batch = b.receive_messages(100)
+    same(type(batch), list)
+    check(all(isinstance(m, GLib.Bytes) for m in batch), batch)
+    equal([m.get_data() for m in batch], [b'one', b'two', b'', b'four'])
+    # A limit leaves the rest for the next call, in order.
+    a.send_messages([b'%d' % i for i in range(5)])
+    equal([m.get_data() for m in b.receive_messages(3)], [b'0', b'1', b'2'])
+    equal([m.get_data() for m in b.receive_messages(3, swtap.TIMEOUT)],
+          [b'3', b'4'])
+    equal(b.receive_messages(0), [])
+    swtap.raises(Gio.IOErrorEnum.TIMED_OUT, b.receive_messages, 3, 0)
+    # A frame over the limit after a good one: the good one, then the
+    # error, then the connection goes on.
+    b.set_max_message_size(10)
+    a.send_messages([b'ok', b'x' * 100, b'after'])
+    equal([m.get_data() for m in b.receive_messages(10)], [b'ok'])
+    swtap.raises(Gio.IOErrorEnum.MESSAGE_TOO_LARGE, b.receive_messages, 10)
+    equal([m.get_data() for m in b.receive_messages(10)], [b'after'])
+
+    def start(done):
+        def received(conn, result):
+            done([m.get_data() for m in conn.receive_messages_finish(result)])
+        b.receive_messages_async(10, GLib.PRIORITY_DEFAULT, None,
+                                 swtap.guarded(done, received))
+        a.send_messages([b'async', b'batch'])
+    equal(swtap.run_loop(start), [b'async', b'batch'])
+
+
+@test
 def bytes_like_messages_everywhere():
     a, b = Sw.socketpair()
     for data in (b'bytes', bytearray(b'bytearray'), memoryview(b'view'),

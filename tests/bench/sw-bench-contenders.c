@@ -259,6 +259,35 @@ sw_batch_sender (const Job *job)
   sw_close (c);
 }
 
+/* Batches as large as the sender's: what one read of a busy stream
+ * holds, each message still its own GBytes. */
+void
+sw_batch_receiver (const Job *job)
+{
+  SwConnection *c = sw_open (job, TRUE);
+  GError *error = NULL;
+  long rss = memory_begin (job);
+  double t1;
+
+  ready_and_wait (job);
+  for (guint64 received = 0; received < job->count;)
+    {
+      guint max = (guint) MIN ((guint64) BATCH_SIZE, job->count - received);
+      GPtrArray *batch = sw_connection_receive_messages (c, max, -1, NULL, &error);
+
+      if (batch == NULL)
+        die ("receive_messages: %s", error->message);
+      for (guint i = 0; i < batch->len; i++)
+        if (g_bytes_get_size (g_ptr_array_index (batch, i)) != job->size)
+          die ("receive_messages: wrong size");
+      received += batch->len;
+      g_ptr_array_unref (batch);
+    }
+  t1 = now ();
+  report (job, "T %.9f %ld\n", t1, memory_end (job, rss));
+  sw_close (c);
+}
+
 static gboolean
 is_eof (const GError *error)
 {

@@ -186,6 +186,8 @@ static const Contender contenders[] = {
     "receive loop (::message); a ping-pong is sw-async" },
   { "sw-batch", TRUE, sw_batch_sender, sw_sync_receiver, NULL, NULL,
     "batching needs a queue; a ping-pong is sw-sync" },
+  { "sw-batch-recv", TRUE, sw_batch_sender, sw_batch_receiver, NULL, NULL,
+    "send_messages + receive_messages; a ping-pong is sw-sync" },
   { "raw-exact", FALSE, raw_sender, raw_exact_receiver, raw_exact_client, raw_exact_server, NULL },
   { "raw-buffered", FALSE, raw_sender, raw_buffered_receiver, raw_buffered_client,
     raw_buffered_server, NULL },
@@ -737,6 +739,7 @@ print_targets (double   rates[N_CONTENDERS][N_SIZES],
 {
   int sync = contender_index ("sw-sync"), exact = contender_index ("sw-sync-exact");
   int async = contender_index ("sw-async"), batch = contender_index ("sw-batch");
+  int batch_recv = contender_index ("sw-batch-recv");
   int rb = contender_index ("raw-buffered"), re = contender_index ("raw-exact");
   int gd = contender_index ("gdbus-p2p"), py = contender_index ("python-mp");
   GString *out = g_string_new (NULL);
@@ -766,6 +769,10 @@ print_targets (double   rates[N_CONTENDERS][N_SIZES],
   if (enabled[batch] && enabled[rb] && size_on[0])
     CHECK (rates[batch][0] >= 5 * rates[rb][0], "sw-batch 16 B: %.2f× raw-buffered (≥ 5)",
            rates[batch][0] / rates[rb][0]);
+  if (enabled[batch_recv] && enabled[rb] && size_on[0])
+    CHECK (rates[batch_recv][0] >= 5 * rates[rb][0],
+           "sw-batch-recv 16 B: %.2f× raw-buffered (≥ 5)",
+           rates[batch_recv][0] / rates[rb][0]);
   for (gsize i = 0; i < N_CONTENDERS; i++)
     {
       if (!enabled[i] || !contenders[i].sw)

@@ -404,6 +404,15 @@ class Connection(Sw.Connection):
         return super().send_messages_async([_gbytes(m) for m in messages],
                                            *args, **kwargs)
 
+    def receive_messages(self, max_messages, timeout_us=-1, cancellable=None):
+        """A list of 1 to @max_messages GLib.Bytes, as receive_message()
+        returns one: every message ready once the first is complete."""
+        return list(super().receive_messages(max_messages, timeout_us,
+                                             cancellable))
+
+    def receive_messages_finish(self, result):
+        return list(super().receive_messages_finish(result))
+
     def send_bytes(self, data, timeout_us=-1, cancellable=None, *,
                    timeout=_UNSET):
         """Sends raw bytes, ignoring the framing; returns how many were
