@@ -7,6 +7,7 @@
 
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import swtap  # noqa: E402
@@ -44,8 +45,12 @@ def large_messages_both_ways():
     before = memfd_mappings()
     for sender, receiver, seed in ((a, b, 1), (b, a, 2)):
         data = payload(4 * 1024 * 1024, seed)
-        sender.send_message(msg(data), -1, None)
+        # From a thread: sent inline, it would not fit the socket.
+        thread = threading.Thread(target=sender.send_message,
+                                  args=(msg(data), -1, None))
+        thread.start()
         received = receiver.receive_message(-1, None)
+        thread.join()
         equal(received.get_size(), len(data))
         check(received.get_data() == data, 'the message arrived changed')
         # The bytes are a mapping of the memfd until the GLib.Bytes goes.
