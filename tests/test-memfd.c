@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gio/gunixfdlist.h>
@@ -570,6 +571,63 @@ test_forged_valid (void)
   g_assert_cmpuint (open_fds (), ==, n_fds);
 }
 
+/* Lowers RLIMIT_NOFILE so that no descriptor number is free below it;
+ * *@saved gets the limit to restore. */
+static void
+leave_no_free_fd (struct rlimit *saved)
+{
+  struct rlimit tight;
+  int fd = 0;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, saved), ==, 0);
+  while (fcntl (fd, F_GETFD) >= 0)
+    fd++;
+  tight = *saved;
+  tight.rlim_cur = (rlim_t) fd;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
+}
+
+/* Out of descriptors: a sender cannot make the memfd and fails before
+ * writing anything; a receiver loses the memfd (MSG_CTRUNC) and refuses
+ * the frame. Both connections go on once descriptors are free again. */
+static void
+test_no_descriptors (void)
+{
+  guint n_fds = open_fds ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) big = sw_test_pattern_bytes (THRESHOLD, 80);
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GError) error = NULL;
+  struct rlimit saved;
+
+  if (sw_test_under_valgrind ())
+    {
+      g_test_skip ("valgrind does not lower the kernel's descriptor limit");
+      return;
+    }
+  memfd_pair (THRESHOLD, THRESHOLD, &a, &b);
+
+  leave_no_free_fd (&saved);
+  g_assert_false (sw_connection_send_message (a, big, -1, NULL, &error));
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_clear_error (&error);
+
+  send_ok (a, big);
+  send_ok (a, big);
+  leave_no_free_fd (&saved);
+  message = sw_connection_receive_message (b, -1, NULL, &error);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (message);
+  expect_message (b, THRESHOLD, 80, TRUE);
+
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_assert_cmpuint (open_fds (), ==, n_fds);
+}
+
 /* ---- the receive loop ------------------------------------------------- */
 
 typedef struct
@@ -722,6 +780,7 @@ main (int   argc,
   g_test_add_func ("/sw/memfd/receiver-off", test_receiver_off);
   g_test_add_func ("/sw/memfd/forgeries", test_forgeries);
   g_test_add_func ("/sw/memfd/forged-valid", test_forged_valid);
+  g_test_add_func ("/sw/memfd/no-descriptors", test_no_descriptors);
   g_test_add_func ("/sw/memfd/loop", test_loop);
   g_test_add_func ("/sw/memfd/pipe-ignores", test_pipe_ignores);
   g_test_add_func ("/sw/memfd/datagram-ignores", test_datagram_ignores);
