@@ -533,6 +533,9 @@ receive_memfd (SwOperation  *op,
       return SW_STEP_ERROR;
     }
   op->result = message;
+  /* Mapped at once: its one report, at 100 %. */
+  if (g_bytes_get_size (message) >= channel->progress_from)
+    progress_report (channel, FALSE, g_bytes_get_size (message), g_bytes_get_size (message));
   return SW_STEP_DONE;
 }
 
@@ -931,10 +934,12 @@ out_frame_encode (SwChannel   *channel,
       frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
   frame->payload = g_bytes_ref (payload);
-  /* A memfd message reports its own size, once, as its frame completes. */
   frame->progress_total = g_bytes_get_size (message);
+  /* A memfd message reports its own size, once, as its control frame
+   * completes: no step is ever reached before. */
   if (frame->progress_total >= channel->out_progress_from)
-    frame->progress_next = progress_next (0, frame->progress_total, 0);
+    frame->progress_next = packed != NULL ? G_MAXUINT64
+                                          : progress_next (0, frame->progress_total, 0);
   return TRUE;
 }
 

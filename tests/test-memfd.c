@@ -349,6 +349,44 @@ test_value (void)
   g_assert_true (g_variant_equal (got, value));
 }
 
+static void
+on_progress (SwConnection *connection,
+             guint64       done,
+             guint64       total,
+             GArray       *reports)
+{
+  guint64 report[2] = { done, total };
+
+  g_array_append_vals (reports, report, 2);
+}
+
+/* A memfd message reports its progress once, at 100 % of its size, on
+ * both ends. */
+static void
+test_progress (void)
+{
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) big = sw_test_pattern_bytes (2000, 90);
+  g_autoptr(GArray) sent = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_autoptr(GArray) received = g_array_new (FALSE, FALSE, sizeof (guint64));
+
+  /* 1 % of the message is less than the control frame's payload. */
+  memfd_pair (1000, 1000, &a, &b);
+  sw_connection_set_progress_threshold (a, 1000);
+  sw_connection_set_progress_threshold (b, 1000);
+  g_signal_connect (a, "send-progress", G_CALLBACK (on_progress), sent);
+  g_signal_connect (b, "receive-progress", G_CALLBACK (on_progress), received);
+  send_ok (a, big);
+  expect_message (b, 2000, 90, TRUE);
+  g_assert_cmpuint (sent->len, ==, 2);
+  g_assert_cmpuint (g_array_index (sent, guint64, 0), ==, 2000);
+  g_assert_cmpuint (g_array_index (sent, guint64, 1), ==, 2000);
+  g_assert_cmpuint (received->len, ==, 2);
+  g_assert_cmpuint (g_array_index (received, guint64, 0), ==, 2000);
+  g_assert_cmpuint (g_array_index (received, guint64, 1), ==, 2000);
+}
+
 /* ---- refused control frames ------------------------------------------- */
 
 /* Sender on, receiver off: the memfd message is refused, clearly, its fd
@@ -777,6 +815,7 @@ main (int   argc,
   g_test_add_func ("/sw/memfd/batch", test_batch);
   g_test_add_func ("/sw/memfd/with-fds", test_with_fds);
   g_test_add_func ("/sw/memfd/value", test_value);
+  g_test_add_func ("/sw/memfd/progress", test_progress);
   g_test_add_func ("/sw/memfd/receiver-off", test_receiver_off);
   g_test_add_func ("/sw/memfd/forgeries", test_forgeries);
   g_test_add_func ("/sw/memfd/forged-valid", test_forged_valid);
