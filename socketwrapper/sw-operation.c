@@ -934,12 +934,11 @@ out_frame_encode (SwChannel   *channel,
       frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
   frame->payload = g_bytes_ref (payload);
-  frame->progress_total = g_bytes_get_size (message);
   /* A memfd message reports its own size, once, as its control frame
-   * completes: no step is ever reached before. */
+   * (written whole by one write) completes. */
+  frame->progress_total = g_bytes_get_size (message);
   if (frame->progress_total >= channel->out_progress_from)
-    frame->progress_next = packed != NULL ? G_MAXUINT64
-                                          : progress_next (0, frame->progress_total, 0);
+    frame->progress_next = progress_next (0, frame->progress_total, 0);
   return TRUE;
 }
 
