@@ -934,8 +934,9 @@ out_frame_encode (SwChannel   *channel,
       frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
   frame->payload = g_bytes_ref (payload);
-  /* A memfd message reports its own size, once, as its control frame
-   * (written whole by one write) completes. */
+  /* A memfd message reports its own size as its control frame completes
+   * (a write that split those few bytes could report a step of them
+   * before: harmless, and the 100 % report still comes). */
   frame->progress_total = g_bytes_get_size (message);
   if (frame->progress_total >= channel->out_progress_from)
     frame->progress_next = progress_next (0, frame->progress_total, 0);
