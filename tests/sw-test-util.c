@@ -604,3 +604,19 @@ sw_test_iterate_until (GAsyncResult **result)
   while (*result == NULL)
     g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
 }
+
+void
+sw_test_leave_free_fds (guint          n,
+                        struct rlimit *saved)
+{
+  struct rlimit tight;
+  int fd = 0;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, saved), ==, 0);
+  for (guint free = 0; free < n || fcntl (fd, F_GETFD) >= 0; fd++)
+    if (fcntl (fd, F_GETFD) < 0)
+      free++;
+  tight = *saved;
+  tight.rlim_cur = (rlim_t) fd;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
+}

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gio/gunixfdlist.h>
@@ -609,22 +608,6 @@ test_forged_valid (void)
   g_assert_cmpuint (open_fds (), ==, n_fds);
 }
 
-/* Lowers RLIMIT_NOFILE so that no descriptor number is free below it;
- * *@saved gets the limit to restore. */
-static void
-leave_no_free_fd (struct rlimit *saved)
-{
-  struct rlimit tight;
-  int fd = 0;
-
-  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, saved), ==, 0);
-  while (fcntl (fd, F_GETFD) >= 0)
-    fd++;
-  tight = *saved;
-  tight.rlim_cur = (rlim_t) fd;
-  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
-}
-
 /* Out of descriptors: a sender cannot make the memfd and fails before
  * writing anything; a receiver loses the memfd (MSG_CTRUNC) and refuses
  * the frame. Both connections go on once descriptors are free again. */
@@ -646,7 +629,7 @@ test_no_descriptors (void)
     }
   memfd_pair (THRESHOLD, THRESHOLD, &a, &b);
 
-  leave_no_free_fd (&saved);
+  sw_test_leave_free_fds (0, &saved);
   g_assert_false (sw_connection_send_message (a, big, -1, NULL, &error));
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
@@ -654,7 +637,7 @@ test_no_descriptors (void)
 
   send_ok (a, big);
   send_ok (a, big);
-  leave_no_free_fd (&saved);
+  sw_test_leave_free_fds (0, &saved);
   message = sw_connection_receive_message (b, -1, NULL, &error);
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
