@@ -113,6 +113,7 @@ typedef struct
   guint64    max_message_size;  /* protected by @mutex; as set (0: none) */
   gboolean   read_ahead;        /* protected by @mutex */
   guint64    progress_threshold;  /* protected by @mutex; 0 = off */
+  guint64    memfd_threshold;   /* protected by @mutex; 0 = off */
 } SwSettings;
 
 /* Reports the progress of a frame whose payload reaches the progress
@@ -141,12 +142,17 @@ typedef struct
   /* The smallest payload that reports progress: the threshold, or
    * G_MAXUINT64 when it is off, so a frame costs one comparison. */
   guint64                   progress_from;     /* receive lock */
+  /* Control frames are unpacked (memfd-threshold on), not refused. */
+  gboolean                  memfd_receive;     /* receive lock */
 
   /* The send lock owner's copy of the framing. */
   SwFraming                *out_framing;       /* send lock */
   const SwFramingFastPath  *out_fast_path;     /* send lock */
   guint                     output_serial;     /* send lock */
   guint64                   out_progress_from; /* send lock */
+  /* The smallest message sent as a memfd; G_MAXUINT64 when none is
+   * (memfd-threshold off, or not a UNIX stream socket). */
+  guint64                   out_memfd_from;    /* send lock */
 
   /* Read-only after construction; NULL reports nothing. */
   SwProgressFunc            progress_func;
@@ -174,6 +180,9 @@ gboolean   sw_channel_get_read_ahead       (SwChannel  *channel);
 gboolean   sw_channel_set_progress_threshold (SwChannel *channel,
                                               guint64    threshold);
 guint64    sw_channel_get_progress_threshold (SwChannel *channel);
+gboolean   sw_channel_set_memfd_threshold  (SwChannel  *channel,
+                                            guint64     threshold);
+guint64    sw_channel_get_memfd_threshold  (SwChannel  *channel);
 /* The lock owners pick up changed settings (receive lock, send lock). */
 void       sw_channel_sync_input           (SwChannel  *channel);
 void       sw_channel_sync_output          (SwChannel  *channel);

@@ -24,6 +24,7 @@ sw_channel_init (SwChannel *channel)
   channel->settings.max_message_size = G_MAXUINT64;
   channel->progress_from = G_MAXUINT64;
   channel->out_progress_from = G_MAXUINT64;
+  channel->out_memfd_from = G_MAXUINT64;
   /* Differs from the owners' serials: the first call copies them. */
   channel->settings.serial = 1;
 }
@@ -225,6 +226,25 @@ sw_channel_get_progress_threshold (SwChannel *channel)
   return value;
 }
 
+gboolean
+sw_channel_set_memfd_threshold (SwChannel *channel,
+                                guint64    threshold)
+{
+  SwSettings *settings = &channel->settings;
+
+  return settings_store (settings, &settings->memfd_threshold, &threshold, sizeof threshold);
+}
+
+guint64
+sw_channel_get_memfd_threshold (SwChannel *channel)
+{
+  SwSettings *settings = &channel->settings;
+  guint64 value;
+
+  settings_load (settings, &value, &settings->memfd_threshold, sizeof value);
+  return value;
+}
+
 static guint64
 progress_from (const SwSettings *settings)
 {
@@ -268,6 +288,7 @@ sw_channel_sync_input (SwChannel *channel)
                                                                : G_MAXUINT64;
   channel->read_ahead = settings->read_ahead;
   channel->progress_from = progress_from (settings);
+  channel->memfd_receive = settings->memfd_threshold != 0;
   channel->input_serial = settings->serial;
   g_mutex_unlock (&settings->mutex);
   g_clear_object (&old);
@@ -285,6 +306,10 @@ sw_channel_sync_output (SwChannel *channel)
   g_mutex_lock (&settings->mutex);
   old = copy_framing_unlocked (settings, &channel->out_framing, &channel->out_fast_path);
   channel->out_progress_from = progress_from (settings);
+  /* Only a UNIX stream socket passes fds with its frames; elsewhere the
+   * setting is ignored and every message goes inline. */
+  channel->out_memfd_from = settings->memfd_threshold != 0 && channel->input.collect_fds
+                            ? settings->memfd_threshold : G_MAXUINT64;
   channel->output_serial = settings->serial;
   g_mutex_unlock (&settings->mutex);
   g_clear_object (&old);

@@ -1169,10 +1169,10 @@ loop_step_done (SwAsyncCall *call,
           return;
         }
     }
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)
-           && call->op.skipped)
+  else if (call->op.skipped)
     {
-      /* The frame was dropped and the stream goes on. */
+      /* The frame was dropped (too large, or a memfd message refused) and
+       * the stream goes on. */
       sw_connection_emit_error (self, error);
       g_clear_error (&error);
       sw_operation_clear (&call->op);

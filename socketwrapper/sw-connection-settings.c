@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* The settings of SwConnection — framing, max-message-size, read-ahead,
- * progress-threshold — and their accessors. Settings never wait for a
+ * progress-threshold, memfd-threshold — and their accessors. Settings never wait for a
  * call in progress: they live in the channel's settings record (its own
  * leaf mutex), and each direction's owner picks them up at its next frame
  * boundary (sw-channel.c). Setters notify in the calling thread. */
@@ -199,4 +199,52 @@ sw_connection_set_progress_threshold (SwConnection *self,
 
   if (sw_channel_set_progress_threshold (&self->channel, threshold))
     g_object_notify (G_OBJECT (self), "progress-threshold");
+}
+
+/**
+ * sw_connection_get_memfd_threshold:
+ * @self: a connection
+ *
+ * Gets [property@Sw.Connection:memfd-threshold].
+ *
+ * Returns: the smallest message sent as a memfd, in bytes; 0 when none is
+ *
+ * Since: 0.2
+ */
+guint64
+sw_connection_get_memfd_threshold (SwConnection *self)
+{
+  g_return_val_if_fail (SW_IS_CONNECTION (self), 0);
+
+  return sw_channel_get_memfd_threshold (&self->channel);
+}
+
+/**
+ * sw_connection_set_memfd_threshold:
+ * @self: a connection
+ * @threshold: the smallest message sent as a memfd, in bytes; 0 for none
+ *
+ * Sets [property@Sw.Connection:memfd-threshold]. Messages at least
+ * @threshold bytes long are sent as sealed memfds, and memfd messages from
+ * the peer are received, as a mapping, instead of refused. Both ends must
+ * set it: see [memfd messages](memfd.html) for the wire format, the
+ * checks made on what arrives and how a peer that has not set it is
+ * detected.
+ *
+ * It takes effect on UNIX stream sockets only; on other connections
+ * (pipes, TCP, datagram sockets, wrapped streams) the value is kept and
+ * ignored: every message goes inline, and a frame received there is
+ * never taken for a memfd message. It never waits: a call in progress applies it from its
+ * next frame.
+ *
+ * Since: 0.2
+ */
+void
+sw_connection_set_memfd_threshold (SwConnection *self,
+                                   guint64       threshold)
+{
+  g_return_if_fail (SW_IS_CONNECTION (self));
+
+  if (sw_channel_set_memfd_threshold (&self->channel, threshold))
+    g_object_notify (G_OBJECT (self), "memfd-threshold");
 }

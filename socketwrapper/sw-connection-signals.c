@@ -81,8 +81,10 @@ sw_connection_install_signals (GObjectClass *object_class)
    * @error: what went wrong
    *
    * Emitted by the receive loop, in its context, for an error: a message
-   * over [property@Sw.Connection:max-message-size] that was skipped or a
-   * message the codec cannot decode (the loop goes on), or an error that
+   * over [property@Sw.Connection:max-message-size] that was skipped, a
+   * memfd message that was refused (see
+   * [property@Sw.Connection:memfd-threshold]) or a message the codec
+   * cannot decode (the loop goes on), or an error that
    * stops it, such as a malformed frame.
    *
    * Since: 0.2

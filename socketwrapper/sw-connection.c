@@ -93,6 +93,7 @@ enum {
   PROP_READ_AHEAD,
   PROP_RECEIVING,
   PROP_PROGRESS_THRESHOLD,
+  PROP_MEMFD_THRESHOLD,
   N_PROPS
 };
 
@@ -415,6 +416,9 @@ sw_connection_get_property (GObject    *object,
     case PROP_PROGRESS_THRESHOLD:
       g_value_set_uint64 (value, sw_connection_get_progress_threshold (self));
       break;
+    case PROP_MEMFD_THRESHOLD:
+      g_value_set_uint64 (value, sw_connection_get_memfd_threshold (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -465,6 +469,9 @@ sw_connection_set_property (GObject      *object,
       break;
     case PROP_PROGRESS_THRESHOLD:
       sw_connection_set_progress_threshold (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MEMFD_THRESHOLD:
+      sw_connection_set_memfd_threshold (self, g_value_get_uint64 (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -682,6 +689,21 @@ sw_connection_class_init (SwConnectionClass *klass)
    */
   properties[PROP_PROGRESS_THRESHOLD] =
     g_param_spec_uint64 ("progress-threshold", NULL, NULL, 0, G_MAXUINT64, 0, rw);
+
+  /**
+   * SwConnection:memfd-threshold: (getter get_memfd_threshold) (setter set_memfd_threshold)
+   *
+   * The smallest message, in bytes, sent as a sealed memfd rather than
+   * through the socket, and received as a read-only mapping of it; 0 (the
+   * default) sends every message inline and refuses memfd messages. It
+   * takes effect on UNIX stream sockets only, and both ends must set it:
+   * see [memfd messages](memfd.html). Like the other settings it never
+   * waits, and a call in progress applies it from its next frame.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_MEMFD_THRESHOLD] =
+    g_param_spec_uint64 ("memfd-threshold", NULL, NULL, 0, G_MAXUINT64, 0, rw);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -317,6 +317,11 @@ guint64       sw_connection_get_progress_threshold (SwConnection *self);
 SW_AVAILABLE_IN_ALL
 void          sw_connection_set_progress_threshold (SwConnection *self,
                                                     guint64       threshold);
+SW_AVAILABLE_IN_ALL
+guint64       sw_connection_get_memfd_threshold (SwConnection *self);
+SW_AVAILABLE_IN_ALL
+void          sw_connection_set_memfd_threshold (SwConnection *self,
+                                                 guint64       threshold);
 
 /* File descriptors with messages (sw-connection-fds.c). */
 SW_AVAILABLE_IN_ALL

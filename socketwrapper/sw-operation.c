@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 
 #include "sw-fds-private.h"
+#include "sw-memfd-private.h"
 #include "sw-operation-private.h"
 #include "sw-sync-wait-private.h"
 
@@ -532,6 +533,50 @@ receive_frame_step (SwOperation   *op,
     }
 }
 
+/* A frame that reads as a memfd control frame and came with fds, on a
+ * UNIX stream socket: unpacked into the message it stands for when
+ * memfd-threshold is on here, refused when it is off (the peer has it on,
+ * this end does not; docs/memfd.md). Either way the frame is consumed
+ * and its fds closed, and a refused one is skipped: the next receive
+ * gets the next message. */
+static SwStep
+receive_memfd (SwOperation  *op,
+               SwChannel    *channel,
+               SwStep        step,
+               GError      **error)
+{
+  gsize size;
+  const guint8 *data;
+  GBytes *message = NULL;
+
+  if (step != SW_STEP_DONE || G_LIKELY (g_bytes_get_size (op->result) != SW_MEMFD_HEADER_SIZE))
+    return step;
+  data = g_bytes_get_data (op->result, &size);
+  if (!channel->input.collect_fds || !sw_memfd_is_header (data, size))
+    return step;
+  if (channel->memfd_receive)
+    message = sw_memfd_unpack (op->result, op->fds, message_limit (op, channel), error);
+  else if (op->fds == NULL || g_unix_fd_list_get_length (op->fds) == 0)
+    return step;  /* an ordinary message from a peer with memfd off */
+  else
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                         _("The peer sent a message as a memfd, but memfd-threshold is 0 "
+                           "on this connection; the message was dropped"));
+  /* The mapping stays valid once its fd is closed. */
+  g_clear_object (&op->fds);
+  g_clear_pointer (&op->result, g_bytes_unref);
+  if (message == NULL)
+    {
+      op->skipped = TRUE;
+      return SW_STEP_ERROR;
+    }
+  op->result = message;
+  /* Mapped at once: its one report, at 100 %. */
+  if (g_bytes_get_size (message) >= channel->progress_from)
+    progress_report (channel, FALSE, g_bytes_get_size (message), g_bytes_get_size (message));
+  return SW_STEP_DONE;
+}
+
 /* ---- receive raw bytes ------------------------------------------------ */
 
 /* Raw bytes just taken get the fds that came with them. */
@@ -949,12 +994,54 @@ output_write (SwOperation   *op,
   return SW_STEP_DONE;
 }
 
+/* A message that goes as a memfd (memfd-threshold) is replaced by its
+ * control frame's payload, the memfd bound to the frame. So that the
+ * receiver can never take a message for a control frame, one that reads
+ * like a control frame's payload goes as a memfd too, whatever its size;
+ * it cannot when the caller passes fds of its own with it. */
+static gboolean
+out_frame_pack (const SwChannel  *channel,
+                SwOutFrame       *frame,
+                GBytes           *payload,
+                gboolean          has_fds,
+                GBytes          **packed,
+                GError          **error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (payload, &size);
+  gboolean reads_as_header;
+
+  if (G_LIKELY (channel->out_memfd_from == G_MAXUINT64))
+    return TRUE;
+  reads_as_header = sw_memfd_is_header (data, size);
+  if (size < channel->out_memfd_from && !reads_as_header)
+    return TRUE;
+  if (has_fds && !reads_as_header)
+    return TRUE;
+  if (has_fds)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("This message reads like a memfd control frame: with "
+                             "memfd-threshold on it cannot be sent with file descriptors"));
+      return FALSE;
+    }
+  *packed = sw_memfd_pack (payload, &frame->fds, error);
+  return *packed != NULL;
+}
+
 static gboolean
 out_frame_encode (SwChannel   *channel,
                   SwOutFrame  *frame,
-                  GBytes      *payload,
+                  GBytes      *message,
+                  gboolean     has_fds,
                   GError     **error)
 {
+  g_autoptr(GBytes) packed = NULL;
+  GBytes *payload;
+
+  if (!out_frame_pack (channel, frame, message, has_fds, &packed, error))
+    return FALSE;
+  payload = packed != NULL ? packed : message;
   /* Datagrams keep their own boundaries: no header. */
   if (sw_transport_is_datagram (&channel->transport))
     frame->header_length = 0;
@@ -970,7 +1057,10 @@ out_frame_encode (SwChannel   *channel,
       frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
   frame->payload = g_bytes_ref (payload);
-  frame->progress_total = g_bytes_get_size (payload);
+  /* A memfd message reports its own size as its control frame completes
+   * (a write that split those few bytes could report a step of them
+   * before: harmless, and the 100 % report still comes). */
+  frame->progress_total = g_bytes_get_size (message);
   if (frame->progress_total >= channel->out_progress_from)
     frame->progress_next = progress_next (0, frame->progress_total, 0);
   return TRUE;
@@ -993,7 +1083,8 @@ output_start_frames (SwOperation  *op,
   out->offset = 0;
   for (out->n_frames = 0; out->n_frames < op->n_messages; out->n_frames++)
     if (!out_frame_encode (channel, &out->frames[out->n_frames],
-                           op->messages[out->n_frames], error))
+                           op->messages[out->n_frames],
+                           out->n_frames == 0 && op->fds != NULL, error))
       {
         sw_output_reset (out);
         return FALSE;
@@ -1264,7 +1355,11 @@ sw_operation_step (SwOperation   *op,
         return receive_batch_step (op, channel, cancellable, error);
       if (datagram)
         return check_fds_lost (op, receive_datagram_step (op, channel, error), error);
-      return check_fds_lost (op, receive_frame_step (op, channel, cancellable, error), error);
+      return check_fds_lost (op, receive_memfd (op, channel,
+                                                receive_frame_step (op, channel, cancellable,
+                                                                    error),
+                                                error),
+                             error);
     case SW_OPERATION_RECEIVE_BYTES:
       if (G_UNLIKELY (channel->input.deferred_error != NULL))
         return report_deferred (op, &channel->input, error);

@@ -660,3 +660,19 @@ static void
 sw_test_plain_framing_init (SwTestPlainFraming *self)
 {
 }
+
+void
+sw_test_leave_free_fds (guint          n,
+                        struct rlimit *saved)
+{
+  struct rlimit tight;
+  int fd = 0;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, saved), ==, 0);
+  for (guint free = 0; free < n || fcntl (fd, F_GETFD) >= 0; fd++)
+    if (fcntl (fd, F_GETFD) < 0)
+      free++;
+  tight = *saved;
+  tight.rlim_cur = (rlim_t) fd;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <socketwrapper/socketwrapper.h>
 
@@ -130,6 +131,11 @@ void     sw_test_send_raw (SwConnection *connection,
 
 /* Whether the test runs under valgrind, where a test runs fewer rounds. */
 gboolean sw_test_under_valgrind (void);
+
+/* Lowers RLIMIT_NOFILE so that exactly @n descriptor numbers are free
+ * below it; *@saved gets the limit to restore. */
+void     sw_test_leave_free_fds (guint          n,
+                                 struct rlimit *saved);
 
 /* Iterates the thread-default main context until @cond holds. */
 #define SW_TEST_WAIT_UNTIL(cond)                      \

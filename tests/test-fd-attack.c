@@ -212,24 +212,6 @@ run_script (gconstpointer data)
   close_pipe (p);
 }
 
-/* Lowers RLIMIT_NOFILE so that exactly @n descriptor numbers are free
- * below it; *@saved gets the limit to restore. */
-static void
-leave_free_fds (guint          n,
-                struct rlimit *saved)
-{
-  struct rlimit tight;
-  int fd = 0;
-
-  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, saved), ==, 0);
-  for (guint free = 0; free < n; fd++)
-    if (fcntl (fd, F_GETFD) < 0)
-      free++;
-  tight = *saved;
-  tight.rlim_cur = (rlim_t) fd;
-  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &tight), ==, 0);
-}
-
 /* A foreign sender passes fds with the first and with the last byte of
  * one message: two reads deliver them, and the message gets both, even
  * when the process has room for just those two (no descriptor is
@@ -259,7 +241,7 @@ test_two_batches_no_room (void)
   raw_sendmsg (raw, "\005hell", 5, p[1]);
   raw_sendmsg (raw, "o", 1, p[1]);
   raw_sendmsg (raw, "\004next", 5, -1);
-  leave_free_fds (2, &saved);
+  sw_test_leave_free_fds (2, &saved);
   message = sw_connection_receive_message_with_fds (connection, &fds, -1, NULL, &error);
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
   g_assert_no_error (error);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // File descriptors with messages from GJS: a Gio.UnixFDList in, the fds
-// of exactly that message out, sync and with a promise.
+// of exactly that message out, sync and with a promise; memfd-threshold,
+// large messages as memfds.
 
+import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Sw from 'gi://Sw?version=1';
 
@@ -44,6 +46,26 @@ test('too many fds', () => {
     const [a] = pair();
     raises(Gio.IOErrorEnum.INVALID_ARGUMENT,
         () => a.send_message_with_fds(bytes('x'), listOf(1, 254), -1, null));
+});
+
+function memfdMappings() {
+    const [, maps] = GLib.file_get_contents('/proc/self/maps');
+    return new TextDecoder().decode(maps).split('\n')
+        .filter(line => line.includes('/memfd:sw-message')).length;
+}
+
+test('large messages as memfds', () => {
+    const [a, b] = pair();
+    assertEqual(a.memfd_threshold, 0, 'the default');
+    a.memfd_threshold = b.memfd_threshold = 4096;
+    const data = new Uint8Array(100000).map((_, i) => (i * 31) % 251);
+    const before = memfdMappings();
+    a.send_message(new GLib.Bytes(data), -1, null);
+    const message = b.receive_message(-1, null);
+    assertEqual(memfdMappings(), before + 1, 'memfd mappings');
+    const got = message.toArray();
+    assertEqual(got.length, data.length, 'size');
+    assert(got.every((v, i) => v === data[i]), 'the message arrived changed');
 });
 
 run();

@@ -178,14 +178,19 @@ sw_close (SwConnection *c)
   g_object_unref (c);
 }
 
-void
-sw_sync_sender (const Job *job)
+/* sw-memfd: messages from this size on travel as memfds (both ends). */
+#define MEMFD_THRESHOLD (64 * 1024)
+
+static void
+sw_sender_common (const Job *job,
+                  guint64    memfd_threshold)
 {
   SwConnection *c = sw_open (job, TRUE);
   GBytes *message = make_payload (job->size);
   GError *error = NULL;
   double t0;
 
+  sw_connection_set_memfd_threshold (c, memfd_threshold);
   ready_and_wait (job);
   t0 = now ();
   for (guint64 i = 0; i < job->count; i++)
@@ -196,14 +201,29 @@ sw_sync_sender (const Job *job)
   sw_close (c);
 }
 
+void
+sw_sync_sender (const Job *job)
+{
+  sw_sender_common (job, 0);
+}
+
+void
+sw_memfd_sender (const Job *job)
+{
+  sw_sender_common (job, MEMFD_THRESHOLD);
+}
+
 static void
 sw_sync_receiver_common (const Job *job,
-                         gboolean   read_ahead)
+                         gboolean   read_ahead,
+                         guint64    memfd_threshold)
 {
   SwConnection *c = sw_open (job, read_ahead);
   GError *error = NULL;
   long rss = memory_begin (job);
   double t1;
+
+  sw_connection_set_memfd_threshold (c, memfd_threshold);
 
   ready_and_wait (job);
   for (guint64 i = 0; i < job->count; i++)
@@ -224,13 +244,19 @@ sw_sync_receiver_common (const Job *job,
 void
 sw_sync_receiver (const Job *job)
 {
-  sw_sync_receiver_common (job, TRUE);
+  sw_sync_receiver_common (job, TRUE, 0);
+}
+
+void
+sw_memfd_receiver (const Job *job)
+{
+  sw_sync_receiver_common (job, TRUE, MEMFD_THRESHOLD);
 }
 
 void
 sw_exact_receiver (const Job *job)
 {
-  sw_sync_receiver_common (job, FALSE);
+  sw_sync_receiver_common (job, FALSE, 0);
 }
 
 void

@@ -188,6 +188,8 @@ static const Contender contenders[] = {
     "batching needs a queue; a ping-pong is sw-sync" },
   { "sw-batch-recv", TRUE, sw_batch_sender, sw_batch_receiver, NULL, NULL,
     "send_messages + receive_messages; a ping-pong is sw-sync" },
+  { "sw-memfd", TRUE, sw_memfd_sender, sw_memfd_receiver, NULL, NULL,
+    "messages of 64 KiB and more as memfds; a 64 B ping-pong is sw-sync" },
   { "raw-exact", FALSE, raw_sender, raw_exact_receiver, raw_exact_client, raw_exact_server, NULL },
   { "raw-buffered", FALSE, raw_sender, raw_buffered_receiver, raw_buffered_client,
     raw_buffered_server, NULL },
@@ -732,11 +734,14 @@ print_ratios (double rates[N_CONTENDERS][N_SIZES])
 
 /* The performance targets, checked from the medians above. */
 static void
-print_targets (double   rates[N_CONTENDERS][N_SIZES],
-               double   p50_same[N_CONTENDERS],
-               gboolean have_same,
-               long     idle_bytes)
+print_targets (double        rates[N_CONTENDERS][N_SIZES],
+               double        p50_same[N_CONTENDERS],
+               gboolean      have_same,
+               long          idle_bytes,
+               const double  big_rates[2],
+               long          memfd_peak)
 {
+  int memfd = contender_index ("sw-memfd");
   int sync = contender_index ("sw-sync"), exact = contender_index ("sw-sync-exact");
   int async = contender_index ("sw-async"), batch = contender_index ("sw-batch");
   int batch_recv = contender_index ("sw-batch-recv");
@@ -793,6 +798,16 @@ print_targets (double   rates[N_CONTENDERS][N_SIZES],
            p50_same[sync] / p50_same[rb]);
   if (idle_bytes >= 0)
     CHECK (idle_bytes <= 2048, "idle connection: %ld B (≤ 2048)", idle_bytes);
+  FOR_SIZES (s)
+    if (sizes[s] == 1024 * 1024 && enabled[memfd] && enabled[rb])
+      CHECK (rates[memfd][s] >= 2 * rates[rb][s], "sw-memfd 1 MiB: %.2f× raw-buffered (≥ 2)",
+             rates[memfd][s] / rates[rb][s]);
+  if (!isnan (big_rates[0]) && !isnan (big_rates[1]))
+    CHECK (big_rates[0] >= 2 * big_rates[1], "sw-memfd %d MiB: %.2f× raw-buffered (≥ 2)",
+           BIG_MESSAGE / (1024 * 1024), big_rates[0] / big_rates[1]);
+  if (memfd_peak >= 0)
+    CHECK (memfd_peak <= BIG_MESSAGE, "sw-memfd receiving %d MiB: peak %.2f× the message (≤ 1.0)",
+           BIG_MESSAGE / (1024 * 1024), (double) memfd_peak / BIG_MESSAGE);
 #undef CHECK
 
   printf ("## Targets (%u missed)\n\n%s\n", misses, out->str);
@@ -800,6 +815,45 @@ print_targets (double   rates[N_CONTENDERS][N_SIZES],
 }
 
 /* ------------------------------------------------------------------ */
+
+/* Messages of BIG_MESSAGE bytes per second for sw-memfd and raw-buffered
+ * (NAN when disabled or failed): median of opt_runs interleaved runs of
+ * @count messages each. */
+static gboolean
+measure_big_rates (guint64 count,
+                   double  big_rates[2])
+{
+  static const char * const names[2] = { "sw-memfd", "raw-buffered" };
+  double samples[2][64];
+  gboolean ok = TRUE;
+
+  for (int r = 0; r < opt_runs; r++)
+    for (int k = 0; k < 2; k++)
+      {
+        int i = contender_index (names[k]);
+        Outcome o;
+
+        samples[k][r] = NAN;
+        if (!enabled[i])
+          continue;
+        if (run_pair (&contenders[i], FALSE, BIG_MESSAGE, count, 0, FALSE, &o) && o.seconds > 0)
+          samples[k][r] = count / o.seconds;
+        else
+          ok = FALSE;
+      }
+  printf ("## %d MiB messages: messages/s · MB/s (median of %d runs of %" G_GUINT64_FORMAT
+          " messages)\n\n| contender | %d MiB |\n|---|---:|\n",
+          BIG_MESSAGE / (1024 * 1024), opt_runs, count, BIG_MESSAGE / (1024 * 1024));
+  for (int k = 0; k < 2; k++)
+    {
+      big_rates[k] = median (samples[k], opt_runs);
+      if (!isnan (big_rates[k]))
+        printf ("| %s | %.1f · %.1f |\n", names[k], big_rates[k],
+                big_rates[k] * BIG_MESSAGE / 1e6);
+    }
+  printf ("\n");
+  return ok;
+}
 
 static guint64
 initial_count (gsize size)
@@ -847,6 +901,10 @@ main (int   argc,
   gboolean run_scale = TRUE;
   Placement chosen;
   long idle_bytes = -1;
+  /* sw-memfd at BIG_MESSAGE: the rates of it and raw-buffered, and the
+   * receiver's peak memory (-1: not measured). */
+  double big_rates[2] = { NAN, NAN };
+  long memfd_peak = -1;
 
   /* meson test exports MALLOC_PERTURB_ (glibc then fills every block on
    * malloc and free) and the test setups set G_DEBUG=gc-friendly and
@@ -1055,7 +1113,8 @@ main (int   argc,
       int fds_per_pair = 0, fds_unused = 0;
       gsize n_unused = 0;
       long bytes_unused = 0, data = 0, data_unused = 0;
-      static const char * const big[] = { "sw-sync", "sw-sync-exact", "sw-async", "raw-buffered" };
+      static const char * const big[] = { "sw-sync", "sw-sync-exact", "sw-async", "sw-memfd",
+                                          "raw-buffered" };
 
       printf ("## Memory\n\n");
       if (measure_idle (TRUE, &n, &bytes, &limit, &fds_per_pair, &data))
@@ -1090,8 +1149,12 @@ main (int   argc,
           int i = contender_index (big[k]);
 
           if (run_pair (&contenders[i], FALSE, BIG_MESSAGE, 1, 0, TRUE, &o) && o.peak >= 0)
-            printf ("| %s | %.1f MiB | %.2f |\n", big[k], o.peak / 1048576.0,
-                    (double) o.peak / BIG_MESSAGE);
+            {
+              printf ("| %s | %.1f MiB | %.2f |\n", big[k], o.peak / 1048576.0,
+                      (double) o.peak / BIG_MESSAGE);
+              if (g_str_equal (big[k], "sw-memfd"))
+                memfd_peak = o.peak;
+            }
           else
             {
               printf ("| %s | fail | |\n", big[k]);
@@ -1101,12 +1164,15 @@ main (int   argc,
       printf ("\n");
     }
 
+  if (enabled[contender_index ("sw-memfd")] && !measure_big_rates (opt_quick ? 2 : 8, big_rates))
+    failed = TRUE;
+
   {
     double p50_one_cpu[N_CONTENDERS];
 
     for (gsize i = 0; i < N_CONTENDERS; i++)
       p50_one_cpu[i] = lat_med[two_placements ? 1 : 0][i][0];
-    print_targets (rates, p50_one_cpu, TRUE, idle_bytes);
+    print_targets (rates, p50_one_cpu, TRUE, idle_bytes, big_rates, memfd_peak);
   }
   printf ("Targets are reported, not enforced: the exit status only reflects failures.\n\n");
 

@@ -90,6 +90,8 @@ SW_BENCH_CHILD (sw_async_server);
 SW_BENCH_CHILD (sw_signal_receiver);
 SW_BENCH_CHILD (sw_batch_sender);
 SW_BENCH_CHILD (sw_batch_receiver);
+SW_BENCH_CHILD (sw_memfd_sender);
+SW_BENCH_CHILD (sw_memfd_receiver);
 SW_BENCH_CHILD (raw_sender);
 SW_BENCH_CHILD (raw_exact_receiver);
 SW_BENCH_CHILD (raw_exact_client);
