@@ -734,7 +734,9 @@ receive_batch_step (SwOperation   *op,
     {
       SwStep step = sw_transport_is_datagram (&channel->transport)
                     ? receive_datagram_step (op, channel, error)
-                    : receive_frame_step (op, channel, cancellable, error);
+                    : receive_memfd (op, channel,
+                                     receive_frame_step (op, channel, cancellable, error),
+                                     error);
 
       if (step != SW_STEP_DONE)
         return step;

@@ -273,6 +273,50 @@ test_batch (void)
   g_assert_cmpuint (open_fds (), ==, n_fds);
 }
 
+/* receive_messages() gives memfd messages as the mappings they stand
+ * for, wherever they fall in a batch, never their control frames. */
+static void
+test_receive_messages (void)
+{
+  guint n_fds = open_fds ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  GBytes *batch[5];
+  g_autoptr(GError) error = NULL;
+  static const gsize sizes[] = { 100000, 10, 20, 200000, 30 };
+  guint got = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    batch[i] = sw_test_pattern_bytes (sizes[i], 40 + i);
+  memfd_pair (THRESHOLD, THRESHOLD, &a, &b);
+  g_assert_true (sw_connection_send_messages (a, batch, G_N_ELEMENTS (batch), -1, NULL,
+                                              &error));
+  g_assert_no_error (error);
+  while (got < G_N_ELEMENTS (sizes))
+    {
+      g_autoptr(GPtrArray) messages = sw_connection_receive_messages (b, 100, -1, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (messages);
+      g_assert_cmpuint (messages->len, >=, 1);
+      for (guint i = 0; i < messages->len; i++, got++)
+        {
+          GBytes *message = g_ptr_array_index (messages, i);
+
+          g_assert_cmpuint (got, <, G_N_ELEMENTS (sizes));
+          g_assert_cmpuint (g_bytes_get_size (message), ==, sizes[got]);
+          g_assert_true (sw_test_pattern_check (message, 40 + got));
+          g_assert_cmpint (is_memfd_mapping (message), ==, sizes[got] >= THRESHOLD);
+        }
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (batch); i++)
+    g_bytes_unref (batch[i]);
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_assert_cmpuint (open_fds (), ==, n_fds);
+}
+
 /* A memfd message comes with no fd of its own; a message sent with fds
  * goes inline, whatever its size, and one that reads like a control frame
  * cannot go with fds at all. */
@@ -796,6 +840,7 @@ main (int   argc,
   g_test_add_func ("/sw/memfd/mapping-outlives-connection", test_mapping_outlives_connection);
   g_test_add_func ("/sw/memfd/async", test_async);
   g_test_add_func ("/sw/memfd/batch", test_batch);
+  g_test_add_func ("/sw/memfd/receive-messages", test_receive_messages);
   g_test_add_func ("/sw/memfd/with-fds", test_with_fds);
   g_test_add_func ("/sw/memfd/value", test_value);
   g_test_add_func ("/sw/memfd/progress", test_progress);
