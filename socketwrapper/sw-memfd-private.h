@@ -17,7 +17,10 @@ G_BEGIN_DECLS
 gboolean  sw_memfd_is_header (const guint8  *data,
                               gsize          size);
 /* Copies @message into a new sealed memfd: returns the control frame's
- * payload and sets *@fds to a list holding the memfd. */
+ * payload and sets *@fds to a list holding the memfd. G_IO_ERROR_BUSY
+ * when the kernel refuses F_SEAL_WRITE because something still holds
+ * references to the new pages (it waits ~150 ms for them first): the
+ * caller may send the message inline instead. */
 GBytes   *sw_memfd_pack      (GBytes        *message,
                               GUnixFDList  **fds,
                               GError       **error);
@@ -29,5 +32,8 @@ GBytes   *sw_memfd_unpack    (GBytes        *header,
                               GUnixFDList   *fds,
                               guint64        limit,
                               GError       **error);
+
+/* Tests only: the next @n seals fail as the kernel's EBUSY does. */
+void      sw_memfd_fail_seals_for_testing (guint n);
 
 G_END_DECLS

@@ -67,6 +67,28 @@ write_all (int            fd,
   return TRUE;
 }
 
+/* Seals to fail with EBUSY, for tests (sw_memfd_fail_seals_for_testing()). */
+static guint seals_to_fail;
+
+void
+sw_memfd_fail_seals_for_testing (guint n)
+{
+  g_atomic_int_set (&seals_to_fail, n);
+}
+
+static int
+seal (int fd)
+{
+  guint left = g_atomic_int_get (&seals_to_fail);
+
+  if (G_UNLIKELY (left > 0) && g_atomic_int_compare_and_exchange (&seals_to_fail, left, left - 1))
+    {
+      errno = EBUSY;
+      return -1;
+    }
+  return fcntl (fd, F_ADD_SEALS, SW_MEMFD_SEALS);
+}
+
 GBytes *
 sw_memfd_pack (GBytes       *message,
                GUnixFDList **fds,
@@ -90,7 +112,7 @@ sw_memfd_pack (GBytes       *message,
       close (fd);
       return NULL;
     }
-  if (fcntl (fd, F_ADD_SEALS, SW_MEMFD_SEALS) < 0)
+  if (seal (fd) < 0)
     {
       sw_error_set_from_errno (error, errno, _("Could not seal the memfd of a message"));
       close (fd);

@@ -1012,6 +1012,7 @@ out_frame_pack (const SwChannel  *channel,
   gsize size;
   const guint8 *data = g_bytes_get_data (payload, &size);
   gboolean reads_as_header;
+  g_autoptr(GError) local_error = NULL;
 
   if (G_LIKELY (channel->out_memfd_from == G_MAXUINT64))
     return TRUE;
@@ -1027,8 +1028,15 @@ out_frame_pack (const SwChannel  *channel,
                              "memfd-threshold on it cannot be sent with file descriptors"));
       return FALSE;
     }
-  *packed = sw_memfd_pack (payload, &frame->fds, error);
-  return *packed != NULL;
+  *packed = sw_memfd_pack (payload, &frame->fds, &local_error);
+  if (*packed != NULL)
+    return TRUE;
+  /* Pages the kernel still saw referenced after its wait: inline is as
+   * good, except for a message only a memfd keeps from being misread. */
+  if (!reads_as_header && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_BUSY))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 static gboolean

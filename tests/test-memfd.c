@@ -172,6 +172,37 @@ test_boundary (void)
   g_assert_cmpuint (open_fds (), ==, n_fds);
 }
 
+/* When the kernel will not seal a new memfd (EBUSY: it still saw the
+ * pages referenced), the message goes inline; a look-alike, which only a
+ * memfd keeps from being misread, fails with BUSY and nothing is sent. */
+static void
+test_seal_busy (void)
+{
+  guint n_fds = open_fds ();
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) at = sw_test_pattern_bytes (THRESHOLD, 2);
+  g_autoptr(GBytes) lookalike = control_header (SW_MEMFD_VERSION, 5);
+  g_autoptr(GError) error = NULL;
+
+  memfd_pair (THRESHOLD, THRESHOLD, &a, &b);
+  sw_memfd_fail_seals_for_testing (1);
+  send_ok (a, at);
+  expect_message (b, THRESHOLD, 2, FALSE);
+  send_ok (a, at);
+  expect_message (b, THRESHOLD, 2, TRUE);
+
+  sw_memfd_fail_seals_for_testing (1);
+  g_assert_false (sw_connection_send_message (a, lookalike, -1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  send_ok (a, at);
+  expect_message (b, THRESHOLD, 2, TRUE);
+
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_assert_cmpuint (open_fds (), ==, n_fds);
+}
+
 /* The received bytes stay valid, and read-only, after the connection is
  * gone: the mapping is theirs. */
 static void
@@ -837,6 +868,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sw/memfd/boundary", test_boundary);
+  g_test_add_func ("/sw/memfd/seal-busy", test_seal_busy);
   g_test_add_func ("/sw/memfd/mapping-outlives-connection", test_mapping_outlives_connection);
   g_test_add_func ("/sw/memfd/async", test_async);
   g_test_add_func ("/sw/memfd/batch", test_batch);
