@@ -722,7 +722,9 @@ next_ready_message (SwOperation  *op,
    * it, as they would after a single receive. */
   if (step == SW_STEP_WOULD_BLOCK && in->skip == 0)
     sw_input_unwind (in);
-  return step;
+  /* A control frame with its memfd ends the batch before it; one without
+   * is refused here as a single receive refuses it. */
+  return receive_memfd (op, channel, step, error);
 }
 
 /* Receives the first message as a single receive does, waiting for it,
