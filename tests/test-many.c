@@ -643,12 +643,12 @@ test_many_both_directions (void)
 
 /* ---- fork ---------------------------------------------------------------- */
 
-/* A forked child shares the parent's epoll instance: a wait it wakes
- * (here by cancelling, as a child cleaning up before exec() might) must
- * not take the parent's registration out of it, or the parent's receive
- * never completes. */
+/* A forked child shares the parent's epoll instance: a wait it wakes (by
+ * cancelling, or closing the connection, as a child cleaning up before
+ * exec() might) must not take the parent's registration out of it, or
+ * the parent's receive never completes. */
 static void
-test_many_fork_child_cancels (void)
+test_many_fork_child_wakes (gconstpointer data)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(SwConnection) connection = NULL;
@@ -673,6 +673,8 @@ test_many_fork_child_cancels (void)
   g_assert_cmpint (pid, >=, 0);
   if (pid == 0)
     {
+      if (GPOINTER_TO_INT (data))
+        _exit (sw_connection_close (connection, NULL, NULL) ? 0 : 1);
       g_cancellable_cancel (cancellable);
       _exit (0);
     }
@@ -706,7 +708,10 @@ main (int    argc,
   g_test_add_func ("/sw/many/priorities", test_many_priorities);
   g_test_add_func ("/sw/many/reentrant", test_many_reentrant);
   g_test_add_func ("/sw/many/both-directions", test_many_both_directions);
-  g_test_add_func ("/sw/many/fork-child-cancels", test_many_fork_child_cancels);
+  g_test_add_data_func ("/sw/many/fork-child-wakes/cancel", GINT_TO_POINTER (FALSE),
+                        test_many_fork_child_wakes);
+  g_test_add_data_func ("/sw/many/fork-child-wakes/close", GINT_TO_POINTER (TRUE),
+                        test_many_fork_child_wakes);
 
   return g_test_run ();
 }
