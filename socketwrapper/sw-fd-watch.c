@@ -39,7 +39,8 @@
  *   started, so other sources of the same priority get their turn.
  * - After fork() a child must not touch the parent's epoll instance
  *   (shared with the parent): a watch made before the last fork is
- *   retired and the child makes its own.
+ *   retired and the child makes its own; waits the child inherited leave
+ *   the old watch without changing its epoll set.
  *
  * Locking: @registry_mutex protects the registry; each watch's @mutex
  * protects its fd table, its ready queue and the state, fd list and
@@ -89,6 +90,16 @@ static guint       threshold = 16;     /* atomic */
 
 /* ---- epoll registration ------------------------------------------------- */
 
+/* A watch made before the last fork() shares its epoll instance with the
+ * parent, keyed on the same open files: a child changing the set would
+ * change the parent's (take out the registration of a receive the parent
+ * still waits for). The child's waits on it only leave it. */
+static gboolean
+watch_owns_epoll (const SwFdWatch *watch)
+{
+  return watch->generation == (guint) g_atomic_int_get (&fork_generation);
+}
+
 static guint32
 epoll_events_for (GIOCondition condition)
 {
@@ -114,6 +125,8 @@ watch_arm_fd_unlocked (SwFdWatch *watch,
   for (SwFdWait *w = first; w != NULL; w = w->next)
     event.events |= epoll_events_for (w->condition);
   g_hash_table_insert (watch->fds, GINT_TO_POINTER (fd), first);
+  if (!watch_owns_epoll (watch))
+    return TRUE;
   if (epoll_ctl (watch->epfd, EPOLL_CTL_MOD, fd, &event) == 0)
     return TRUE;
   return errno == ENOENT && epoll_ctl (watch->epfd, EPOLL_CTL_ADD, fd, &event) == 0;
@@ -168,7 +181,7 @@ watch_rearm_unlocked (SwFdWatch *watch,
     {
       g_hash_table_remove (watch->fds, GINT_TO_POINTER (fd));
       /* The fd may already be closed by its owner: nothing to undo then. */
-      if (registered)
+      if (registered && watch_owns_epoll (watch))
         epoll_ctl (watch->epfd, EPOLL_CTL_DEL, fd, NULL);
       return;
     }
@@ -224,7 +237,7 @@ watch_dispatch (GSource     *source,
   guint budget;
   int n;
 
-  if (watch->generation != (guint) g_atomic_int_get (&fork_generation))
+  if (!watch_owns_epoll (watch))
     return G_SOURCE_REMOVE;
 
   g_mutex_lock (&watch->mutex);
@@ -364,7 +377,7 @@ watch_get (GMainContext *context,
 
   g_mutex_lock (&registry_mutex);
   watch = g_hash_table_lookup (registry, &key);
-  if (watch != NULL && watch->generation != (guint) g_atomic_int_get (&fork_generation))
+  if (watch != NULL && !watch_owns_epoll (watch))
     {
       g_hash_table_remove (registry, &key);
       retired = g_steal_pointer (&watch);

@@ -709,13 +709,22 @@ next_ready_message (SwOperation  *op,
 {
   SwInput *in = &channel->input;
   gsize wanted;
+  SwStep step;
 
   /* A frame boundary: settings changed meanwhile apply from here. */
   if (!in->in_frame && in->skip == 0)
     sw_channel_sync_input (channel);
   if (sw_transport_is_datagram (&channel->transport))
     return receive_datagram_step (op, channel, error);
-  return parse_buffered_frame (op, channel, &wanted, error);
+  step = parse_buffered_frame (op, channel, &wanted, error);
+  /* A frame not all here is left unread, header included: no receive is
+   * waiting for it yet, so settings changed before the next one apply to
+   * it, as they would after a single receive. */
+  if (step == SW_STEP_WOULD_BLOCK && in->skip == 0)
+    sw_input_unwind (in);
+  /* A control frame with its memfd ends the batch before it; one without
+   * is refused here as a single receive refuses it. */
+  return receive_memfd (op, channel, step, error);
 }
 
 /* Receives the first message as a single receive does, waiting for it,

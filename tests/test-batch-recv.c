@@ -808,6 +808,54 @@ test_fault_streams (gconstpointer data)
   g_assert_cmpuint (n_faults, >, n_seeds);
 }
 
+/* A batch that stops at a frame still arriving leaves it unread: settings
+ * changed after the call apply to it, as they would after a single
+ * receive (a receive still waiting for a frame's first byte uses the new
+ * ones). */
+static void
+test_settings_after_partial (void)
+{
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GBytes) newline = g_bytes_new_static ("\n", 1);
+  g_autoptr(SwFraming) lines = SW_FRAMING (sw_delimiter_framing_new (newline));
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  b = sw_test_connection_for_socket_fd (fds[0], sw_framing_get_default ());
+
+  /* A new framing. */
+  sw_test_write_all (fds[1], "\003abc\005xy", 7);
+  batch = receive_batch (b, 10);
+  g_assert_cmpuint (batch->len, ==, 1);
+  sw_connection_set_framing (b, lines);
+  sw_test_write_all (fds[1], "zzz\n", 4);
+  message = sw_connection_receive_message (b, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (message, NULL), g_bytes_get_size (message),
+                   "\005xyzzz", 6);
+  g_clear_pointer (&message, g_bytes_unref);
+  g_clear_pointer (&batch, g_ptr_array_unref);
+
+  /* A lower max-message-size. */
+  sw_connection_set_framing (b, sw_framing_get_default ());
+  sw_test_write_all (fds[1], "\003abc\005xy", 7);
+  batch = receive_batch (b, 10);
+  g_assert_cmpuint (batch->len, ==, 1);
+  sw_connection_set_max_message_size (b, 4);
+  sw_test_write_all (fds[1], "zzz\003abc", 7);
+  message = sw_connection_receive_message (b, -1, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_assert_null (message);
+  g_clear_error (&error);
+  message = sw_connection_receive_message (b, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (message, NULL), g_bytes_get_size (message), "abc", 3);
+  close (fds[1]);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -842,6 +890,7 @@ main (int   argc,
   g_test_add_data_func ("/sw/batch-recv/datagram/seqpacket",
                         GINT_TO_POINTER (G_SOCKET_TYPE_SEQPACKET), test_datagram);
   g_test_add_func ("/sw/batch-recv/read-ahead-off", test_read_ahead_off);
+  g_test_add_func ("/sw/batch-recv/settings-after-partial", test_settings_after_partial);
   g_test_add_data_func ("/sw/batch-recv/fault-stream/blocking-sync", GUINT_TO_POINTER (0),
                         test_fault_streams);
   g_test_add_data_func ("/sw/batch-recv/fault-stream/pollable-sync", GUINT_TO_POINTER (1),

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <socketwrapper/socketwrapper.h>
@@ -640,6 +641,56 @@ test_many_both_directions (void)
   many_free (many);
 }
 
+/* ---- fork ---------------------------------------------------------------- */
+
+/* A forked child shares the parent's epoll instance: a wait it wakes (by
+ * cancelling, or closing the connection, as a child cleaning up before
+ * exec() might) must not take the parent's registration out of it, or
+ * the parent's receive never completes. */
+static void
+test_many_fork_child_wakes (gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(SwConnection) connection = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  int fds[2], status;
+  pid_t pid;
+
+  if (!sw_test_run_bounded (BOUND))
+    return;
+  sw_test_raw_socketpair (SOCK_STREAM, fds);
+  connection = sw_test_connection_for_socket_fd (fds[0], sw_framing_get_default ());
+  sw_connection_receive_message_async (connection, G_PRIORITY_DEFAULT, cancellable,
+                                       sw_test_store_result, &result);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (result);
+  g_assert_true (epoll_has_fd (fds[0]));
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      if (GPOINTER_TO_INT (data))
+        _exit (sw_connection_close (connection, NULL, NULL) ? 0 : 1);
+      g_cancellable_cancel (cancellable);
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+  g_assert_true (epoll_has_fd (fds[0]));
+  sw_test_write_all (fds[1], "\003abc", 4);
+  sw_test_iterate_until (&result);
+  got = sw_connection_receive_message_finish (connection, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), "abc", 3);
+  g_clear_object (&result);
+  close (fds[1]);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -657,6 +708,10 @@ main (int    argc,
   g_test_add_func ("/sw/many/priorities", test_many_priorities);
   g_test_add_func ("/sw/many/reentrant", test_many_reentrant);
   g_test_add_func ("/sw/many/both-directions", test_many_both_directions);
+  g_test_add_data_func ("/sw/many/fork-child-wakes/cancel", GINT_TO_POINTER (FALSE),
+                        test_many_fork_child_wakes);
+  g_test_add_data_func ("/sw/many/fork-child-wakes/close", GINT_TO_POINTER (TRUE),
+                        test_many_fork_child_wakes);
 
   return g_test_run ();
 }

@@ -652,6 +652,40 @@ test_forgeries (void)
     run_forgery (&forgeries[i]);
 }
 
+/* The same forgery as a later message of a batch: refused as a single
+ * receive refuses it, never handed out as a message of its own bytes. */
+static void
+test_forgery_later_in_batch (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) receiver = NULL;
+  g_autoptr(GBytes) header = control_header (SW_MEMFD_VERSION, 100);
+  g_autoptr(GBytes) first = g_bytes_new_static ("first", 5);
+  g_autoptr(GBytes) next = g_bytes_new_static ("next", 4);
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autoptr(GError) error = NULL;
+  int sv[2];
+
+  sw_test_raw_socketpair (SOCK_STREAM, sv);
+  receiver = sw_test_connection_for_socket_fd (sv[0], framing);
+  sw_connection_set_memfd_threshold (receiver, THRESHOLD);
+  raw_frame (sv[1], first, NULL, 0);
+  raw_frame (sv[1], header, NULL, 0);
+  raw_frame (sv[1], next, NULL, 0);
+
+  batch = sw_connection_receive_messages (receiver, 10, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (batch->len, ==, 1);
+  g_assert_true (g_bytes_equal (g_ptr_array_index (batch, 0), first));
+  message = sw_connection_receive_message (receiver, -1, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (message);
+  message = receive_ok (receiver);
+  g_assert_true (g_bytes_equal (message, next));
+  close (sv[1]);
+}
+
 /* A control frame from a foreign sender that follows the format (docs/
  * memfd.md) is taken: the format is all a peer needs. */
 static void
@@ -878,6 +912,7 @@ main (int   argc,
   g_test_add_func ("/sw/memfd/progress", test_progress);
   g_test_add_func ("/sw/memfd/receiver-off", test_receiver_off);
   g_test_add_func ("/sw/memfd/forgeries", test_forgeries);
+  g_test_add_func ("/sw/memfd/forgery-later-in-batch", test_forgery_later_in_batch);
   g_test_add_func ("/sw/memfd/forged-valid", test_forged_valid);
   g_test_add_func ("/sw/memfd/no-descriptors", test_no_descriptors);
   g_test_add_func ("/sw/memfd/loop", test_loop);
