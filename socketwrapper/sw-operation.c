@@ -1072,7 +1072,12 @@ out_frame_encode (SwChannel   *channel,
     {
       if (!sw_framing_encode (channel->out_framing, payload, &frame->header_bytes,
                               &frame->trailer, error))
-        return FALSE;
+        {
+          /* sw_output_reset() clears only the frames encoded before this
+           * one: the memfd made for it is this function's to close. */
+          g_clear_object (&frame->fds);
+          return FALSE;
+        }
       frame->header_length = g_bytes_get_size (frame->header_bytes);
     }
   frame->payload = g_bytes_ref (payload);

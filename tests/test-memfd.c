@@ -895,6 +895,82 @@ test_datagram_ignores (void)
   g_assert_cmpuint (open_fds (), ==, n_fds);
 }
 
+/* A framing whose encode refuses the control frame: the memfd made for it
+ * is closed with the failed send, not left open. */
+#define SW_TEST_TYPE_REFUSING_FRAMING (sw_test_refusing_framing_get_type ())
+G_DECLARE_FINAL_TYPE (SwTestRefusingFraming, sw_test_refusing_framing, SW_TEST,
+                      REFUSING_FRAMING, GObject)
+
+struct _SwTestRefusingFraming
+{
+  GObject parent_instance;
+};
+
+static SwFramingResult
+refusing_framing_decode (SwFraming     *framing,
+                         const guint8  *data,
+                         gsize          length,
+                         guint64       *state,
+                         gsize         *header_length,
+                         guint64       *payload_length,
+                         gsize         *trailer_length,
+                         gsize         *needed,
+                         GError       **error)
+{
+  return sw_framing_decode (sw_framing_get_default (), data, length, state, header_length,
+                            payload_length, trailer_length, needed, error);
+}
+
+static gboolean
+refusing_framing_encode (SwFraming  *framing,
+                         GBytes     *payload,
+                         GBytes    **header,
+                         GBytes    **trailer,
+                         GError    **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "refused");
+  return FALSE;
+}
+
+static void
+sw_test_refusing_framing_iface_init (SwFramingInterface *iface)
+{
+  iface->decode = refusing_framing_decode;
+  iface->encode = refusing_framing_encode;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (SwTestRefusingFraming, sw_test_refusing_framing, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (SW_TYPE_FRAMING,
+                                                      sw_test_refusing_framing_iface_init))
+
+static void
+sw_test_refusing_framing_class_init (SwTestRefusingFramingClass *klass)
+{
+}
+
+static void
+sw_test_refusing_framing_init (SwTestRefusingFraming *self)
+{
+}
+
+static void
+test_encode_fails (void)
+{
+  g_autoptr(SwFraming) framing = g_object_new (SW_TEST_TYPE_REFUSING_FRAMING, NULL);
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) big = sw_test_pattern_bytes (THRESHOLD, 3);
+  g_autoptr(GError) error = NULL;
+  guint n_fds;
+
+  sw_test_socketpair (framing, &a, &b);
+  sw_connection_set_memfd_threshold (a, THRESHOLD);
+  n_fds = open_fds ();
+  g_assert_false (sw_connection_send_message (a, big, -1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpuint (open_fds (), ==, n_fds);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -918,6 +994,7 @@ main (int   argc,
   g_test_add_func ("/sw/memfd/loop", test_loop);
   g_test_add_func ("/sw/memfd/pipe-ignores", test_pipe_ignores);
   g_test_add_func ("/sw/memfd/datagram-ignores", test_datagram_ignores);
+  g_test_add_func ("/sw/memfd/encode-fails", test_encode_fails);
 
   return g_test_run ();
 }
