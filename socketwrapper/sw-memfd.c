@@ -53,11 +53,14 @@ write_all (int            fd,
     {
       ssize_t n = write (fd, data, size);
 
-      if (n < 0 && errno == EINTR)
+      int saved_errno = errno;
+
+      if (n < 0 && saved_errno == EINTR)
         continue;
       if (n <= 0)
         {
-          sw_error_set_from_errno (error, n < 0 ? errno : ENOSPC,
+          /* Saved first: _() may change errno before it is read. */
+          sw_error_set_from_errno (error, n < 0 ? saved_errno : ENOSPC,
                                    _("Could not copy a message into a memfd"));
           return FALSE;
         }
@@ -99,12 +102,13 @@ sw_memfd_pack (GBytes       *message,
   guint8 header[SW_MEMFD_HEADER_SIZE] = { 0 };
   guint32 version = GUINT32_TO_LE (SW_MEMFD_VERSION);
   guint64 length = GUINT64_TO_LE ((guint64) size);
-  int fd;
+  int fd, saved_errno;
 
   fd = memfd_create ("sw-message", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
     {
-      sw_error_set_from_errno (error, errno, _("Could not create a memfd for a message"));
+      saved_errno = errno;
+      sw_error_set_from_errno (error, saved_errno, _("Could not create a memfd for a message"));
       return NULL;
     }
   if (!write_all (fd, data, size, error))
@@ -114,7 +118,8 @@ sw_memfd_pack (GBytes       *message,
     }
   if (seal (fd) < 0)
     {
-      sw_error_set_from_errno (error, errno, _("Could not seal the memfd of a message"));
+      saved_errno = errno;
+      sw_error_set_from_errno (error, saved_errno, _("Could not seal the memfd of a message"));
       close (fd);
       return NULL;
     }
@@ -203,7 +208,7 @@ check_memfd (int       fd,
              guint64   length,
              GError  **error)
 {
-  struct stat info;
+  struct stat info = { 0 };
   int seals = fcntl (fd, F_GET_SEALS);
 
   if (seals < 0)
@@ -253,7 +258,9 @@ sw_memfd_unpack (GBytes       *header,
   address = mmap (NULL, (gsize) length, PROT_READ, MAP_SHARED, fd, 0);
   if (address == MAP_FAILED)
     {
-      sw_error_set_from_errno (error, errno, _("Could not map a memfd message"));
+      int saved_errno = errno;
+
+      sw_error_set_from_errno (error, saved_errno, _("Could not map a memfd message"));
       return NULL;
     }
   mapping = g_new (SwMapping, 1);
