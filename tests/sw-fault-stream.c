@@ -307,7 +307,13 @@ fault_output_write (GOutputStream  *stream,
                     GError        **error)
 {
   FaultOutput *self = (FaultOutput *) stream;
+  GMutex *gate = self->faults.config.gate;
 
+  if (gate != NULL)
+    {
+      g_mutex_lock (gate);
+      g_mutex_unlock (gate);
+    }
   if (faults_decide (&self->faults, &count, error) != FAULT_PASS)
     return -1;
   return g_output_stream_write (self->base, buffer, count, cancellable, error);

@@ -26,6 +26,10 @@ typedef struct
    * output) and every later one fails with fail_code. */
   guint         fail_at;
   GIOErrorEnum  fail_code;
+  /* Blocking flavour only, when set: every write waits until it can take
+   * this mutex (and releases it at once), so a test holding it keeps a
+   * worker thread's write from finishing until it lets go. */
+  GMutex       *gate;
 } SwFaultConfig;
 
 #define SW_TYPE_FAULT_STREAM (sw_fault_stream_get_type ())

@@ -311,6 +311,9 @@ send_async (Run *run)
       sw_connection_send_message_async (run->sender, g_ptr_array_index (run->messages, i),
                                         G_PRIORITY_DEFAULT, NULL, on_sent, call);
     }
+  /* Every call is queued: a write held back by the test may go on. */
+  if (run->send_config.gate != NULL)
+    g_mutex_unlock (run->send_config.gate);
   while (send.pending > 0)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
@@ -561,12 +564,23 @@ test_async_send_order (gconstpointer data)
   SwFaultConfig config = { 0 };
   Run run;
   guint last = 0;
+  GMutex gate;
 
   memset (&run, 0, sizeof run);
   config.pollable = GPOINTER_TO_INT (data);
   run.framing_kind = FRAMING_VARINT;
   run.send_config = config;
   run.receive_config = config;
+  /* On a stream that cannot poll, the first send's worker must not finish
+   * before the others are queued behind it (else they form batches of
+   * their own, whose completions may come in any order): its write waits
+   * for the gate, which send_async() opens once all six are queued. */
+  g_mutex_init (&gate);
+  if (!config.pollable)
+    {
+      g_mutex_lock (&gate);
+      run.send_config.gate = &gate;
+    }
   run.messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   for (guint i = 0; i < 6; i++)
     g_ptr_array_add (run.messages, sw_test_pattern_bytes (10 + i, i));
@@ -588,6 +602,7 @@ test_async_send_order (gconstpointer data)
   g_assert_no_error (run.receive_error);
   g_assert_cmpuint (run.n_received, ==, run.messages->len);
   run_clear (&run);
+  g_mutex_clear (&gate);
 }
 
 /* ---- a peer killed mid-frame ------------------------------------------ */
