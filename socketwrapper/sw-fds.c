@@ -3,7 +3,7 @@
  *
  * Sending: the frame that carries fds starts its own sendmsg(), with the
  * fds attached, and that sendmsg() carries nothing but that frame
- * (sw-operation.c: output_writev()); the rest of a partly written frame
+ * (sw-operation-send.c: output_writev()); the rest of a partly written frame
  * goes out with plain writes. Linux's unix_stream_sendmsg() attaches the
  * fds to the first skb of the call, so the skb holding them starts at the
  * frame's first byte and ends inside the frame.

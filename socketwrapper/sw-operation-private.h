@@ -101,6 +101,32 @@ gboolean sw_operation_interrupted  (SwOperation   *op,
                                     SwChannel     *channel,
                                     GError       **error);
 
+/* A step that cannot go on until @condition: the drivers wait for it. */
+static inline SwStep
+sw_operation_wait_for (SwOperation  *op,
+                       GIOCondition  condition)
+{
+  op->wait_for = condition;
+  return SW_STEP_WOULD_BLOCK;
+}
+
+/* The send steps (sw-operation-send.c), for sw_operation_step(). */
+gboolean sw_output_check_broken    (const SwOutput  *out,
+                                    GError         **error);
+/* Writes what the output queue holds, up to the end of @op's frames. */
+SwStep   sw_output_write           (SwOperation   *op,
+                                    SwChannel     *channel,
+                                    GCancellable  *cancellable,
+                                    GError       **error);
+SwStep   sw_operation_send_frames_step (SwOperation   *op,
+                                        SwChannel     *channel,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+SwStep   sw_operation_send_bytes_step  (SwOperation   *op,
+                                        SwChannel     *channel,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+
 /* The sync driver: steps @op, polling in between, until done, @deadline,
  * @cancellable or close (@close_watch; NULL when closing must not
  * interrupt). A wait needs the thread's wake fd: without a descriptor to
