@@ -627,12 +627,29 @@ fmt_rate (double v)
   return s;
 }
 
+/* The selected word of a sysfs choice file ("always [never] ..."), or
+ * "?" when the file cannot be read. */
+static char *
+read_sysfs_choice (const char *path)
+{
+  g_autofree char *text = NULL;
+  const char *open_bracket;
+  const char *close_bracket;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL)
+      || (open_bracket = strchr (text, '[')) == NULL
+      || (close_bracket = strchr (open_bracket, ']')) == NULL)
+    return g_strdup ("?");
+  return g_strndup (open_bracket + 1, close_bracket - open_bracket - 1);
+}
+
 static void
 print_header (void)
 {
   struct utsname u;
   g_autofree char *cpuinfo = NULL;
   char *model = NULL;
+  g_autofree char *shmem_enabled = NULL;
 
   uname (&u);
   if (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL))
@@ -659,7 +676,12 @@ print_header (void)
           "CLOCK_MONOTONIC after the last message - sender's before the first "
           "(set-up, handshakes and Python start-up excluded; python-mp reads the same "
           "clock inside Python). Every receiver, raw ones included, delivers each "
-          "message in its own heap buffer. MB = 10^6 bytes.\n\n");
+          "message in its own heap buffer. MB = 10^6 bytes.\n");
+  /* sw-memfd's speed depends on it: with never, tmpfs (and so every
+   * memfd) allocates 4 KiB pages one at a time. */
+  shmem_enabled = read_sysfs_choice ("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+  printf ("- tmpfs large pages (/sys/kernel/mm/transparent_hugepage/shmem_enabled): %s\n\n",
+          shmem_enabled);
   g_free (model);
 }
 
