@@ -44,7 +44,7 @@ typedef struct
 
   guint64  skip;            /* bytes of a refused frame still to discard */
   /* Progress of a large frame: the done count that triggers the next
-   * report, 0 when the frame reports nothing (sw-operation.c). */
+   * report, 0 when the frame reports nothing (sw-progress-private.h). */
   guint64  progress_next;
   /* It reported while its framing scanned for its end: the report at
    * 100 % counts the whole frame, as those did (a delimiter included). */
@@ -190,7 +190,7 @@ void       sw_channel_sync_output          (SwChannel  *channel);
 GBytes  *sw_channel_steal_input    (SwChannel     *channel);
 
 
-/* ---- buffers, for the operations (sw-operation.c) ---- */
+/* ---- buffers, for the operations (sw-operation.c, sw-operation-send.c) ---- */
 
 /* Frame state back to "no frame started"; buffered bytes stay. */
 void           sw_input_reset_frame (SwInput     *in);

@@ -2,8 +2,8 @@
 /* The channel: what a connection keeps across calls — the transport, the
  * settings and each direction's copy of them, the read-ahead buffer with
  * the frame being assembled, and the frames being written — so an
- * operation interrupted by a timeout loses nothing. The operations
- * (sw-operation.c) read and write through it. */
+ * operation interrupted by a timeout loses nothing. The operations read
+ * (sw-operation.c) and write (sw-operation-send.c) through it. */
 #include "config.h"
 
 #include <string.h>

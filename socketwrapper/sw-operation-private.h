@@ -111,9 +111,14 @@ sw_operation_wait_for (SwOperation  *op,
 }
 
 /* The send steps (sw-operation-send.c), for sw_operation_step(). */
+/* Fails once a write broke off in the middle of a frame. */
 gboolean sw_output_check_broken    (const SwOutput  *out,
                                     GError         **error);
-/* Writes what the output queue holds, up to the end of @op's frames. */
+/* Writes the rest of the committed frames in the output queue (an earlier
+ * call's, before @op's own are queued), then empties the queue. Bytes
+ * written after @op queued its frames commit @op (op->committed). On an
+ * error the queue is dropped; a write failing inside a frame breaks the
+ * output for good (sw_output_check_broken()). */
 SwStep   sw_output_write           (SwOperation   *op,
                                     SwChannel     *channel,
                                     GCancellable  *cancellable,

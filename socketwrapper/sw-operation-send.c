@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <glib/gi18n-lib.h>
 

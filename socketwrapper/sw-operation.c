@@ -923,7 +923,9 @@ sw_operation_step (SwOperation   *op,
       if (datagram)
         {
           /* A raw datagram is a message without framing. */
-          SwStep step = sw_operation_send_frames_step (op, channel, cancellable, error);
+          SwStep step;
+
+          step = sw_operation_send_frames_step (op, channel, cancellable, error);
 
           if (step == SW_STEP_DONE)
             op->written = g_bytes_get_size (op->data);

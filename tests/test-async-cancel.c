@@ -9,9 +9,6 @@
  * No sleeps: a test waits by iterating the main context that runs the
  * callbacks, or by joining a thread. */
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

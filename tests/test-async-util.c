@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by test-async.c and test-async-cancel.c. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -9,6 +8,9 @@
 
 #include "sw-test-util.h"
 #include "test-async-util.h"
+
+/* The source tag of a library call, as the library sets it. */
+#define SW_TAG(fn) ((gpointer) (guintptr) (fn))
 
 void
 result_clear (Result *r)

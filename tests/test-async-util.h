@@ -14,8 +14,6 @@ G_BEGIN_DECLS
 
 #define PRIO G_PRIORITY_DEFAULT
 
-#define SW_TAG(fn) ((gpointer) (guintptr) (fn))
-
 /* Iterates @ctx (NULL: the global default context) until @cond holds. */
 #define WAIT_UNTIL(ctx, cond)                         \
   G_STMT_START {                                      \

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by test-codec.c and test-codec-connection.c. */
-#include <math.h>
 #include <string.h>
 
 #include <socketwrapper/socketwrapper.h>

@@ -2,15 +2,8 @@
 /* Helpers shared by test-connection.c and test-connection-io.c. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <gio/gunixinputstream.h>
-#include <gio/gunixoutputstream.h>
 
 #include "sw-test-util.h"
 #include "test-connection-util.h"

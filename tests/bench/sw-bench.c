@@ -627,8 +627,10 @@ fmt_rate (double v)
   return s;
 }
 
+#define SHMEM_ENABLED_PATH "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
 /* The selected word of a sysfs choice file ("always [never] ..."), or
- * "?" when the file cannot be read. */
+ * "?" when the file cannot be read or names no choice. */
 static char *
 read_sysfs_choice (const char *path)
 {
@@ -677,11 +679,10 @@ print_header (void)
           "(set-up, handshakes and Python start-up excluded; python-mp reads the same "
           "clock inside Python). Every receiver, raw ones included, delivers each "
           "message in its own heap buffer. MB = 10^6 bytes.\n");
-  /* sw-memfd's speed depends on it: with never, tmpfs (and so every
-   * memfd) allocates 4 KiB pages one at a time. */
-  shmem_enabled = read_sysfs_choice ("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
-  printf ("- tmpfs large pages (/sys/kernel/mm/transparent_hugepage/shmem_enabled): %s\n\n",
-          shmem_enabled);
+  /* sw-memfd's speed depends on it: with never, the kernel's internal
+   * shmem mount (and so every memfd) allocates 4 KiB pages one at a time. */
+  shmem_enabled = read_sysfs_choice (SHMEM_ENABLED_PATH);
+  printf ("- memfd large pages (" SHMEM_ENABLED_PATH "): %s\n\n", shmem_enabled);
   g_free (model);
 }
 
