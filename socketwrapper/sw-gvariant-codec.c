@@ -30,7 +30,9 @@
  * see [method@GLib.Variant.is_normal_form]) holding a variant of a definite
  * type; anything else, including messages nested deeper than GLib's limit
  * of 128 containers, fails with %G_IO_ERROR_INVALID_DATA. Decoding does not
- * copy: the value points into the received bytes, and the normal-form
+ * copy: the value points into the received bytes (unless they do not start
+ * on an 8-byte boundary, as a slice of a larger buffer may not: GVariant
+ * needs its data aligned, so such bytes are copied once), and the normal-form
  * check walks them without building anything, so a decode takes no memory
  * beyond the message whatever it holds (the decode budget of
  * [iface@Sw.Codec] cannot be reached).
@@ -83,16 +85,37 @@ sw_gvariant_codec_encode (SwCodec   *codec,
   return g_variant_get_data_as_bytes (wire);
 }
 
+/* The largest alignment any GVariant type asks for (that of `t`, `x`
+ * and `d`). */
+#define GVARIANT_MAX_ALIGNMENT 8
+
+/* GLib reads serialised data in place and asserts, aborting the process,
+ * when a child it reaches is not aligned for its type; it does not copy
+ * misaligned input for us. Messages this library receives start on a
+ * malloc() boundary, but a caller may decode any slice of a larger
+ * buffer, so a misaligned one is copied (malloc() aligns for every type). */
+static GBytes *
+aligned_bytes (GBytes *bytes)
+{
+  gsize size = 0;
+  gconstpointer data = g_bytes_get_data (bytes, &size);
+
+  if (((guintptr) data % GVARIANT_MAX_ALIGNMENT) == 0)
+    return g_bytes_ref (bytes);
+  return g_bytes_new (data, size);
+}
+
 static GVariant *
 sw_gvariant_codec_decode (SwCodec   *codec,
                           GBytes    *bytes,
                           GError   **error)
 {
+  g_autoptr(GBytes) aligned = aligned_bytes (bytes);
   g_autoptr(GVariant) boxed = NULL;
   g_autoptr(GVariant) host = NULL;
 
   boxed = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT,
-                                                        bytes, FALSE));
+                                                        aligned, FALSE));
   /* The check covers everything a peer can get wrong: framing offsets,
    * padding, the boxed type string (valid and definite), nesting depth.
    * Without it GLib would quietly read default values out of bad input;

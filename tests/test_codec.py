@@ -97,6 +97,24 @@ def gvariant_codec_from_python():
 
 
 @test
+def gvariant_codec_decodes_slices():
+    # Messages packed back to back in one buffer (a file of records, say):
+    # each slice starts wherever the previous one ended, aligned or not.
+    codec = Sw.GVariantCodec.new()
+    values = [GLib.Variant('u', 2775908517), GLib.Variant('s', 'odd'),
+              GLib.Variant('(td)', (9, 2.5)), value()]
+    parts = [codec.encode(v).get_data() for v in values]
+    whole = GLib.Bytes.new(b'x' + b''.join(parts))
+    offset = 1
+    for v, part in zip(values, parts):
+        piece = GLib.Bytes.new_from_bytes(whole, offset, len(part))
+        decoded = codec.decode(piece)
+        swtap.check(decoded.equal(v), (offset, decoded))
+        swtap.equal(decoded.unpack(), v.unpack())
+        offset += len(part)
+
+
+@test
 def json_codec_with_python_json():
     codec = Sw.JsonCodec.new()
     text = codec.encode(value()).get_data()
