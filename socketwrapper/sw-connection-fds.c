@@ -37,7 +37,9 @@ send_op_init (SwOperation *op,
  * passed along (`SCM_RIGHTS`): the peer gets its own descriptors for the
  * same open files, bound to this message, from
  * [method@Sw.Connection.receive_message_with_fds]. The list keeps its
- * descriptors; close them when no longer needed.
+ * descriptors; close them when no longer needed. The call passes
+ * duplicates it makes before returning, so the fds sent are those @fds
+ * held at the call, whatever is done to the list later.
  *
  * Frames already committed by earlier sends are written first; the fds go
  * with the first system call that writes this message's frame, and no
@@ -48,6 +50,8 @@ send_op_init (SwOperation *op,
  *
  * - more than 253 descriptors (Linux's `SCM_MAX_FD`):
  *   %G_IO_ERROR_INVALID_ARGUMENT before anything is written;
+ * - the descriptors cannot be duplicated (too many open files): the
+ *   error of `dup()`, before anything is written;
  * - @fds not empty on a connection that is not a UNIX domain socket
  *   (pipes, TCP, streams): %G_IO_ERROR_NOT_SUPPORTED, nothing written;
  * - timeout, cancellation, write errors and torn frames: as for
@@ -69,6 +73,7 @@ sw_connection_send_message_with_fds (SwConnection  *self,
                                      GCancellable  *cancellable,
                                      GError       **error)
 {
+  g_autoptr(GUnixFDList) own = NULL;
   SwOperation op;
   gboolean ok;
 
@@ -78,9 +83,9 @@ sw_connection_send_message_with_fds (SwConnection  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!sw_fds_check_count (fds, error))
+  if (!sw_fds_copy_for_send (fds, &own, error))
     return FALSE;
-  send_op_init (&op, message, fds);
+  send_op_init (&op, message, own);
   ok = sw_connection_run_sync_then (self, &op, timeout_us, cancellable, NULL, error);
   sw_operation_clear (&op);
   return ok;
@@ -100,8 +105,11 @@ sw_connection_send_message_with_fds (SwConnection  *self,
  * [method@Sw.Connection.send_message_with_fds] but without blocking, with
  * the cancellation and ordering rules of
  * [method@Sw.Connection.send_message_async]; a send with fds is never
- * merged into another call's batch. The call keeps a reference on @fds
- * until it completes. Finish with
+ * merged into another call's batch. The call duplicates the descriptors
+ * of @fds before it returns: the list may be changed, emptied or freed
+ * while the send waits, and the send passes the fds it held at the call
+ * (failing with the error of `dup()`, e.g. too many open files, before
+ * anything is queued). Finish with
  * [method@Sw.Connection.send_message_with_fds_finish].
  *
  * Since: 0.2
@@ -115,6 +123,7 @@ sw_connection_send_message_with_fds_async (SwConnection        *self,
                                            GAsyncReadyCallback  callback,
                                            gpointer             user_data)
 {
+  g_autoptr(GUnixFDList) own = NULL;
   GError *error = NULL;
   SwOperation op;
 
@@ -123,13 +132,13 @@ sw_connection_send_message_with_fds_async (SwConnection        *self,
   g_return_if_fail (fds == NULL || G_IS_UNIX_FD_LIST (fds));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  if (!sw_fds_check_count (fds, &error))
+  if (!sw_fds_copy_for_send (fds, &own, &error))
     {
       g_task_report_error (self, callback, user_data,
                            SW_TAG (sw_connection_send_message_with_fds_async), error);
       return;
     }
-  send_op_init (&op, message, fds);
+  send_op_init (&op, message, own);
   sw_connection_start_async (self, &op, io_priority, cancellable, callback, user_data,
                              "sw_connection_send_message_with_fds_async",
                              SW_TAG (sw_connection_send_message_with_fds_async));

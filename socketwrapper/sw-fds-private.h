@@ -30,6 +30,15 @@ SwReceived *sw_operation_steal_received (SwOperation *op);
 /* Fails with INVALID_ARGUMENT for more fds than one message may carry. */
 gboolean    sw_fds_check_count   (GUnixFDList  *fds,
                                   GError      **error);
+/* Checks the count as sw_fds_check_count() and duplicates the fds of
+ * @fds into *@copy (NULL when @fds is NULL or empty). A send passes its
+ * own duplicates: the caller's list may be emptied (steal_fds), grown or
+ * freed while the send waits behind others, and the send must still pass
+ * exactly the fds the list held when the call was made. Fails with the
+ * error of dup() (too many open files), nothing duplicated. */
+gboolean    sw_fds_copy_for_send (GUnixFDList  *fds,
+                                  GUnixFDList **copy,
+                                  GError      **error);
 
 /* A read on an AF_UNIX stream socket, queueing the fds that came with it
  * and advancing the input position. */

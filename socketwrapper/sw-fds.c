@@ -92,6 +92,36 @@ close_fds (GArray *fds)
   g_array_set_size (fds, 0);
 }
 
+gboolean
+sw_fds_copy_for_send (GUnixFDList  *fds,
+                      GUnixFDList **copy,
+                      GError      **error)
+{
+  int n = fds != NULL ? g_unix_fd_list_get_length (fds) : 0;
+  g_autoptr(GArray) dups = NULL;
+
+  *copy = NULL;
+  if (!sw_fds_check_count (fds, error))
+    return FALSE;
+  if (n == 0)
+    return TRUE;
+  dups = g_array_sized_new (FALSE, FALSE, sizeof (int), (guint) n);
+  for (int i = 0; i < n; i++)
+    {
+      int fd = g_unix_fd_list_get (fds, i, error);
+
+      if (fd < 0)
+        {
+          close_fds (dups);
+          return FALSE;
+        }
+      g_array_append_val (dups, fd);
+    }
+  /* The new list owns the duplicates. */
+  *copy = g_unix_fd_list_new_from_array ((const int *) (gpointer) dups->data, n);
+  return TRUE;
+}
+
 static void
 fd_batch_free (SwFdBatch *batch)
 {

@@ -346,6 +346,107 @@ test_async_corked_exact (void)
   run_async (FALSE, TRUE);
 }
 
+/* The caller's list changes while its send waits behind a large one:
+ * emptied (steal_fds), or grown past the 253 one message may carry, as
+ * a caller reusing one list for several sends would. The send passes
+ * exactly the fd the list held at the call, and nothing aborts. */
+typedef struct
+{
+  AsyncState   async;    /* first: on_sent() counts the send in it */
+  GBytes      *message;
+  GUnixFDList *fds;
+} ChangedState;
+
+static void
+on_changed_received (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  ChangedState *state = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+
+  message = sw_connection_receive_message_with_fds_finish (SW_CONNECTION (source), result,
+                                                           &fds, &error);
+  g_assert_no_error (error);
+  if (state->async.filler)
+    {
+      g_assert_cmpuint (g_bytes_get_size (message), ==, FILLER_SIZE);
+      state->async.filler = FALSE;
+      sw_connection_receive_message_with_fds_async (SW_CONNECTION (source),
+                                                    G_PRIORITY_DEFAULT, NULL,
+                                                    on_changed_received, state);
+      return;
+    }
+  state->message = g_steal_pointer (&message);
+  state->fds = g_steal_pointer (&fds);
+}
+
+static void
+run_list_changed (gboolean grow)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GBytes) big = sw_test_pattern_bytes (FILLER_SIZE, 7);
+  g_autoptr(GBytes) message = bytes_of ("with fds");
+  g_autoptr(GUnixFDList) list = NULL;
+  g_autoptr(GError) error = NULL;
+  ChangedState state = { 0 };
+  int pipe_fds[2];
+
+  g_assert_no_errno (pipe (pipe_fds));
+  list = fd_list_of (pipe_fds[0], 1);
+  sw_test_socketpair (framing, &a, &b);
+  sw_connection_send_message_async (a, big, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  sw_connection_send_message_with_fds_async (a, message, list, G_PRIORITY_DEFAULT, NULL,
+                                             on_sent, &state.async);
+  /* The large message filled the socket: the send is still queued. */
+  g_assert_cmpuint (state.async.sent, ==, 0);
+  if (grow)
+    {
+      for (guint i = 0; i < 300; i++)
+        g_assert_cmpint (g_unix_fd_list_append (list, 0, &error), >=, 0);
+      g_assert_no_error (error);
+    }
+  else
+    {
+      int n = 0;
+      g_autofree int *stolen = g_unix_fd_list_steal_fds (list, &n);
+
+      g_assert_cmpint (n, ==, 1);
+      g_assert_no_errno (close (stolen[0]));
+    }
+
+  state.async.filler = TRUE;
+  sw_connection_receive_message_with_fds_async (b, G_PRIORITY_DEFAULT, NULL,
+                                                on_changed_received, &state);
+  while (state.async.sent == 0 || state.message == NULL)
+    g_main_context_iteration (NULL, TRUE);
+
+  assert_message (state.message, "with fds");
+  g_assert_cmpint (g_unix_fd_list_get_length (state.fds), ==, 1);
+  g_assert_cmpuint (fd_inode (g_unix_fd_list_peek_fds (state.fds, NULL)[0]), ==,
+                    fd_inode (pipe_fds[0]));
+  g_bytes_unref (state.message);
+  g_object_unref (state.fds);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+}
+
+static void
+test_async_list_emptied (void)
+{
+  run_list_changed (FALSE);
+}
+
+static void
+test_async_list_grown (void)
+{
+  run_list_changed (TRUE);
+}
+
 /* ---- datagrams -------------------------------------------------------- */
 
 /* Each datagram's fds belong to it. */
@@ -861,6 +962,8 @@ main (int    argc,
   g_test_add_func ("/sw/fds/async/exact", test_async_exact);
   g_test_add_func ("/sw/fds/async/corked", test_async_corked);
   g_test_add_func ("/sw/fds/async/corked-exact", test_async_corked_exact);
+  g_test_add_func ("/sw/fds/async/list-emptied", test_async_list_emptied);
+  g_test_add_func ("/sw/fds/async/list-grown", test_async_list_grown);
   g_test_add_func ("/sw/fds/seqpacket", test_seqpacket);
   g_test_add_func ("/sw/fds/datagram", test_datagram);
   g_test_add_func ("/sw/fds/plain-receive-closes", test_plain_receive_closes);

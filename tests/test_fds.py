@@ -81,6 +81,64 @@ def fds_async():
         os.close(fd)
 
 
+def send_then_change_list(change):
+    """A send with fds queued behind a large message, then change() on
+    the list it was given; returns what the peer received with it."""
+    a, b = swtap.pair()
+    r, w = os.pipe()
+    fds = fd_list(w)
+    big = GLib.Bytes.new(bytes(4 * 1024 * 1024))
+
+    def start(done):
+        results = {}
+
+        def on_received(conn, result):
+            message, got = conn.receive_message_with_fds_finish(result)
+            if message.get_size() == big.get_size():
+                conn.receive_message_with_fds_async(
+                    GLib.PRIORITY_DEFAULT, None, swtap.guarded(done, on_received))
+                return
+            results['received'] = (message.get_data(), got.steal_fds())
+            if 'sent' in results:
+                done(results['received'])
+
+        def on_sent(conn, result):
+            results['sent'] = conn.send_message_with_fds_finish(result)
+            if 'received' in results:
+                done(results['received'])
+
+        a.send_message_async(big, GLib.PRIORITY_DEFAULT, None, None)
+        a.send_message_with_fds_async(msg(b'queued'), fds, GLib.PRIORITY_DEFAULT,
+                                      None, swtap.guarded(done, on_sent))
+        check('sent' not in results, 'the send should wait behind the large one')
+        change(fds)
+        b.receive_message_with_fds_async(GLib.PRIORITY_DEFAULT, None,
+                                         swtap.guarded(done, on_received))
+
+    data, got = swtap.run_loop(start)
+    equal(data, b'queued')
+    equal(len(got), 1)
+    check(same_file(got[0], w))
+    for fd in got + [r, w]:
+        os.close(fd)
+
+
+@swtap.test
+def list_emptied_while_queued():
+    def steal(fds):
+        for fd in fds.steal_fds():
+            os.close(fd)
+    send_then_change_list(steal)
+
+
+@swtap.test
+def list_grown_while_queued():
+    def grow(fds):
+        for _ in range(300):
+            fds.append(0)
+    send_then_change_list(grow)
+
+
 @swtap.test
 def pipe_refuses_fds():
     ok, reader, writer = Sw.pipe(Sw.VarIntFraming.new())
