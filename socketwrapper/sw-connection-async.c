@@ -1094,7 +1094,9 @@ loop_end (SwAsyncCall *call,
           GError      *error)
 {
   SwConnection *self = g_task_get_source_object (call->task);
-  g_autoptr(SwConnection) keep = g_object_ref (self);
+  /* Held to the end: a ::closed or ::error handler may drop the last
+   * reference to the connection. */
+  g_autoptr(SwConnection) keep G_GNUC_UNUSED = g_object_ref (self);
   gboolean stopped_itself;
   gboolean was_receiving;
   SwAsyncCall *pending;

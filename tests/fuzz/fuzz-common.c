@@ -66,3 +66,14 @@ fuzz_codec_new (guint selector)
       return SW_CODEC (sw_pickle_codec_new ());
     }
 }
+
+/* A GLib critical or warning that fuzz input can reach is a bug: a peer
+ * or caller got past a check into a precondition. Make it abort, as an
+ * assertion does, so that the fuzzer reports it with its input. */
+int
+LLVMFuzzerInitialize (int    *argc,
+                      char ***argv)
+{
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  return 0;
+}

@@ -7,8 +7,10 @@
 
 G_BEGIN_DECLS
 
-int LLVMFuzzerTestOneInput (const guint8 *data,
-                            size_t        size);
+int LLVMFuzzerInitialize   (int           *argc,
+                            char        ***argv);
+int LLVMFuzzerTestOneInput (const guint8  *data,
+                            size_t         size);
 
 /* The unread rest of a fuzz input. Reading past its end gives zeros, so
  * every input is a complete program. */
