@@ -124,7 +124,7 @@ test_roundtrip_bytes (void)
         g_assert_no_error (r.error);
         g_assert_cmpuint (g_bytes_get_size (r.bytes), >=, 1);
         g_assert_cmpmem (g_bytes_get_data (r.bytes, NULL), g_bytes_get_size (r.bytes),
-                         "blind" + received, g_bytes_get_size (r.bytes));
+                         &"blind"[received], g_bytes_get_size (r.bytes));
         received += g_bytes_get_size (r.bytes);
         result_clear (&r);
       }

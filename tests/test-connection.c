@@ -83,7 +83,6 @@ test_new_stream (void)
 static void
 test_new_streams (void)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(SwFraming) framing = varint_framing ();
   g_autoptr(GInputStream) input = NULL;
   g_autoptr(GOutputStream) output = NULL;

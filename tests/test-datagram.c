@@ -118,7 +118,6 @@ test_no_header (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(SwFraming) framing = SW_FRAMING (sw_multiprocessing_framing_new ());
   g_autoptr(SwConnection) a = NULL;
-  g_autoptr(SwConnection) b = NULL;
   g_autoptr(GBytes) message = NULL;
   char buf[64];
   gssize n;

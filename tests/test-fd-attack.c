@@ -375,8 +375,6 @@ test_queued_fds_cloexec (void)
   g_autoptr(SwFraming) other = SW_FRAMING (sw_multiprocessing_framing_new ());
   g_autoptr(SwConnection) connection = NULL;
   g_autoptr(GDir) dir = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GUnixFDList) fds = NULL;
   const char *name;
   int raw, p[2];
   ino_t inode = make_pipe (p);

@@ -587,6 +587,7 @@ answer_refuses (const char *prefix,
       /* Answered: the peer gets a response; closing it ends the wait. */
       g_autoptr(GBytes) response = raw_receive (b);
 
+      g_assert_cmpuint (g_bytes_get_size (response), >=, 16); /* an HMAC digest */
       g_assert_true (sw_connection_close (b, NULL, NULL));
       code = G_IO_ERROR_CONNECTION_CLOSED;
     }
@@ -712,6 +713,8 @@ check_oversize_declared (const OversizeCase *test)
       g_autoptr(GBytes) reply = raw_read_frame (fds[1]);
       g_autoptr(GBytes) failure = str_bytes ("#FAILURE#");
 
+      g_assert_cmpuint (g_bytes_get_size (challenge), >, 11);
+      g_assert_cmpmem (g_bytes_get_data (challenge, NULL), 11, "#CHALLENGE#", 11);
       g_assert_true (g_bytes_equal (reply, failure));
     }
   g_assert_cmpint (close (fds[1]), ==, 0);

@@ -232,7 +232,7 @@ test_hostile_globals (void)
   /* pickle.dumps of a __reduce__ returning (os.system, ('echo',)), in the
    * forms of protocols 0 and 4. */
   REFUSED ("cposix\nsystem\n(Vecho\ntR.", "GLOBAL", "offset 0");
-  REFUSED ("\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04""echo\x85R.",
+  REFUSED ("\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\004echo\x85R.",
            "STACK_GLOBAL", "offset 17");
   REFUSED ("\x80\x02""cbuiltins\neval\nX\x01\x00\x00\x00""1\x85R.", "GLOBAL");
   REFUSED ("\x80\x02""c__builtin__\nbytes\n)\x85R.", "REDUCE", "offset");
@@ -358,7 +358,7 @@ test_hostile_on_connection (void)
 {
   static const char *const hostile[] = {
     "cposix\nsystem\n(Vecho\ntR.",
-    "\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04""echo\x85R.",
+    "\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\004echo\x85R.",
     /* BINUNICODE8 declaring 2^62 bytes, BINBYTES8 2^63. */
     "\x80\x04\x8d\x00\x00\x00\x00\x00\x00\x00\x40.",
     "\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x80.",
