@@ -712,6 +712,62 @@ test_too_many_fds (void)
   g_assert_cmpint (g_unix_fd_list_get_length (got), ==, 253);
 }
 
+/* A send with fds duplicates them at the call: with no descriptor to
+ * spare, sync and async calls fail with TOO_MANY_OPEN_FILES before
+ * anything is queued or written, and with one to spare the same send
+ * goes through and is the only message the peer gets. */
+static void
+test_out_of_fds (void)
+{
+  g_autoptr(SwFraming) framing = SW_FRAMING (sw_varint_framing_new ());
+  g_autoptr(SwConnection) a = NULL;
+  g_autoptr(SwConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = bytes_of ("fd");
+  g_autoptr(GUnixFDList) list = fd_list_of (0, 1);
+  g_autoptr(GUnixFDList) got = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) received = NULL;
+  struct rlimit saved;
+
+  if (sw_test_under_valgrind ())
+    {
+      g_test_skip ("valgrind does not lower the kernel's descriptor limit");
+      return;
+    }
+  sw_test_socketpair (framing, &a, &b);
+  /* GLib aborts when it cannot make a main context's wake-up fd: the
+   * default context and GTask's worker context (which an application has
+   * long made) are made while there are descriptors left. */
+  g_main_context_iteration (NULL, FALSE);
+  g_type_ensure (G_TYPE_TASK);
+
+  sw_test_leave_free_fds (0, &saved);
+  g_assert_false (sw_connection_send_message_with_fds (a, message, list, -1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_clear_error (&error);
+  sw_connection_send_message_with_fds_async (a, message, list, G_PRIORITY_DEFAULT, NULL,
+                                             sw_test_store_result, &result);
+  sw_test_iterate_until (&result);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_assert_false (sw_connection_send_message_with_fds_finish (a, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_clear_error (&error);
+
+  g_assert_true (sw_connection_send_message_with_fds (a, message, list, -1, NULL, &error));
+  g_assert_no_error (error);
+  received = sw_connection_receive_message_with_fds (b, &got, -1, NULL, &error);
+  g_assert_no_error (error);
+  assert_message (received, "fd");
+  g_assert_cmpint (g_unix_fd_list_get_length (got), ==, 1);
+  g_assert_cmpuint (fd_inode (g_unix_fd_list_peek_fds (got, NULL)[0]), ==,
+                    fd_inode (g_unix_fd_list_peek_fds (list, NULL)[0]));
+  g_clear_pointer (&received, g_bytes_unref);
+  received = sw_connection_receive_message (b, 0, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (received);
+}
+
 static void
 test_not_supported (void)
 {
@@ -972,6 +1028,7 @@ main (int    argc,
   g_test_add_func ("/sw/fds/steal-closes-fds", test_steal_closes_fds);
   g_test_add_func ("/sw/fds/too-many", test_too_many_fds);
   g_test_add_func ("/sw/fds/lost", test_lost_fds);
+  g_test_add_func ("/sw/fds/out-of-fds", test_out_of_fds);
   g_test_add_func ("/sw/fds/not-supported", test_not_supported);
   g_test_add_func ("/sw/fds/handle/bad-input", test_handle_bad_input);
   g_test_add_func ("/sw/fds/handle/async", test_handle_async);
