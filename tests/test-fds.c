@@ -402,8 +402,8 @@ run_list_changed (gboolean grow)
   sw_connection_send_message_async (a, big, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   sw_connection_send_message_with_fds_async (a, message, list, G_PRIORITY_DEFAULT, NULL,
                                              on_sent, &state.async);
-  /* The large message filled the socket: the send is still queued. */
-  g_assert_cmpuint (state.async.sent, ==, 0);
+  /* The large message fills the socket (nobody reads yet): the send with
+   * fds waits behind it while the caller changes the list. */
   if (grow)
     {
       for (guint i = 0; i < 300; i++)
