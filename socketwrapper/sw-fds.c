@@ -97,28 +97,22 @@ sw_fds_copy_for_send (GUnixFDList  *fds,
                       GUnixFDList **copy,
                       GError      **error)
 {
-  int n = fds != NULL ? g_unix_fd_list_get_length (fds) : 0;
-  g_autoptr(GArray) dups = NULL;
+  g_autoptr(GUnixFDList) own = NULL;
+  const int *originals;
+  int n = 0;
 
   *copy = NULL;
   if (!sw_fds_check_count (fds, error))
     return FALSE;
-  if (n == 0)
+  if (fds == NULL || g_unix_fd_list_get_length (fds) == 0)
     return TRUE;
-  dups = g_array_sized_new (FALSE, FALSE, sizeof (int), (guint) n);
+  /* append() duplicates; freeing @own closes what it already holds. */
+  own = g_unix_fd_list_new ();
+  originals = g_unix_fd_list_peek_fds (fds, &n);
   for (int i = 0; i < n; i++)
-    {
-      int fd = g_unix_fd_list_get (fds, i, error);
-
-      if (fd < 0)
-        {
-          close_fds (dups);
-          return FALSE;
-        }
-      g_array_append_val (dups, fd);
-    }
-  /* The new list owns the duplicates. */
-  *copy = g_unix_fd_list_new_from_array ((const int *) (gpointer) dups->data, n);
+    if (g_unix_fd_list_append (own, originals[i], error) < 0)
+      return FALSE;
+  *copy = g_steal_pointer (&own);
   return TRUE;
 }
 

@@ -352,7 +352,7 @@ test_async_corked_exact (void)
  * exactly the fd the list held at the call, and nothing aborts. */
 typedef struct
 {
-  AsyncState   async;    /* first: on_sent() counts the send in it */
+  AsyncState   async;    /* on_sent() counts the send in it */
   GBytes      *message;
   GUnixFDList *fds;
 } ChangedState;

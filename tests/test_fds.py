@@ -83,7 +83,8 @@ def fds_async():
 
 def send_then_change_list(change):
     """A send with fds queued behind a large message, then change() on
-    the list it was given; returns what the peer received with it."""
+    the list it was given: the peer still gets the one fd the list held
+    at the call."""
     a, b = swtap.pair()
     r, w = os.pipe()
     fds = fd_list(w)
